@@ -1,0 +1,1 @@
+"""Coding-tool and container-host adapters, used by the bridge through its registry."""

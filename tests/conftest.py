@@ -1,0 +1,99 @@
+"""Shared fixtures: the real databases every store-backed test runs on.
+
+``store_target`` runs a test once on a fresh SQLite file and once in a fresh
+PostgreSQL schema (dropped afterwards); ``store`` is a ``Store`` open on it.
+Open more stores on the same target (``store_target.store()``) to restart or
+to stand in for a second server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from trace_sync.store import Store
+
+POSTGRES_URL = os.environ.get(
+    "TRACE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where a test's store lives: a fresh SQLite file, or a fresh PostgreSQL schema."""
+
+    url: str
+    schema: str | None = None
+
+    def store(self, **options: Any) -> Store:
+        """A new (not yet entered) ``Store`` on this database."""
+        return Store(self.url, schema=self.schema, **options)
+
+
+def _raw_postgres() -> str:
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _postgres_reachable() -> bool:
+    try:
+        conn = await asyncpg.connect(_raw_postgres(), timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+async def _drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(_raw_postgres())
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_target(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StoreTarget]:
+    if request.param == "sqlite":
+        yield StoreTarget(f"sqlite+aiosqlite:///{tmp_path / 'trace.db'}")
+        return
+    if not await _postgres_reachable():
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: install/start postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = f"test_{secrets.token_hex(6)}"
+    try:
+        yield StoreTarget(POSTGRES_URL, schema)
+    finally:
+        await _drop_schema(schema)
+
+
+@pytest.fixture
+async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
+    async with store_target.store() as opened:
+        yield opened
+
+
+async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
+    """Await ``condition()`` (sync or async) until it is true; fail after ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,1 @@
+"""The Flet client (desktop, web, phone): arrives with the app issue."""

@@ -1,0 +1,1 @@
+"""Runtimes: the bridge, session router, PTYs, worktrees and hosts."""
