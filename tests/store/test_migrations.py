@@ -1,0 +1,50 @@
+"""Migrations: recorded once, applied once, safe when processes start together."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.conftest import StoreTarget
+from trace_sync.store import Store, schema
+
+
+async def versions(store: Store) -> list[int]:
+    query = select(schema.schema_version.c.version).order_by(schema.schema_version.c.version)
+    async with store.db.begin() as conn:
+        return list((await conn.execute(query)).scalars())
+
+
+async def test_a_fresh_database_records_the_latest_version(store: Store) -> None:
+    assert await versions(store) == list(range(1, len(schema.MIGRATIONS) + 1))
+
+
+async def test_a_new_step_runs_once_on_an_existing_database(
+    store_target: StoreTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with store_target.store() as store:
+        await store.accounts.create_user("ada")
+    runs: list[int] = []
+
+    async def add_title(conn: AsyncConnection) -> None:
+        runs.append(1)
+        await conn.execute(text("ALTER TABLE sessions ADD COLUMN title TEXT"))
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_title])
+    for _ in range(2):
+        async with store_target.store() as store:
+            assert [u.name for u in await store.accounts.list_users()] == ["ada"]
+            assert await versions(store) == list(range(1, len(schema.MIGRATIONS) + 1))
+    assert runs == [1]
+
+
+async def test_processes_starting_together_migrate_once(store_target: StoreTarget) -> None:
+    stores = [store_target.store() for _ in range(3)]
+    await asyncio.gather(*(s.__aenter__() for s in stores))
+    try:
+        assert await versions(stores[0]) == list(range(1, len(schema.MIGRATIONS) + 1))
+    finally:
+        await asyncio.gather(*(s.__aexit__(None, None, None) for s in stores))

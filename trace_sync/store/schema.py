@@ -1,0 +1,167 @@
+"""Tables and migrations. Migrations run at start, in one transaction, each step once.
+
+The tables below always describe the *latest* schema. A fresh database is
+created from them in one go and marked as being at the latest version; an
+older database is brought up to date by the steps it has not applied yet.
+
+To change the schema (say, add ``sessions.title``):
+
+1. change the ``Table`` below (``Column("title", Text)``), and
+2. append a step to :data:`MIGRATIONS` doing the same to an existing database::
+
+       async def _add_session_title(conn: AsyncConnection) -> None:
+           await conn.execute(text("ALTER TABLE sessions ADD COLUMN title TEXT"))
+
+       MIGRATIONS.append(_add_session_title)
+
+Never edit or reorder a step that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+metadata = MetaData()
+Timestamp = DateTime(timezone=True)
+#: 64-bit ids on PostgreSQL; on SQLite only an INTEGER PRIMARY KEY (the rowid)
+#: auto-increments, and it is 64-bit anyway.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Timestamp, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+updates = Table(
+    "updates",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("doc_id", Integer, ForeignKey("documents.id"), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("updates_by_doc", "doc_id", "id"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("doc_id", Integer, ForeignKey("documents.id"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    # Bumped by every compaction, which only writes over the version it read:
+    # of two concurrent compactions one wins, the other rolls back.
+    Column("version", Integer, nullable=False),
+    # How many updates were folded in over all compactions (for operators).
+    Column("update_count", BigInteger, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_hash", LargeBinary, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("runtime_id", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_used_at", Timestamp),
+    Column("revoked_at", Timestamp),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("workspace_id", Text, ForeignKey("workspaces.id"), primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id"), primary_key=True, index=True),
+    Column("role", Text, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("workspace_id", Text, ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("creator_id", Text, ForeignKey("users.id"), nullable=False),
+    Column("private", Boolean, nullable=False),
+    Column("runtime_id", Text),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+Migration = Callable[[AsyncConnection], Awaitable[None]]
+
+
+async def _create_v1(conn: AsyncConnection) -> None:
+    await conn.run_sync(metadata.create_all)
+
+
+#: Step N (1-based) brings a database from version N-1 to N.
+MIGRATIONS: list[Migration] = [_create_v1]
+
+
+async def migrate(conn: AsyncConnection) -> list[int]:
+    """Apply the steps this database lacks; return the versions applied now.
+
+    The caller holds the transaction and whatever lock keeps two processes
+    from migrating at once.
+    """
+    await conn.run_sync(lambda sync: schema_version.create(sync, checkfirst=True))
+    current = (await conn.execute(select(func.max(schema_version.c.version)))).scalar() or 0
+    if current == 0:
+        # A fresh database: the tables above already are the latest schema.
+        await _create_v1(conn)
+        return await _record(conn, range(1, len(MIGRATIONS) + 1))
+    for step in MIGRATIONS[current:]:
+        await step(conn)
+    return await _record(conn, range(current + 1, len(MIGRATIONS) + 1))
+
+
+async def _record(conn: AsyncConnection, versions: range) -> list[int]:
+    if versions:
+        applied_at = datetime.now(UTC)
+        rows = [{"version": v, "applied_at": applied_at} for v in versions]
+        await conn.execute(schema_version.insert(), rows)
+    return list(versions)
