@@ -1,0 +1,9 @@
+"""Tokens, principals and the one permission policy."""
+
+from trace_sync.auth.authenticator import Authenticator
+from trace_sync.auth.gate import Gate
+from trace_sync.auth.gatekeeper import Gatekeeper
+from trace_sync.auth.policy import Policy
+from trace_sync.auth.principal import Access, Principal
+
+__all__ = ["Access", "Authenticator", "Gate", "Gatekeeper", "Policy", "Principal"]
