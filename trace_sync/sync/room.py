@@ -1,0 +1,174 @@
+"""One loaded document and the connections attached to it.
+
+Every change — an update from a client or an in-process write by a service
+(``with room.doc.transaction(origin=...)``) — takes one path: ``doc.observe``
+→ persist (group commit) + broadcast. Updates that arrive in the same
+event-loop turn are merged and encoded once for all receivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pycrdt import Doc, TransactionEvent, merge_updates
+
+from trace_sync.errors import Forbidden, StoreError, TraceError
+from trace_sync.metrics import Metrics
+from trace_sync.sync.awareness import AwarenessStates
+from trace_sync.sync.peer import Peer, fold_frames
+from trace_sync.sync.protocol import (
+    EMPTY_UPDATE,
+    Awareness,
+    Message,
+    ProtocolError,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    Update,
+    sync_step1,
+    sync_step2,
+    update_message,
+)
+from trace_sync.sync.store import DocumentStore
+
+log = logging.getLogger(__name__)
+
+#: Most updates merged into one broadcast frame (merging cost grows with the batch).
+MAX_BATCH = 512
+
+
+class Room:
+    def __init__(
+        self,
+        name: str,
+        store: DocumentStore,
+        metrics: Metrics,
+        on_failure: Callable[[Room, TraceError], None],
+    ) -> None:
+        self.name = name
+        self.doc: Doc[Any] = Doc()
+        self.awareness = AwarenessStates()
+        self.connections: set[Peer] = set()
+        self._store = store
+        self._metrics = metrics
+        self._on_failure = on_failure
+        self._applying: Peer | None = None
+        self._batch: list[bytes] = []
+        self._batch_origins: set[Peer | None] = set()
+        self._batch_state = b""
+        self._subscription: object | None = None
+        self.failed = False
+
+    async def load(self) -> None:
+        """Apply what the store holds, then start recording changes."""
+        stored = await self._store.load(self.name)
+        with self.doc.transaction():
+            for update in stored:
+                self.doc.apply_update(update)
+        self._subscription = self.doc.observe(self._on_change)
+
+    def close(self) -> None:
+        if self._subscription is not None:
+            self.doc.unobserve(self._subscription)  # type: ignore[arg-type]
+            self._subscription = None
+
+    # -- connections ---------------------------------------------------------
+
+    def connect(self, peer: Peer) -> None:
+        """Greet a new connection with our state vector and everyone's presence."""
+        self.connections.add(peer)
+        peer.send(sync_step1(self.doc.get_state()))
+        presence = self.awareness.full_message()
+        if presence:
+            peer.send(presence)
+
+    def disconnect(self, peer: Peer) -> None:
+        self.connections.discard(peer)
+        removal = self.awareness.remove_owner(peer)
+        if removal:
+            self._broadcast_raw(removal)
+
+    def catch_up(self, state: bytes) -> list[bytes]:
+        """Frames that bring a client from ``state`` to now (used by folds)."""
+        return fold_frames(self.doc.get_update(state), self.awareness.full_message())
+
+    # -- messages ------------------------------------------------------------
+
+    def receive(self, peer: Peer, message: Message, frame: bytes, *, writable: bool) -> None:
+        if isinstance(message, SyncStep1):
+            self._handshake(peer, message.state)
+        elif isinstance(message, SyncStep2 | Update):
+            self._apply(peer, message.update, writable)
+        elif isinstance(message, Awareness):
+            self.awareness.apply(peer, message.entries)
+            self._broadcast_raw(frame)  # to the sender too, as the reference server does
+        elif isinstance(message, QueryAwareness):
+            presence = self.awareness.full_message()
+            if presence:
+                peer.send(presence)
+
+    def _handshake(self, peer: Peer, state: bytes) -> None:
+        try:
+            diff = self.doc.get_update(state)
+        except ValueError as exc:
+            raise ProtocolError(f"bad state vector: {exc}") from exc
+        # No await between the diff and joining: the client misses nothing.
+        peer.send(sync_step2(diff), state_before=state)
+        peer.joined = True
+
+    def _apply(self, peer: Peer, update: bytes, writable: bool) -> None:
+        if update == EMPTY_UPDATE:
+            return  # read-only clients send this as their step 2
+        if not writable:
+            raise Forbidden(f"read-only access to {self.name}: update refused")
+        self._metrics.updates_in.inc()
+        self._applying = peer
+        try:
+            self.doc.apply_update(update)
+        except ValueError as exc:
+            raise ProtocolError(f"undecodable update: {exc}") from exc
+        finally:
+            self._applying = None
+
+    # -- changes -------------------------------------------------------------
+
+    def _on_change(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update == EMPTY_UPDATE:
+            return
+        self._store.submit(self.name, update).add_done_callback(self._persisted)
+        if not self._batch:
+            # pycrdt's stubs omit before_state, which TransactionEvent has.
+            self._batch_state = event.before_state  # type: ignore[attr-defined]
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._batch.append(update)
+        self._batch_origins.add(self._applying)
+        if len(self._batch) >= MAX_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, origins, state = self._batch, self._batch_origins, self._batch_state
+        self._batch, self._batch_origins = [], set()
+        frame = update_message(batch[0] if len(batch) == 1 else merge_updates(*batch))
+        only_from = next(iter(origins)) if len(origins) == 1 else None
+        for peer in self.connections:
+            if peer.joined and peer is not only_from:
+                peer.send(frame, state_before=state)
+                self._metrics.updates_out.inc()
+
+    def _broadcast_raw(self, frame: bytes) -> None:
+        for peer in self.connections:
+            peer.send(frame)
+
+    def _persisted(self, done: asyncio.Future[None]) -> None:
+        error = done.exception() if not done.cancelled() else StoreError("store closed")
+        if error is not None and not self.failed:
+            self.failed = True
+            log.error("room lost its store", extra={"doc": self.name}, exc_info=error)
+            failure = error if isinstance(error, TraceError) else StoreError(str(error))
+            self._on_failure(self, failure)

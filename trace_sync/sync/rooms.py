@@ -1,0 +1,126 @@
+"""Loaded rooms: de-duplicated loads, reference counts, unloading when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from trace_sync.errors import CLOSE_CODE, TraceError, lookup
+from trace_sync.metrics import Metrics
+from trace_sync.sync.protocol import KEEPALIVE
+from trace_sync.sync.room import Room
+from trace_sync.sync.store import DocumentStore
+
+log = logging.getLogger(__name__)
+
+#: A connection sent nothing for this long gets a keepalive frame
+#: (y-websocket closes a socket that is silent for 30 s).
+KEEPALIVE_AFTER_S = 15.0
+
+
+class Rooms:
+    """``async with Rooms(...) as rooms``; leaving closes every connection (1001)."""
+
+    def __init__(self, store: DocumentStore, metrics: Metrics, grace_s: float) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._grace_s = grace_s
+        self._rooms: dict[str, Room] = {}
+        self._loading: dict[str, asyncio.Task[Room]] = {}
+        self._users: dict[str, int] = {}
+        self._unload_timers: dict[str, asyncio.TimerHandle] = {}
+        self._keepalive: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Rooms:
+        self._keepalive = asyncio.create_task(self._keep_alive(), name="sync-keepalive")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._keepalive:
+            self._keepalive.cancel()
+        for timer in self._unload_timers.values():
+            timer.cancel()
+        for room in list(self._rooms.values()):
+            await asyncio.gather(*(p.close(1001, "server shutting down") for p in room.connections))
+            self._drop(room)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def get(self, name: str) -> Room | None:
+        return self._rooms.get(name)
+
+    async def acquire(self, name: str) -> Room:
+        """The loaded room for ``name`` (loading it once however many ask at once)."""
+        self._users[name] = self._users.get(name, 0) + 1
+        timer = self._unload_timers.pop(name, None)
+        if timer:
+            timer.cancel()
+        try:
+            return self._rooms.get(name) or await self._load(name)
+        except BaseException:
+            self.release(name)
+            raise
+
+    def release(self, name: str) -> None:
+        self._users[name] -= 1
+        if self._users[name] == 0:
+            del self._users[name]
+            loop = asyncio.get_running_loop()
+            self._unload_timers[name] = loop.call_later(self._grace_s, self._unload, name)
+
+    @asynccontextmanager
+    async def open(self, name: str) -> AsyncIterator[Room]:
+        """Hold a room for an in-process writer (a service)."""
+        room = await self.acquire(name)
+        try:
+            yield room
+        finally:
+            self.release(name)
+
+    async def _load(self, name: str) -> Room:
+        task = self._loading.get(name)
+        if task is None:
+            task = asyncio.create_task(self._create(name))
+            self._loading[name] = task
+            task.add_done_callback(lambda _: self._loading.pop(name, None))
+        return await asyncio.shield(task)
+
+    async def _create(self, name: str) -> Room:
+        room = Room(name, self._store, self._metrics, self._fail)
+        await room.load()
+        self._rooms[name] = room
+        self._metrics.rooms.set(len(self._rooms))
+        return room
+
+    def _unload(self, name: str) -> None:
+        self._unload_timers.pop(name, None)
+        room = self._rooms.get(name)
+        if room is not None and name not in self._users:
+            self._drop(room)
+
+    def _drop(self, room: Room) -> None:
+        if self._rooms.get(room.name) is room:
+            del self._rooms[room.name]
+        room.close()
+        self._metrics.rooms.set(len(self._rooms))
+
+    def _fail(self, room: Room, error: TraceError) -> None:
+        """The store refused a write: drop the room and close its clients, who
+        keep their state and resync on reconnect against what the store holds."""
+        self._drop(room)
+        code = lookup(CLOSE_CODE, error, 1011)
+        for peer in list(room.connections):
+            task = asyncio.create_task(peer.close(code, "store unavailable; reconnect"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_AFTER_S / 3)
+            now = asyncio.get_running_loop().time()
+            for room in self._rooms.values():
+                for peer in room.connections:
+                    if now - peer.last_sent > KEEPALIVE_AFTER_S:
+                        peer.send(KEEPALIVE)
