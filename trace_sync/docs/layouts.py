@@ -1,0 +1,115 @@
+"""The roots of every kind of document: name, Yjs type, entry model, writer.
+
+This table is the single source of truth for the document layout; the
+reference page (``REFERENCE.md`` beside this file) is checked against it.
+Every document carries ``meta["schema"]``, the layout version it was
+written with (see :mod:`trace_sync.docs.migrations`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel
+
+from trace_sync.docs import entries as e
+from trace_sync.docs.names import DocKind
+
+RootType = Literal["Map", "Array", "Text"]
+Writer = Literal["server", "runtime", "members"]
+
+
+@dataclass(frozen=True)
+class Root:
+    name: str
+    ytype: RootType
+    #: Model of each value (Map values, Array items); None for Text and free-form Maps.
+    entry: type[BaseModel] | None
+    description: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    kind: DocKind
+    writer: Writer
+    version: int
+    roots: tuple[Root, ...]
+
+    def root(self, name: str) -> Root:
+        for root in self.roots:
+            if root.name == name:
+                return root
+        raise KeyError(f"{self.kind.value} has no root {name!r}")
+
+
+META = Root("meta", "Map", None, "schema version and the document's own fields")
+
+WORKSPACE = Layout(
+    DocKind.WORKSPACE,
+    "server",
+    1,
+    (
+        META,
+        Root("members", "Map", e.MemberEntry, "user id -> name and role"),
+        Root("repos", "Map", e.RepoEntry, "repo id -> connected repository"),
+        Root("sessions", "Map", e.SessionSummary, "session id -> summary for lists"),
+        Root("runtimes", "Map", None, "runtime id -> bridge state (runtimes issue)"),
+    ),
+)
+
+SESSION = Layout(
+    DocKind.SESSION,
+    "server",
+    1,
+    (
+        META,
+        Root("desired", "Map", None, "what the runtime should do: state, generation"),
+        Root("prompts", "Array", e.PromptEntry, "prompts in order, queued or interrupting"),
+        Root("decisions", "Map", None, "approval request id -> decision"),
+        Root("checkpoints", "Array", None, "checkpoint registry, oldest first"),
+        Root("usage", "Map", None, "tokens and cost so far"),
+        Root("timeline", "Array", e.TimelineEvent, "every transition and command, in order"),
+    ),
+)
+
+SESSION_IO = Layout(
+    DocKind.SESSION_IO,
+    "runtime",
+    1,
+    (
+        META,
+        Root("runtime", "Map", None, "runtime state, heartbeat, resource use"),
+        Root("transcript", "Array", e.TranscriptEntry, "the live window of the transcript"),
+        Root("terminals", "Map", None, "terminal id -> live window of its output"),
+        Root("files", "Map", e.FileChange, "path -> change against the base branch"),
+        Root("approvals", "Map", e.ApprovalRequest, "request id -> pending permission request"),
+        Root("segments", "Array", None, "names of sealed log segment documents"),
+    ),
+)
+
+SESSION_NOTES = Layout(
+    DocKind.SESSION_NOTES,
+    "members",
+    1,
+    (
+        META,
+        Root("draft", "Text", None, "the shared prompt draft"),
+        Root("comments", "Array", e.ReviewComment, "review comments on diff lines"),
+        Root("notes", "Text", None, "free notes"),
+    ),
+)
+
+SESSION_LOG = Layout(
+    DocKind.SESSION_LOG,
+    "runtime",
+    1,
+    (
+        META,
+        Root("entries", "Array", None, "sealed transcript entries or terminal chunks"),
+    ),
+)
+
+LAYOUTS: dict[DocKind, Layout] = {
+    layout.kind: layout for layout in (WORKSPACE, SESSION, SESSION_IO, SESSION_NOTES, SESSION_LOG)
+}
