@@ -1,0 +1,1 @@
+"""Thin Starlette routes over the services; errors mapped in one place."""

@@ -1,0 +1,60 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trace_sync.store.records import Role, TokenKind
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UserOut(Model):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class MemberOut(Model):
+    user: UserOut
+    role: Role
+
+
+class WorkspaceOut(Model):
+    id: str
+    name: str
+    role: Role
+
+
+class MeOut(Model):
+    user: UserOut
+    token_id: str
+    workspaces: list[WorkspaceOut]
+
+
+class AddMemberIn(Model):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Role = Role.MEMBER
+
+
+class NewMemberOut(Model):
+    user: UserOut
+    role: Role
+    token: str
+
+
+class TokenOut(Model):
+    id: str
+    kind: TokenKind
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class SignInLinkOut(Model):
+    url: str

@@ -1,0 +1,99 @@
+"""All wiring in one place: ``create_app(settings)`` builds the server.
+
+Nothing opens a database, socket or task until the ASGI lifespan starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from trace_sync.api import accounts, ops
+from trace_sync.api.errors import EXCEPTION_HANDLERS
+from trace_sync.auth.gatekeeper import Gatekeeper
+from trace_sync.metrics import Metrics
+from trace_sync.services.accounts import AccountService
+from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
+from trace_sync.services.signin import SignInCodes
+from trace_sync.settings import Settings
+from trace_sync.store import Store
+from trace_sync.sync.endpoint import SyncServer
+
+log = logging.getLogger(__name__)
+
+#: Largest HTTP request body; documents travel over /sync, not the API.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Context:
+    """What routes reach through ``request.app.state.ctx``."""
+
+    settings: Settings
+    metrics: Metrics
+    store: Store
+    gate: Gatekeeper
+    accounts: AccountService
+    signin: SignInCodes
+    sync: SyncServer
+    owner: LocalOwner
+
+
+def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = None) -> Starlette:
+    """Build the server; ``on_ready`` runs once it accepts work (``trace serve``
+    prints the sign-in link there)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.ctx = await _start(settings, stack)
+            if on_ready:
+                on_ready(app.state.ctx)
+            yield
+            log.info("shutting down: closing connections and flushing the store")
+
+    return Starlette(
+        routes=[*ops.routes, *accounts.routes, WebSocketRoute("/sync/{name:path}", _sync)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+
+
+async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    store = await stack.enter_async_context(
+        Store(
+            settings.database_url,
+            schema=settings.database_schema,
+            commit_delay_s=settings.commit_delay_s,
+            compact_after_updates=settings.compact_after_updates,
+            metrics=metrics,
+        )
+    )
+    gate = Gatekeeper(store.accounts, store.directory)
+    sync = await stack.enter_async_context(
+        SyncServer(store.updates, gate, settings.limits, metrics, settings.room_grace_s)
+    )
+    owner = await ensure_local_owner(store, settings.data_dir)
+    return Context(
+        settings=settings,
+        metrics=metrics,
+        store=store,
+        gate=gate,
+        accounts=AccountService(store),
+        signin=SignInCodes(),
+        sync=sync,
+        owner=owner,
+    )
+
+
+async def _sync(websocket: WebSocket) -> None:
+    await websocket.app.state.ctx.sync.handle(websocket)

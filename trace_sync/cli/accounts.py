@@ -1,0 +1,92 @@
+"""``trace token`` and ``trace user``: tokens, users and their roles."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trace_sync.cli.client import ApiClient, CliError, add_connection_options
+from trace_sync.cli.output import show
+from trace_sync.store.records import Role
+
+ROLES = [r.value for r in Role]
+
+
+def register(commands: Any) -> None:
+    _register_token(commands)
+    _register_user(commands)
+
+
+def _register_token(commands: Any) -> None:
+    token = commands.add_parser("token", help="print your token and a sign-in link; manage tokens")
+    add_connection_options(token)
+    token.set_defaults(run=print_token)
+    sub = token.add_subparsers(dest="token_command", metavar="ACTION")
+    listing = sub.add_parser("list", help="your tokens")
+    add_connection_options(listing)
+    listing.set_defaults(run=list_tokens)
+    revoke = sub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("token_id")
+    add_connection_options(revoke)
+    revoke.set_defaults(run=revoke_token)
+
+
+def _register_user(commands: Any) -> None:
+    user = commands.add_parser("user", help="add and list users")
+    sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="add a user to a workspace and print their token")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="member")
+    add.add_argument("--workspace", help="workspace id (default: your first workspace)")
+    add_connection_options(add)
+    add.set_defaults(run=add_user)
+    listing = sub.add_parser("list", help="members of a workspace and their roles")
+    listing.add_argument("--workspace", help="workspace id (default: your first workspace)")
+    add_connection_options(listing)
+    listing.set_defaults(run=list_users)
+
+
+def print_token(args: argparse.Namespace) -> None:
+    client = ApiClient.from_args(args)
+    link = client.post("/api/signin-links")["url"]
+    if args.json:
+        show([{"token": client.token, "sign_in_url": link}], [], as_json=True)
+        return
+    print(f"token:   {client.token}\nsign in: {link}  (one-time link)")
+
+
+def list_tokens(args: argparse.Namespace) -> None:
+    tokens = ApiClient.from_args(args).get("/api/tokens")
+    show(tokens, ["id", "label", "kind", "created_at", "last_used_at", "revoked_at"], args.json)
+
+
+def revoke_token(args: argparse.Namespace) -> None:
+    record = ApiClient.from_args(args).post(f"/api/tokens/{args.token_id}/revoke")
+    show([record], ["id", "label", "revoked_at"], args.json)
+
+
+def add_user(args: argparse.Namespace) -> None:
+    client = ApiClient.from_args(args)
+    path = f"/api/workspaces/{_workspace(client, args.workspace)}/members"
+    created = client.post(path, {"name": args.name, "role": args.role})
+    if args.json:
+        show([created], [], as_json=True)
+        return
+    print(f"added {created['user']['name']} as {created['role']}")
+    print(f"token (shown once): {created['token']}")
+
+
+def list_users(args: argparse.Namespace) -> None:
+    client = ApiClient.from_args(args)
+    members = client.get(f"/api/workspaces/{_workspace(client, args.workspace)}/members")
+    rows = [{"id": m["user"]["id"], "name": m["user"]["name"], "role": m["role"]} for m in members]
+    show(rows, ["id", "name", "role"], args.json)
+
+
+def _workspace(client: ApiClient, chosen: str | None) -> str:
+    if chosen:
+        return chosen
+    workspaces = client.get("/api/me")["workspaces"]
+    if not workspaces:
+        raise CliError("you are not a member of any workspace; pass --workspace")
+    return str(workspaces[0]["id"])
