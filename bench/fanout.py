@@ -127,16 +127,20 @@ class Receiver:
     async def run(self, url: str, ready: asyncio.Event, done: asyncio.Event) -> None:
         async with websockets.connect(url, max_size=None) as ws:
             await ws.send(p.sync_step1(b"\x00"))
+            # Ready once the server answered: we measure fan-out, not sign-in.
+            self.note(await asyncio.wait_for(ws.recv(), 60))
             ready.set()
             while not done.is_set():
                 try:
-                    frame = await asyncio.wait_for(ws.recv(), 0.5)
+                    self.note(await asyncio.wait_for(ws.recv(), 0.5))
                 except TimeoutError:
                     continue
-                now = time.perf_counter()
-                if isinstance(frame, bytes):
-                    for match in MARKER.finditer(frame):
-                        self.seen.setdefault(int(match[1]), now)
+
+    def note(self, frame: str | bytes) -> None:
+        now = time.perf_counter()
+        if isinstance(frame, bytes):
+            for match in MARKER.finditer(frame):
+                self.seen.setdefault(int(match[1]), now)
 
 
 async def one_step(
@@ -260,15 +264,27 @@ async def main() -> None:
                     results[target.name] = await measure(target, n, args.rates, args.seconds)
                 finally:
                     target.stop()  # type: ignore[operator]
-            ours, ref = sustained(results["trace"]), sustained(results["reference"])
-            ratio = ours["delivered"] / ref["delivered"]
-            print(
-                f"N={n}: sustained trace {ours['delivered']:.0f}/s, reference "
-                f"{ref['delivered']:.0f}/s -> ratio {ratio:.2f}x; p99 trace "
-                f"{ours['p99_ms']:.1f} ms (at {ours['offered']}/s), reference "
-                f"{ref['p99_ms']:.1f} ms (at {ref['offered']}/s)",
-                flush=True,
-            )
+            report(n, results["trace"], results["reference"])
+
+
+def report(n: int, ours: list[dict[str, float]], reference: list[dict[str, float]]) -> None:
+    """The target: our sustained rate over the reference's, counting only steps
+    where our p99 is no worse than the reference's p99 at its own best rate."""
+    ref = sustained(reference)
+    best = sustained(ours)
+    fair = [r for r in ours if keeps_up(r) and r["p99_ms"] <= ref["p99_ms"]]
+    line = (
+        f"N={n}: sustained trace {best['delivered']:.0f}/s (p99 {best['p99_ms']:.1f} ms), "
+        f"reference {ref['delivered']:.0f}/s (p99 {ref['p99_ms']:.1f} ms) -> "
+        f"{best['delivered'] / ref['delivered']:.2f}x"
+    )
+    if fair:
+        top = max(fair, key=lambda r: r["delivered"])
+        line += (
+            f"; within the reference's p99: {top['delivered']:.0f}/s "
+            f"(p99 {top['p99_ms']:.1f} ms) -> {top['delivered'] / ref['delivered']:.2f}x"
+        )
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

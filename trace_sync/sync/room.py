@@ -2,8 +2,10 @@
 
 Every change — an update from a client or an in-process write by a service
 (``with room.doc.transaction(origin=...)``) — takes one path: ``doc.observe``
-→ persist (group commit) + broadcast. Updates that arrive in the same
-event-loop turn are merged and encoded once for all receivers.
+→ persist (group commit) + broadcast. Changes are merged and encoded once for
+all receivers: an idle room broadcasts at the end of the event-loop turn; a
+busy one at most once per :data:`BROADCAST_INTERVAL_S`, so the cost of a
+broadcast (one send per receiver) is paid per interval, not per keystroke.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: Most updates merged into one broadcast frame (merging cost grows with the batch).
 MAX_BATCH = 512
+#: Shortest time between two broadcasts of a busy room. Well below what a
+#: person notices, and it turns N sends per update into N sends per interval.
+BROADCAST_INTERVAL_S = 0.005
 
 
 class Room:
@@ -59,6 +64,7 @@ class Room:
         self._batch: list[bytes] = []
         self._batch_origins: set[Peer | None] = set()
         self._batch_state = b""
+        self._last_flush = 0.0
         self._subscription: object | None = None
         self.failed = False
 
@@ -143,23 +149,32 @@ class Room:
         if not self._batch:
             # pycrdt's stubs omit before_state, which TransactionEvent has.
             self._batch_state = event.before_state  # type: ignore[attr-defined]
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._schedule_flush()
         self._batch.append(update)
         self._batch_origins.add(self._applying)
         if len(self._batch) >= MAX_BATCH:
             self._flush()
 
+    def _schedule_flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._last_flush + BROADCAST_INTERVAL_S - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._flush)
+        else:
+            loop.call_soon(self._flush)
+
     def _flush(self) -> None:
         if not self._batch:
             return
+        self._last_flush = asyncio.get_running_loop().time()
         batch, origins, state = self._batch, self._batch_origins, self._batch_state
         self._batch, self._batch_origins = [], set()
         frame = update_message(batch[0] if len(batch) == 1 else merge_updates(*batch))
         only_from = next(iter(origins)) if len(origins) == 1 else None
-        for peer in self.connections:
-            if peer.joined and peer is not only_from:
-                peer.send(frame, state_before=state)
-                self._metrics.updates_out.inc()
+        receivers = [p for p in self.connections if p.joined and p is not only_from]
+        for peer in receivers:
+            peer.send(frame, state_before=state)
+        self._metrics.updates_out.inc(len(receivers))
 
     def _broadcast_raw(self, frame: bytes) -> None:
         for peer in self.connections:
