@@ -65,11 +65,11 @@ async def start_trace(workdir: Path) -> Target:
     async with Store(f"sqlite+aiosqlite:///{server.data_dir / 'trace.db'}") as store:
         [owner] = await store.accounts.list_users()
         [workspace] = await store.directory.list_workspaces()
-        session = await store.directory.create_session(workspace.id, owner.id)
+        session = await store.sessions.create(workspace.id, owner.id)
         tokens = [
             (await AccountService(store).issue_token(owner.id, "bench")).token for _ in range(20)
         ]
-    doc = f"{server.ws_url}/sync/session/{session.session_id}/notes"
+    doc = f"{server.ws_url}/sync/session/{session.id}/notes"
     assert server.process is not None
     target = Target(
         "trace",
@@ -251,7 +251,9 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, nargs="+", default=[10, 100])
-    parser.add_argument("--rates", type=int, nargs="+", default=[100, 300, 600, 1200, 2500, 5000])
+    parser.add_argument(
+        "--rates", type=int, nargs="+", default=[100, 300, 600, 1200, 1800, 2500, 5000]
+    )
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     print(f"fan-out benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")

@@ -20,7 +20,10 @@ from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
+from trace_sync.services.repos import RepoService
+from trace_sync.services.sessions import SessionService
 from trace_sync.services.signin import SignInCodes
+from trace_sync.services.workspaces import WorkspaceService
 from trace_sync.settings import Settings
 from trace_sync.store import Store
 from trace_sync.sync.endpoint import SyncServer
@@ -40,6 +43,9 @@ class Context:
     store: Store
     gate: Gatekeeper
     accounts: AccountService
+    workspaces: WorkspaceService
+    repos: RepoService
+    sessions: SessionService
     signin: SignInCodes
     sync: SyncServer
     owner: LocalOwner
@@ -78,17 +84,26 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
             metrics=metrics,
         )
     )
-    gate = Gatekeeper(store.accounts, store.directory)
+    gate = Gatekeeper(store.accounts, store.directory, store.sessions)
     sync = await stack.enter_async_context(
         SyncServer(store.updates, gate, settings.limits, metrics, settings.room_grace_s)
     )
     owner = await ensure_local_owner(store, settings.data_dir)
+    accounts = AccountService(store)
+    documents = sync.rooms
+    workspaces = WorkspaceService(store, documents, accounts)
+    if owner.first_start:
+        [default] = await store.directory.list_workspaces(owner.user_id)
+        await workspaces.project(default.id)
     return Context(
         settings=settings,
         metrics=metrics,
         store=store,
         gate=gate,
-        accounts=AccountService(store),
+        accounts=accounts,
+        workspaces=workspaces,
+        repos=RepoService(store, documents, settings.data_dir),
+        sessions=SessionService(store, documents),
         signin=SignInCodes(),
         sync=sync,
         owner=owner,

@@ -22,7 +22,7 @@ class TableFacts:
     async def role_of(self, workspace_id: str, user_id: str) -> Role | None:
         return self.roles.get((workspace_id, user_id))
 
-    async def session_access(self, session_id: str) -> SessionAccess | None:
+    async def access(self, session_id: str) -> SessionAccess | None:
         return self.sessions.get(session_id)
 
 
@@ -43,7 +43,7 @@ def policy() -> Policy:
     facts.roles[("w1", "mem2")] = Role.MEMBER
     facts.sessions["s1"] = SessionAccess("s1", "w1", "mem", private=False, runtime_id="r1")
     facts.sessions["p1"] = SessionAccess("p1", "w1", "mem", private=True, runtime_id="r1")
-    return Policy(facts)
+    return Policy(facts, facts)
 
 
 R, RW = Access(write=False), Access(write=True)

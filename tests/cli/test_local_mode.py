@@ -76,7 +76,7 @@ def test_users_get_roles_and_tokens_can_be_revoked(server: ServerProcess) -> Non
 def test_the_cli_explains_what_is_wrong(server: ServerProcess) -> None:
     assert trace(server, "user", "add", "x").returncode == 0
     again = trace(server, "user", "add", "x")
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 1 and "already a member" in again.stderr
     bad_role = trace(server, "user", "add", "y", "--role", "god")
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
     server.stop()

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.git import make_repo
 from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.services.git_repos import clone, inspect_checkout
-
-
-def make_repo(path: Path, branch: str = "trunk") -> Path:
-    path.mkdir(parents=True)
-    run = lambda *a: subprocess.run(["git", *a], cwd=path, check=True, capture_output=True)  # noqa: E731
-    run("init", "-q", "-b", branch)
-    (path / "README.md").write_text("hello\n")
-    run("add", ".")
-    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
-    return path
 
 
 def test_a_checkout_is_found_with_its_branch_from_a_subdirectory(tmp_path: Path) -> None:

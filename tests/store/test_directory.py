@@ -1,10 +1,10 @@
-"""Workspaces, members and sessions in the real databases."""
+"""Workspaces and members in the real databases."""
 
 from __future__ import annotations
 
 import pytest
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.store import Member, Store
 from trace_sync.store.records import Role, User
 
@@ -55,30 +55,3 @@ async def test_workspaces_are_listed_for_their_members(store: Store, ada: User) 
     assert await store.directory.list_workspaces(ada.id) == [mine, shared]
     assert await store.directory.list_workspaces(bob.id) == [shared]
     assert await store.directory.list_workspaces() == [mine, shared]
-
-
-async def test_sessions_record_what_the_policy_needs(store: Store, ada: User) -> None:
-    workspace = await store.directory.create_workspace("Team", ada.id)
-    session = await store.directory.create_session(workspace.id, ada.id, private=True)
-    assert await store.directory.session_access(session.session_id) == session
-    await store.directory.assign_runtime(session.session_id, "r1")
-    access = await store.directory.session_access(session.session_id)
-    assert access is not None and access.private and access.runtime_id == "r1"
-    await store.directory.assign_runtime(session.session_id, None)
-    access = await store.directory.session_access(session.session_id)
-    assert access is not None and access.runtime_id is None
-
-
-async def test_session_ids_and_missing_sessions(store: Store, ada: User) -> None:
-    workspace = await store.directory.create_workspace("Team", ada.id)
-    chosen = await store.directory.create_session(workspace.id, ada.id, session_id="s_chosen")
-    assert chosen.session_id == "s_chosen" and not chosen.private
-    with pytest.raises(Conflict):
-        await store.directory.create_session(workspace.id, ada.id, session_id="s_chosen")
-    with pytest.raises(InvalidInput):
-        await store.directory.create_session(workspace.id, ada.id, session_id="../etc")
-    with pytest.raises(NotFound):
-        await store.directory.create_session("w_missing", ada.id)
-    assert await store.directory.session_access("s_missing") is None
-    with pytest.raises(NotFound):
-        await store.directory.assign_runtime("s_missing", "r1")

@@ -29,11 +29,11 @@ async def test_a_new_step_runs_once_on_an_existing_database(
         await store.accounts.create_user("ada")
     runs: list[int] = []
 
-    async def add_title(conn: AsyncConnection) -> None:
+    async def add_flag(conn: AsyncConnection) -> None:
         runs.append(1)
-        await conn.execute(text("ALTER TABLE sessions ADD COLUMN title TEXT"))
+        await conn.execute(text("ALTER TABLE sessions ADD COLUMN flagged INTEGER"))
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_title])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_flag])
     for _ in range(2):
         async with store_target.store() as store:
             assert [u.name for u in await store.accounts.list_users()] == ["ada"]

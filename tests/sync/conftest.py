@@ -33,10 +33,8 @@ async def new_session(live: LiveServer, private: bool = False) -> str:
     """A session in the owner's workspace; returns its id."""
     store = live.ctx.store
     [workspace] = await store.directory.list_workspaces(live.ctx.owner.user_id)
-    access = await store.directory.create_session(
-        workspace.id, live.ctx.owner.user_id, private=private
-    )
-    return access.session_id
+    session = await store.sessions.create(workspace.id, live.ctx.owner.user_id, private=private)
+    return session.id
 
 
 async def new_member(live: LiveServer, name: str, role: Role) -> str:

@@ -17,7 +17,7 @@ async def make_session(target: StoreTarget) -> str:
     async with target.store() as store:
         [owner] = await store.accounts.list_users()
         [workspace] = await store.directory.list_workspaces()
-        return (await store.directory.create_session(workspace.id, owner.id)).session_id
+        return (await store.sessions.create(workspace.id, owner.id)).id
 
 
 def server_for(target: StoreTarget, tmp_path: Path) -> ServerProcess:

@@ -51,7 +51,7 @@ async def me(request: Request) -> Response:
 async def list_members(request: Request) -> Response:
     principal = await principal_of(request)
     wid = request.path_params["wid"]
-    members = await request.app.state.ctx.accounts.members(principal, wid)
+    members = await request.app.state.ctx.workspaces.members(principal, wid)
     return reply([MemberOut(user=_user(m.user), role=m.role) for m in members])
 
 
@@ -59,9 +59,9 @@ async def add_member(request: Request) -> Response:
     principal = await principal_of(request)
     body = await read_body(request, AddMemberIn)
     wid = request.path_params["wid"]
-    issued = await request.app.state.ctx.accounts.add_user(principal, wid, body.name, body.role)
-    user = await request.app.state.ctx.store.accounts.get_user(issued.record.user_id)
-    return reply(NewMemberOut(user=_user(user), role=body.role, token=issued.token), status=201)
+    added = await request.app.state.ctx.workspaces.add_member(principal, wid, body.name, body.role)
+    member = added.member
+    return reply(NewMemberOut(user=_user(member.user), role=member.role, token=added.token), 201)
 
 
 async def list_tokens(request: Request) -> Response:

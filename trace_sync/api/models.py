@@ -44,7 +44,8 @@ class AddMemberIn(Model):
 class NewMemberOut(Model):
     user: UserOut
     role: Role
-    token: str
+    #: The first token of a user this request created; None for an existing user.
+    token: str | None
 
 
 class TokenOut(Model):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from trace_sync.auth.authenticator import Authenticator, Credentials
-from trace_sync.auth.policy import Facts, Policy
+from trace_sync.auth.policy import Memberships, Policy, SessionFacts
 from trace_sync.auth.principal import Access, Principal
 
 
 class Gatekeeper:
-    def __init__(self, accounts: Credentials, facts: Facts) -> None:
+    def __init__(
+        self, accounts: Credentials, memberships: Memberships, sessions: SessionFacts
+    ) -> None:
         self._authenticator = Authenticator(accounts)
-        self.policy = Policy(facts)
+        self.policy = Policy(memberships, sessions)
 
     async def authenticate(self, token: str | None) -> Principal:
         return await self._authenticator.authenticate(token)

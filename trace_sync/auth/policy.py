@@ -16,7 +16,7 @@ session/<sid>/notes    who may see it                 members with a writing rol
 =====================  =============================  ==============================
 
 A session is visible to every member of its workspace, or, when private, to
-its creator and the workspace's owners and admins.
+its creator, its current owner and the workspace's owners and admins.
 """
 
 from __future__ import annotations
@@ -33,17 +33,22 @@ READ_WRITE = Access(write=True)
 _RUNTIME_WRITES = {DocKind.SESSION_IO, DocKind.SESSION_LOG}
 
 
-class Facts(Protocol):
-    """What the policy reads (the store's Directory provides it)."""
+class Memberships(Protocol):
+    """Who belongs to which workspace (the store's ``directory``)."""
 
     async def role_of(self, workspace_id: str, user_id: str) -> Role | None: ...
 
-    async def session_access(self, session_id: str) -> SessionAccess | None: ...
+
+class SessionFacts(Protocol):
+    """Who may see a session (the store's ``sessions``)."""
+
+    async def access(self, session_id: str) -> SessionAccess | None: ...
 
 
 class Policy:
-    def __init__(self, facts: Facts) -> None:
-        self._facts = facts
+    def __init__(self, memberships: Memberships, sessions: SessionFacts) -> None:
+        self._memberships = memberships
+        self._sessions = sessions
 
     async def decide(self, principal: Principal, doc_name: str) -> Access:
         """Return the access to ``doc_name``, or raise ``NotFound``."""
@@ -58,19 +63,19 @@ class Policy:
     async def _workspace(self, principal: Principal, name: DocName) -> Access:
         assert name.workspace_id is not None  # guaranteed by the grammar
         is_user = principal.kind is TokenKind.USER
-        if is_user and await self._facts.role_of(name.workspace_id, principal.user_id):
+        if is_user and await self._memberships.role_of(name.workspace_id, principal.user_id):
             return READ_ONLY
         raise NotFound(f"no document {name}")
 
     async def _session(self, principal: Principal, name: DocName) -> Access:
         assert name.session_id is not None  # guaranteed by the grammar
-        session = await self._facts.session_access(name.session_id)
+        session = await self._sessions.access(name.session_id)
         if session is None:
             raise NotFound(f"no document {name}")
         if principal.kind is TokenKind.RUNTIME:
             return self._runtime(principal, session, name)
-        role = await self._facts.role_of(session.workspace_id, principal.user_id)
-        if role is None or not _can_see(principal, role, session):
+        role = await self._memberships.role_of(session.workspace_id, principal.user_id)
+        if role is None or not can_see(principal.user_id, role, session):
             raise NotFound(f"no document {name}")
         writable = name.kind is DocKind.SESSION_NOTES and role.can_write
         return READ_WRITE if writable else READ_ONLY
@@ -81,5 +86,9 @@ class Policy:
         return READ_WRITE if name.kind in _RUNTIME_WRITES else READ_ONLY
 
 
-def _can_see(principal: Principal, role: Role, session: SessionAccess) -> bool:
-    return not session.private or role.is_admin or session.creator_id == principal.user_id
+def can_see(user_id: str, role: Role, session: SessionAccess) -> bool:
+    """The one visibility rule: private sessions show only to their creator,
+    their current owner, and the workspace's owners and admins."""
+    if not session.private or role.is_admin:
+        return True
+    return user_id in (session.creator_id, session.owner_id)

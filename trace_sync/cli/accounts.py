@@ -73,7 +73,10 @@ def add_user(args: argparse.Namespace) -> None:
         show([created], [], as_json=True)
         return
     print(f"added {created['user']['name']} as {created['role']}")
-    print(f"token (shown once): {created['token']}")
+    if created["token"]:
+        print(f"token (shown once): {created['token']}")
+    else:
+        print("an existing user: they sign in with their own token")
 
 
 def list_users(args: argparse.Namespace) -> None:

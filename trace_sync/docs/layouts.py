@@ -53,8 +53,9 @@ WORKSPACE = Layout(
         META,
         Root("members", "Map", e.MemberEntry, "user id -> name and role"),
         Root("repos", "Map", e.RepoEntry, "repo id -> connected repository"),
-        Root("sessions", "Map", e.SessionSummary, "session id -> summary for lists"),
+        Root("sessions", "Map", e.SessionSummary, "session id -> summary (private ones left out)"),
         Root("runtimes", "Map", None, "runtime id -> bridge state (runtimes issue)"),
+        Root("timeline", "Array", e.TimelineEvent, "workspace changes: members, repos, names"),
     ),
 )
 

@@ -16,13 +16,15 @@ writer stored in a bad shape comes back as :class:`Flagged`, never trusted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Array, Doc, Map, Text
 from pydantic import BaseModel, ValidationError
 
 from trace_sync.docs.layouts import Layout, Root
 from trace_sync.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
 
 _TYPES: dict[str, type[Map[Any] | Array[Any] | Text]] = {"Map": Map, "Array": Array, "Text": Text}
 
@@ -47,6 +49,29 @@ def put(
     _check(layout.root(root), entry)
     with doc.transaction(origin=origin):
         root_of(doc, layout, root)[key] = entry.model_dump(mode="json", exclude_none=True)
+
+
+def put_fields(doc: Doc[Any], layout: Layout, root: str, fields: BaseModel, *, origin: Any) -> None:
+    """Write each field of ``fields`` as a key of a Map root (others stay as they are)."""
+    values = fields.model_dump(mode="json", exclude_unset=True)
+    with doc.transaction(origin=origin):
+        target = root_of(doc, layout, root)
+        for key, value in values.items():
+            if target.get(key) != value:
+                target[key] = value
+
+
+def read_fields(doc: Doc[Any], layout: Layout, root: str, model: type[M]) -> M | Flagged:
+    """A Map root read as one ``model`` (the inverse of :func:`put_fields`)."""
+    return _parse(model, dict(root_of(doc, layout, root).items()))
+
+
+def delete(doc: Doc[Any], layout: Layout, root: str, key: str, *, origin: Any) -> None:
+    """Remove ``key`` from a Map root, if present."""
+    with doc.transaction(origin=origin):
+        target = root_of(doc, layout, root)
+        if key in target:
+            del target[key]
 
 
 def append(doc: Doc[Any], layout: Layout, root: str, entry: BaseModel, *, origin: Any) -> None:
@@ -79,7 +104,7 @@ def _model(root: Root) -> type[BaseModel]:
     return root.entry
 
 
-def _parse(model: type[BaseModel], value: Any) -> BaseModel | Flagged:
+def _parse(model: type[M], value: Any) -> M | Flagged:
     try:
         return model.model_validate(value)
     except ValidationError as exc:

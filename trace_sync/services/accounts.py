@@ -1,4 +1,4 @@
-"""Users, memberships and tokens, with the role checks that guard them."""
+"""Tokens: issuing, listing and revoking them, with the role checks that guard them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from trace_sync.auth.principal import Principal
 from trace_sync.auth.tokens import format_token, hash_secret, new_secret
-from trace_sync.errors import Forbidden, NotFound
+from trace_sync.errors import NotFound
 from trace_sync.store import Store
-from trace_sync.store.records import Role, TokenKind, TokenRecord, User
+from trace_sync.store.records import TokenKind, TokenRecord
 
 
 @dataclass(frozen=True)
@@ -17,12 +17,6 @@ class IssuedToken:
 
     record: TokenRecord
     token: str
-
-
-@dataclass(frozen=True)
-class MemberView:
-    user: User
-    role: Role
 
 
 class AccountService:
@@ -42,22 +36,6 @@ class AccountService:
         )
         return IssuedToken(record, format_token(record.id, secret))
 
-    async def add_user(
-        self, actor: Principal, workspace_id: str, name: str, role: Role
-    ) -> IssuedToken:
-        """Create a user as a member of ``workspace_id`` and return their first token."""
-        await self._require_admin(actor, workspace_id, granting=role)
-        user = await self._store.accounts.create_user(name)
-        await self._store.directory.set_member(workspace_id, user.id, role)
-        return await self.issue_token(user.id, label="first token")
-
-    async def members(self, actor: Principal, workspace_id: str) -> list[MemberView]:
-        if await self._store.directory.role_of(workspace_id, actor.user_id) is None:
-            raise NotFound(f"no workspace {workspace_id}")
-        members = await self._store.directory.members(workspace_id)
-        users = {u.id: u for u in await self._store.accounts.list_users()}
-        return [MemberView(users[m.user_id], m.role) for m in members]
-
     async def tokens(self, actor: Principal) -> list[TokenRecord]:
         return await self._store.accounts.list_tokens(actor.user_id)
 
@@ -69,15 +47,6 @@ class AccountService:
         if owner is None or (owner != actor.user_id and not await self._administers(actor, owner)):
             raise NotFound(f"no token {token_id}")
         return await self._store.accounts.revoke_token(token_id)
-
-    async def _require_admin(self, actor: Principal, workspace_id: str, granting: Role) -> None:
-        role = await self._store.directory.role_of(workspace_id, actor.user_id)
-        if role is None:
-            raise NotFound(f"no workspace {workspace_id}")
-        if not role.is_admin:
-            raise Forbidden(f"adding members needs the admin role; you are {role.value}")
-        if granting is Role.OWNER and role is not Role.OWNER:
-            raise Forbidden("only an owner can make another owner")
 
     async def _administers(self, actor: Principal, user_id: str) -> bool:
         directory = self._store.directory

@@ -26,6 +26,8 @@ DEFAULT_WORKSPACE = "Default"
 class LocalOwner:
     user_id: str
     token: str
+    #: True when this start made the owner and the default workspace.
+    first_start: bool = False
 
 
 async def ensure_local_owner(store: Store, data_dir: Path) -> LocalOwner:
@@ -50,7 +52,7 @@ async def _first_start(store: Store, data_dir: Path) -> LocalOwner:
     await store.directory.create_workspace(DEFAULT_WORKSPACE, owner.id)
     issued = await AccountService(store).issue_token(owner.id, label="local")
     write_token_file(data_dir, issued.token)
-    return LocalOwner(owner.id, issued.token)
+    return LocalOwner(owner.id, issued.token, first_start=True)
 
 
 async def _oldest_user(store: Store) -> User:

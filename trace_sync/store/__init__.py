@@ -8,8 +8,10 @@ from trace_sync.store.accounts import Accounts
 from trace_sync.store.directory import Directory
 from trace_sync.store.records import (
     Member,
+    Repo,
     Role,
     SessionAccess,
+    SessionRow,
     TokenKind,
     TokenRecord,
     User,
@@ -22,8 +24,10 @@ __all__ = [
     "Accounts",
     "Directory",
     "Member",
+    "Repo",
     "Role",
     "SessionAccess",
+    "SessionRow",
     "Store",
     "TokenKind",
     "TokenRecord",

@@ -1,4 +1,4 @@
-"""Workspaces, their members and sessions: the facts the permission policy reads."""
+"""Workspaces and their members: with sessions, the facts the permission policy reads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.store.database import Database, now, utc
-from trace_sync.store.ids import check_id, new_id
-from trace_sync.store.records import Member, Role, SessionAccess, Workspace
-from trace_sync.store.schema import members, sessions, workspaces
+from trace_sync.store.ids import new_id
+from trace_sync.store.records import Member, Role, Workspace
+from trace_sync.store.schema import members, workspaces
 
 MAX_NAME = 200
 
@@ -25,10 +25,7 @@ class Directory:
 
     async def create_workspace(self, name: str, owner_id: str) -> Workspace:
         """Create a workspace with ``owner_id`` as its owner, in one transaction."""
-        name = name.strip()
-        if not 0 < len(name) <= MAX_NAME:
-            raise InvalidInput(f"workspace names are 1-{MAX_NAME} characters")
-        workspace = Workspace(new_id("w"), name, now())
+        workspace = Workspace(new_id("w"), _workspace_name(name), now())
         owner = {"workspace_id": workspace.id, "user_id": owner_id, "role": Role.OWNER.value}
         try:
             async with self._db.begin() as conn:
@@ -37,6 +34,15 @@ class Directory:
         except NotFound as exc:
             raise NotFound(f"no user {owner_id}") from exc
         return workspace
+
+    async def rename_workspace(self, workspace_id: str, name: str) -> Workspace:
+        name = _workspace_name(name)
+        query = workspaces.update().where(workspaces.c.id == workspace_id).values(name=name)
+        async with self._db.begin() as conn:
+            changed = await conn.execute(query)
+        if changed.rowcount == 0:
+            raise NotFound(f"no workspace {workspace_id}")
+        return await self.get_workspace(workspace_id)
 
     async def get_workspace(self, workspace_id: str) -> Workspace:
         """The workspace with this id, or ``NotFound``."""
@@ -100,47 +106,12 @@ class Directory:
         order = list(Role)
         return sorted(found, key=lambda m: (order.index(m.role), m.user_id))
 
-    async def create_session(
-        self,
-        workspace_id: str,
-        creator_id: str,
-        *,
-        private: bool = False,
-        session_id: str | None = None,
-    ) -> SessionAccess:
-        """Record a session (``Conflict`` if ``session_id`` is taken, ``NotFound``
-        for an unknown workspace or creator)."""
-        sid = new_id("s") if session_id is None else check_id(session_id, "session id")
-        access = SessionAccess(sid, workspace_id, creator_id, private, None)
-        row = {
-            "id": sid,
-            "workspace_id": workspace_id,
-            "creator_id": creator_id,
-            "private": private,
-            "created_at": now(),
-        }
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(sessions.insert().values(row))
-        except NotFound as exc:
-            raise NotFound(f"no workspace {workspace_id} or no user {creator_id}") from exc
-        return access
 
-    async def session_access(self, session_id: str) -> SessionAccess | None:
-        """What the permission policy needs about a session, or ``None``."""
-        async with self._db.begin() as conn:
-            row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
-        if row is None:
-            return None
-        return SessionAccess(row.id, row.workspace_id, row.creator_id, row.private, row.runtime_id)
-
-    async def assign_runtime(self, session_id: str, runtime_id: str | None) -> None:
-        """Set (or clear, with ``None``) the runtime hosting a session."""
-        query = sessions.update().where(sessions.c.id == session_id).values(runtime_id=runtime_id)
-        async with self._db.begin() as conn:
-            changed = await conn.execute(query)
-        if changed.rowcount == 0:
-            raise NotFound(f"no session {session_id}")
+def _workspace_name(name: str) -> str:
+    name = name.strip()
+    if not 0 < len(name) <= MAX_NAME:
+        raise InvalidInput(f"workspace names are 1-{MAX_NAME} characters")
+    return name
 
 
 def _workspace(row: Row[Any]) -> Workspace:

@@ -71,3 +71,64 @@ class SessionAccess:
     creator_id: str
     private: bool
     runtime_id: str | None
+    #: Who holds the session now (after a hand-off, not its creator).
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Repo:
+    id: str
+    workspace_id: str
+    name: str
+    #: What the person gave: a local path or a remote URL.
+    source: str
+    #: The checkout on the server's host that worktrees are made from.
+    path: str
+    default_branch: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session's facts: who may see it, what it runs, where it stands."""
+
+    id: str
+    workspace_id: str
+    creator_id: str
+    owner_id: str
+    private: bool
+    runtime_id: str | None
+    title: str
+    tool: str
+    model: str | None
+    repo_id: str | None
+    base_branch: str | None
+    branch: str | None
+    status: str
+    location: str
+    parent_id: str | None
+    parent_checkpoint: int | None
+    created_at: datetime
+    last_activity_at: datetime
+    cost_usd: float
+
+    @property
+    def access(self) -> SessionAccess:
+        return SessionAccess(
+            self.id,
+            self.workspace_id,
+            self.creator_id,
+            self.private,
+            self.runtime_id,
+            self.owner_id,
+        )
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """The answer once given to a command with an idempotency key."""
+
+    fingerprint: str
+    status: int | None  # None while the first request is still running
+    body: bytes

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -34,10 +35,13 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateColumn
 
 metadata = MetaData()
 Timestamp = DateTime(timezone=True)
@@ -120,6 +124,20 @@ members = Table(
     Column("role", Text, nullable=False),
 )
 
+repos = Table(
+    "repos",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("workspace_id", Text, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("default_branch", Text, nullable=False),
+    Column("added_by", Text, ForeignKey("users.id"), nullable=False),
+    Column("added_at", Timestamp, nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -128,6 +146,33 @@ sessions = Table(
     Column("creator_id", Text, ForeignKey("users.id"), nullable=False),
     Column("private", Boolean, nullable=False),
     Column("runtime_id", Text),
+    Column("created_at", Timestamp, nullable=False),
+    # Added in step 2: what the session runs and where it stands.
+    Column("owner_id", Text, ForeignKey("users.id")),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("tool", Text, nullable=False, server_default="shell"),
+    Column("model", Text),
+    Column("repo_id", Text, ForeignKey("repos.id")),
+    Column("base_branch", Text),
+    Column("branch", Text),
+    Column("status", Text, nullable=False, server_default="created"),
+    Column("location", Text, nullable=False, server_default="local"),
+    Column("parent_id", Text),
+    Column("parent_checkpoint", Integer),
+    Column("last_activity_at", Timestamp),
+    Column("cost_usd", Float, nullable=False, server_default="0"),
+    Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
+)
+
+#: Commands sent with an ``Idempotency-Key``: the reply, to give again on retry.
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.id"), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("status", Integer),
+    Column("body", LargeBinary, nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
 
@@ -138,8 +183,37 @@ async def _create_v1(conn: AsyncConnection) -> None:
     await conn.run_sync(metadata.create_all)
 
 
+_SESSION_COLUMNS_V2 = (
+    "owner_id",
+    "title",
+    "tool",
+    "model",
+    "repo_id",
+    "base_branch",
+    "branch",
+    "status",
+    "location",
+    "parent_id",
+    "parent_checkpoint",
+    "last_activity_at",
+    "cost_usd",
+)
+
+
+async def _sessions_v2(conn: AsyncConnection) -> None:
+    """Repos, idempotency keys, and what a session runs and where it stands."""
+    await conn.run_sync(lambda sync: repos.create(sync, checkfirst=True))
+    await conn.run_sync(lambda sync: idempotency.create(sync, checkfirst=True))
+    for name in _SESSION_COLUMNS_V2:
+        column = CreateColumn(sessions.c[name]).compile(dialect=conn.dialect)
+        await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+    await conn.execute(text("UPDATE sessions SET owner_id = creator_id"))
+    index = next(i for i in sessions.indexes if i.name == "sessions_by_activity")
+    await conn.run_sync(lambda sync: index.create(sync, checkfirst=True))
+
+
 #: Step N (1-based) brings a database from version N-1 to N.
-MIGRATIONS: list[Migration] = [_create_v1]
+MIGRATIONS: list[Migration] = [_create_v1, _sessions_v2]
 
 
 async def migrate(conn: AsyncConnection) -> list[int]:

@@ -1,4 +1,4 @@
-"""The store: one database, its update log, accounts and directory."""
+"""The store: one database, its update log, accounts, directory, repos and sessions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from trace_sync.metrics import Metrics
 from trace_sync.store.accounts import Accounts
 from trace_sync.store.database import Database
 from trace_sync.store.directory import Directory
+from trace_sync.store.idempotency import IdempotencyKeys
+from trace_sync.store.repos import Repos
+from trace_sync.store.sessions import Sessions
 from trace_sync.store.updates import UpdateLog
 
 
@@ -43,6 +46,9 @@ class Store:
         )
         self.accounts = Accounts(self.db)
         self.directory = Directory(self.db)
+        self.repos = Repos(self.db)
+        self.sessions = Sessions(self.db)
+        self.idempotency = IdempotencyKeys(self.db)
 
     async def __aenter__(self) -> Store:
         await self.db.__aenter__()

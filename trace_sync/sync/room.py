@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 512
 #: Shortest time between two broadcasts of a busy room. Well below what a
 #: person notices, and it turns N sends per update into N sends per interval.
-BROADCAST_INTERVAL_S = 0.005
+BROADCAST_INTERVAL_S = 0.002
 
 
 class Room:

@@ -6,6 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+
+from pycrdt import Doc
 
 from trace_sync.errors import CLOSE_CODE, TraceError, lookup
 from trace_sync.metrics import Metrics
@@ -78,6 +81,12 @@ class Rooms:
             yield room
         finally:
             self.release(name)
+
+    @asynccontextmanager
+    async def document(self, name: str) -> AsyncIterator[Doc[Any]]:
+        """The room's document, for services (``services.documents.Documents``)."""
+        async with self.open(name) as room:
+            yield room.doc
 
     async def _load(self, name: str) -> Room:
         task = self._loading.get(name)

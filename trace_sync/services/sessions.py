@@ -1,0 +1,392 @@
+"""Sessions: start, prompt, pause, resume, stop, archive, restore, fork, hand off.
+
+Each command checks the actor's role, moves the status through the state
+machine (:mod:`trace_sync.services.lifecycle`) with a compare-and-set on the
+session's row — so of two people's concurrent commands exactly one decides
+on any given status — and then writes the outcome into ``session/<sid>``
+(meta, desired state, prompts, timeline) and the workspace's session index.
+The runtime reads ``desired`` and reports what really happens; its reports
+come back through :meth:`SessionService.report_status`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pycrdt import Doc
+
+from trace_sync.auth.principal import Principal
+from trace_sync.docs import typed
+from trace_sync.docs.entries import (
+    Desired,
+    Lineage,
+    PromptEntry,
+    SessionMeta,
+    SessionStatus,
+    SessionSummary,
+    TimelineEvent,
+)
+from trace_sync.docs.layouts import SESSION, WORKSPACE
+from trace_sync.docs.migrations import migrate
+from trace_sync.docs.names import DocKind
+from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.services.access import (
+    require_session_control,
+    require_writer,
+    role_in,
+    visible_session,
+)
+from trace_sync.services.documents import SERVICES, Documents, event, session_doc, workspace_doc
+from trace_sync.services.lifecycle import LIVE, Command, apply_command, apply_report
+from trace_sync.store import Store
+from trace_sync.store.ids import new_id
+from trace_sync.store.records import SessionRow
+from trace_sync.store.sessions import PageAfter, Viewer
+
+#: The coding tools a session can run (their adapters live in ``adapters/``).
+TOOLS = ("claude_code", "codex", "acp", "shell")
+MAX_TITLE = 200
+MAX_PROMPT = 100_000
+MAX_MODEL = 100
+#: A git branch name Trace accepts (a safe subset of ``git check-ref-format``).
+_BRANCH = re.compile(r"^(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<![./])$")
+DesiredState = Literal["running", "paused", "stopped", "archived"]
+#: Lifecycle commands: what the runtime should then be doing, and the timeline event.
+_LIFECYCLE: dict[Command, tuple[DesiredState, str]] = {
+    Command.PAUSE: ("paused", "session.paused"),
+    Command.RESUME: ("running", "session.resumed"),
+    Command.STOP: ("stopped", "session.stopped"),
+    Command.ARCHIVE: ("archived", "session.archived"),
+    Command.RESTORE: ("stopped", "session.restored"),
+}
+_CAS_ATTEMPTS = 5
+
+PromptMode = Literal["queue", "interrupt"]
+Location = Literal["local", "cloud"]
+
+
+class SessionService:
+    def __init__(self, store: Store, documents: Documents) -> None:
+        self._store = store
+        self._documents = documents
+
+    # -- queries -----------------------------------------------------------------
+
+    async def get(self, actor: Principal, session_id: str) -> SessionRow:
+        return (await visible_session(self._store, session_id, actor))[0]
+
+    async def page(
+        self,
+        actor: Principal,
+        workspace_id: str,
+        *,
+        statuses: Collection[SessionStatus] = (),
+        after: PageAfter | None = None,
+        limit: int = 50,
+    ) -> list[SessionRow]:
+        role = await role_in(self._store, workspace_id, actor)
+        viewer = Viewer(actor.user_id, role.is_admin)
+        wanted = [s.value for s in statuses]
+        return await self._store.sessions.page(
+            workspace_id, viewer, statuses=wanted, after=after, limit=limit
+        )
+
+    async def timeline(self, actor: Principal, session_id: str) -> list[TimelineEvent]:
+        await visible_session(self._store, session_id, actor)
+        async with self._documents.document(session_doc(session_id)) as doc:
+            events = typed.read_array(doc, SESSION, "timeline")
+        return [e for e in events if isinstance(e, TimelineEvent)]
+
+    # -- commands ------------------------------------------------------------------
+
+    async def start(
+        self,
+        actor: Principal,
+        workspace_id: str,
+        *,
+        repo_id: str,
+        tool: str,
+        base_branch: str | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
+        title: str | None = None,
+        location: Location = "local",
+        private: bool = False,
+    ) -> SessionRow:
+        require_writer(await role_in(self._store, workspace_id, actor), "starting a session")
+        if location not in ("local", "cloud"):
+            raise InvalidInput(f"a session runs 'local' or 'cloud', not {location!r}")
+        repo = await self._store.repos.get(workspace_id, repo_id)
+        first = _prompt(actor, prompt) if prompt else None
+        session_id = new_id("s")
+        title = _title(title or _title_from(prompt) or f"{tool} on {repo.name}")
+        row = await self._store.sessions.create(
+            workspace_id,
+            actor.user_id,
+            session_id=session_id,
+            private=private,
+            title=title,
+            tool=_tool(tool),
+            model=_model(model),
+            repo_id=repo.id,
+            base_branch=_branch(base_branch or repo.default_branch),
+            branch=f"trace/{_slug(title)}-{session_id[-6:]}",
+            status=apply_command(Command.START, SessionStatus.CREATED).value,
+            location=location,
+        )
+        await self._write_new(row, event(actor.user_id, "session.started"), first)
+        return row
+
+    async def fork(
+        self,
+        actor: Principal,
+        session_id: str,
+        *,
+        checkpoint: int | None = None,
+        title: str | None = None,
+        prompt: str | None = None,
+    ) -> SessionRow:
+        """A new session continuing this one's work, from its head or a checkpoint."""
+        parent, role = await visible_session(self._store, session_id, actor)
+        require_writer(role, "forking a session")
+        if checkpoint is not None:
+            await self._require_checkpoint(parent.id, checkpoint)
+        first = _prompt(actor, prompt) if prompt else None
+        child_id = new_id("s")
+        title = _title(title or f"{parent.title} (fork)")
+        row = await self._store.sessions.create(
+            parent.workspace_id,
+            actor.user_id,
+            session_id=child_id,
+            private=parent.private,
+            title=title,
+            tool=parent.tool,
+            model=parent.model,
+            repo_id=parent.repo_id,
+            base_branch=parent.branch or parent.base_branch,
+            branch=f"trace/{_slug(title)}-{child_id[-6:]}",
+            status=apply_command(Command.START, SessionStatus.CREATED).value,
+            location=parent.location,
+            parent_id=parent.id,
+            parent_checkpoint=checkpoint,
+        )
+        started = event(actor.user_id, "session.forked", parent_id=parent.id, checkpoint=checkpoint)
+        await self._write_new(row, started, first)
+        note = event(actor.user_id, "session.fork_made", child_id=row.id, checkpoint=checkpoint)
+        await self._write(parent, note)
+        return row
+
+    async def send(
+        self, actor: Principal, session_id: str, text: str, mode: PromptMode = "queue"
+    ) -> PromptEntry:
+        """Add a prompt: queued while the tool is busy, or interrupting it."""
+        session, role = await visible_session(self._store, session_id, actor)
+        require_writer(role, "sending a prompt")
+        apply_command(Command.SEND, SessionStatus(session.status))
+        entry = _prompt(actor, text, mode)
+        session = await self._store.sessions.touch(session_id)
+        change = event(actor.user_id, "prompt.sent", prompt_id=entry.id, mode=mode)
+        await self._write(session, change, prompt=entry)
+        return entry
+
+    async def command(self, actor: Principal, session_id: str, command: Command) -> SessionRow:
+        """Pause, resume, stop, archive or restore."""
+        if command not in _LIFECYCLE:
+            raise InvalidInput(f"{command.value} is not a lifecycle command")
+        desired, kind = _LIFECYCLE[command]
+        session, role = await visible_session(self._store, session_id, actor)
+        require_writer(role, f"{command.value} a session")
+        session = await self._move(session_id, lambda status: apply_command(command, status))
+        await self._write(session, event(actor.user_id, kind), desired)
+        return session
+
+    async def rename(self, actor: Principal, session_id: str, title: str) -> SessionRow:
+        session, role = await visible_session(self._store, session_id, actor)
+        require_writer(role, "renaming a session")
+        session = await self._store.sessions.touch(session_id, title=_title(title))
+        await self._write(session, event(actor.user_id, "session.renamed", title=session.title))
+        return session
+
+    async def hand_off(self, actor: Principal, session_id: str, new_owner_id: str) -> SessionRow:
+        """Give the session to another member who may write."""
+        session, role = await visible_session(self._store, session_id, actor)
+        require_session_control(session, role, actor, "handing off a session")
+        their_role = await self._store.directory.role_of(session.workspace_id, new_owner_id)
+        if their_role is None:
+            raise NotFound(f"{new_owner_id} is not a member of this workspace")
+        if not their_role.can_write:
+            raise InvalidInput(f"{new_owner_id} is a viewer and cannot own a session")
+        session = await self._store.sessions.touch(session_id, owner_id=new_owner_id)
+        change = event(actor.user_id, "session.handed_off", owner_id=new_owner_id)
+        await self._write(session, change)
+        return session
+
+    async def delete(self, actor: Principal, session_id: str) -> None:
+        """Forget a session that no longer runs: its row, index entry and search entries."""
+        session, role = await visible_session(self._store, session_id, actor)
+        require_session_control(session, role, actor, "deleting a session")
+        status = SessionStatus(session.status)
+        if status in LIVE or status is SessionStatus.PAUSED:
+            raise Conflict(f"cannot delete a session that is {status.value}; stop it first")
+        await self._store.sessions.delete(session_id)
+        async with self._documents.document(workspace_doc(session.workspace_id)) as doc:
+            typed.delete(doc, WORKSPACE, "sessions", session_id, origin=SERVICES)
+
+    # -- the runtime's side ------------------------------------------------------
+
+    async def report_status(self, session_id: str, reported: SessionStatus) -> SessionRow:
+        """What the runtime says is happening (derived from ``session/<sid>/io``).
+
+        Reports that contradict a person's command (say 'running' after
+        'stopped') are ignored, as :func:`apply_report` decides."""
+        before = await self._store.sessions.get(session_id)
+        session = await self._move(session_id, lambda status: apply_report(reported, status))
+        if session.status != before.status:
+            await self._write(session, event("runtime", "status.reported", status=reported.value))
+        return session
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _move(self, session_id: str, decide: Any) -> SessionRow:
+        """Compare-and-set the status to ``decide(current)``, re-deciding if
+        someone else moved it in between."""
+        for _ in range(_CAS_ATTEMPTS):
+            current = await self._store.sessions.get(session_id)
+            target: SessionStatus = decide(SessionStatus(current.status))
+            try:
+                return await self._store.sessions.touch(
+                    session_id, expect_status=current.status, status=target.value
+                )
+            except Conflict:
+                continue
+        raise Conflict(f"session {session_id} keeps changing; try again")
+
+    async def _require_checkpoint(self, session_id: str, checkpoint: int) -> None:
+        async with self._documents.document(session_doc(session_id)) as doc:
+            registry = list(typed.root_of(doc, SESSION, "checkpoints"))
+        if not any(isinstance(c, dict) and c.get("n") == checkpoint for c in registry):
+            raise NotFound(f"session {session_id} has no checkpoint {checkpoint}")
+
+    async def _write_new(
+        self, session: SessionRow, started: TimelineEvent, prompt: PromptEntry | None
+    ) -> None:
+        async with self._documents.document(session_doc(session.id)) as doc:
+            migrate(doc, DocKind.SESSION, origin=SERVICES)
+        await self._write(session, started, "running", prompt)
+
+    async def _write(
+        self,
+        session: SessionRow,
+        change: TimelineEvent,
+        desired: DesiredState | None = None,
+        prompt: PromptEntry | None = None,
+    ) -> None:
+        """Mirror the row into ``session/<sid>`` and the workspace index, with
+        ``change`` on the timeline, in one transaction per document."""
+        async with self._documents.document(session_doc(session.id)) as doc:
+            with doc.transaction(origin=SERVICES):
+                typed.put_fields(doc, SESSION, "meta", _meta(session), origin=SERVICES)
+                if desired is not None:
+                    _set_desired(doc, desired)
+                if prompt is not None:
+                    typed.append(doc, SESSION, "prompts", prompt, origin=SERVICES)
+                typed.append(doc, SESSION, "timeline", change, origin=SERVICES)
+        async with self._documents.document(workspace_doc(session.workspace_id)) as doc:
+            if session.private:
+                typed.delete(doc, WORKSPACE, "sessions", session.id, origin=SERVICES)
+            else:
+                summary = _summary(session)
+                typed.put(doc, WORKSPACE, "sessions", session.id, summary, origin=SERVICES)
+
+
+def _set_desired(doc: Doc[Any], state: DesiredState) -> None:
+    """A new generation tells the runtime to act even if the state repeats (resume twice)."""
+    generation = int(typed.root_of(doc, SESSION, "desired").get("generation", 0)) + 1
+    desired = Desired(state=state, generation=generation)
+    typed.put_fields(doc, SESSION, "desired", desired, origin=SERVICES)
+
+
+def _meta(session: SessionRow) -> SessionMeta:
+    parent = None
+    if session.parent_id is not None:
+        parent = Lineage(session_id=session.parent_id, checkpoint=session.parent_checkpoint)
+    return SessionMeta(
+        id=session.id,
+        workspace_id=session.workspace_id,
+        title=session.title,
+        tool=session.tool,
+        model=session.model,
+        repo_id=session.repo_id or "",
+        base_branch=session.base_branch or "",
+        branch=session.branch,
+        status=SessionStatus(session.status),
+        location=session.location,  # type: ignore[arg-type]
+        private=session.private,
+        creator_id=session.creator_id,
+        owner_id=session.owner_id,
+        created_at=session.created_at,
+        parent=parent,
+    )
+
+
+def _summary(session: SessionRow) -> SessionSummary:
+    status = SessionStatus(session.status)
+    return SessionSummary(
+        title=session.title,
+        status=status,
+        tool=session.tool,
+        branch=session.branch,
+        repo_id=session.repo_id or "",
+        owner_id=session.owner_id,
+        private=session.private,
+        last_activity=session.last_activity_at,
+        cost_usd=session.cost_usd,
+        needs_attention=status in (SessionStatus.WAITING_APPROVAL, SessionStatus.WAITING_INPUT),
+    )
+
+
+def _prompt(actor: Principal, text: str, mode: PromptMode = "queue") -> PromptEntry:
+    if not text.strip():
+        raise InvalidInput("a prompt cannot be empty")
+    if len(text) > MAX_PROMPT:
+        raise InvalidInput(f"a prompt is at most {MAX_PROMPT} characters")
+    return PromptEntry(
+        id=new_id("p"), text=text, author_id=actor.user_id, at=datetime.now(UTC), mode=mode
+    )
+
+
+def _title(title: str) -> str:
+    title = " ".join(title.split())
+    if not 0 < len(title) <= MAX_TITLE:
+        raise InvalidInput(f"a title is 1-{MAX_TITLE} characters")
+    return title
+
+
+def _title_from(prompt: str | None) -> str | None:
+    first = next((line.strip() for line in (prompt or "").splitlines() if line.strip()), None)
+    return None if first is None else first[:80]
+
+
+def _tool(tool: str) -> str:
+    if tool not in TOOLS:
+        raise InvalidInput(f"unknown tool {tool!r}; use one of {', '.join(TOOLS)}")
+    return tool
+
+
+def _model(model: str | None) -> str | None:
+    if model is not None and not 0 < len(model.strip()) <= MAX_MODEL:
+        raise InvalidInput(f"a model name is 1-{MAX_MODEL} characters")
+    return model.strip() if model else None
+
+
+def _branch(name: str) -> str:
+    if not _BRANCH.match(name) or name.endswith(".lock"):
+        raise InvalidInput(f"not a usable branch name: {name!r}")
+    return name
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "session"
