@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pycrdt import Doc, Map
+from pycrdt import Array, Doc, Map
 
-from trace_sync.docs.entries import MemberEntry, TimelineEvent
-from trace_sync.docs.layouts import SESSION, WORKSPACE
+from trace_sync.docs.entries import MemberEntry, TimelineEvent, ToolCall, TranscriptEntry
+from trace_sync.docs.layouts import SESSION, SESSION_IO, WORKSPACE
 from trace_sync.docs.migrations import migrate, schema_version
 from trace_sync.docs.names import DocKind
 from trace_sync.docs.typed import Flagged, append, put, read_array, read_map
@@ -45,3 +45,18 @@ def test_a_new_document_is_stamped_and_a_newer_one_refused() -> None:
     doc.get("meta", type=Map)["schema"] = 99
     with pytest.raises(Conflict):
         migrate(doc, DocKind.SESSION, origin="svc")
+
+
+def test_transcript_entries_read_back_as_their_kind_and_unknown_kinds_are_kept() -> None:
+    doc = Doc()
+    now = datetime.now(UTC)
+    call = ToolCall(id="t1", at=now, call_id="c1", name="Bash", input={"command": "ls"})
+    append(doc, SESSION_IO, "transcript", call, origin="runtime")
+    future = {"id": "t2", "kind": "hologram", "at": now.isoformat(), "beam": 3}
+    typed_root = doc.get("transcript", type=Array)
+    typed_root.append(future)
+    typed_root.append({"id": "t3", "kind": "tool_call", "at": now.isoformat()})
+    first, second, third = read_array(doc, SESSION_IO, "transcript")
+    assert first == call
+    assert isinstance(second, TranscriptEntry) and second.model_extra == {"beam": 3}
+    assert isinstance(third, Flagged) and "name" in third.problem

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
 
 class Entry(BaseModel):
@@ -140,13 +140,143 @@ class ReviewComment(Entry):
 
 
 class TranscriptEntry(Entry):
-    """One transcript item. ``kind`` says which fields follow: user_prompt,
-    assistant_text, thinking, tool_call, tool_result, file_change, question,
-    plan, usage, error, or raw (an unknown tool event kept verbatim)."""
+    """One transcript item; ``kind`` says which fields follow (see :data:`TRANSCRIPT_KINDS`).
+
+    Validating a value as ``TranscriptEntry`` yields the model of its kind, so
+    a ``tool_call`` without a ``name`` is flagged. An unknown kind validates
+    as this base model: newer runtimes may add kinds, and readers keep them.
+    """
 
     id: str
     kind: str
     at: datetime
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _of_its_kind(cls, value: Any, handler: ModelWrapValidatorHandler[TranscriptEntry]) -> Any:
+        if cls is TranscriptEntry and isinstance(value, dict):
+            variant = TRANSCRIPT_KINDS.get(value.get("kind", ""))
+            if variant is not None:
+                return variant.model_validate(value)
+        return handler(value)
+
+
+class UserPrompt(TranscriptEntry):
+    kind: Literal["user_prompt"] = "user_prompt"
+    text: str
+    #: The ``prompts`` entry of ``session/<sid>`` this turn came from.
+    prompt_id: str | None = None
+
+
+class AssistantText(TranscriptEntry):
+    """Streamed: the runtime replaces the entry as text arrives (coalesced),
+    with ``streaming`` true until the message is complete."""
+
+    kind: Literal["assistant_text"] = "assistant_text"
+    text: str
+    streaming: bool = False
+
+
+class Thinking(TranscriptEntry):
+    kind: Literal["thinking"] = "thinking"
+    text: str
+    streaming: bool = False
+
+
+class ToolCall(TranscriptEntry):
+    kind: Literal["tool_call"] = "tool_call"
+    call_id: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["pending", "running", "done", "failed", "denied"] = "running"
+
+
+class ToolResult(TranscriptEntry):
+    kind: Literal["tool_result"] = "tool_result"
+    call_id: str
+    output: str = ""
+    is_error: bool = False
+    exit_code: int | None = None
+
+
+class FileChangeNote(TranscriptEntry):
+    """The tool changed files (the diffs themselves are in the ``files`` root)."""
+
+    kind: Literal["file_change"] = "file_change"
+    paths: list[str]
+
+
+class Question(TranscriptEntry):
+    """The tool asks a person something; the answer goes to ``decisions``."""
+
+    kind: Literal["question"] = "question"
+    request_id: str
+    text: str
+    options: list[str] = Field(default_factory=list)
+
+
+class Plan(TranscriptEntry):
+    kind: Literal["plan"] = "plan"
+    text: str
+    request_id: str | None = None
+
+
+class UsageNote(TranscriptEntry):
+    """Tokens and cost of one turn."""
+
+    kind: Literal["usage"] = "usage"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    estimated: bool = False
+
+
+class ErrorNote(TranscriptEntry):
+    kind: Literal["error"] = "error"
+    message: str
+
+
+class RawEvent(TranscriptEntry):
+    """A tool event no adapter understood, kept verbatim (never a crash)."""
+
+    kind: Literal["raw"] = "raw"
+    source: str
+    data: Any = None
+
+
+TRANSCRIPT_KINDS: dict[str, type[TranscriptEntry]] = {
+    model.model_fields["kind"].default: model
+    for model in (
+        UserPrompt,
+        AssistantText,
+        Thinking,
+        ToolCall,
+        ToolResult,
+        FileChangeNote,
+        Question,
+        Plan,
+        UsageNote,
+        ErrorNote,
+        RawEvent,
+    )
+}
+
+
+class TerminalInfo(Entry):
+    """A terminal's facts; its output is the Text at the same key of ``output``.
+
+    The live window keeps the last output (bounded); older output is sealed
+    into log segments, and ``sealed_chars`` counts what left the window.
+    """
+
+    id: str
+    title: str
+    kind: Literal["tool", "shell"]
+    state: Literal["running", "exited"] = "running"
+    exit_code: int | None = None
+    cols: int = 80
+    rows: int = 24
+    sealed_chars: int = 0
 
 
 class FileChange(Entry):
@@ -160,15 +290,91 @@ class FileChange(Entry):
     summary: str | None = None
 
 
+class ApprovalDetail(Entry):
+    """Exactly what is asked, in the fields a person reads first."""
+
+    command: str | None = None
+    path: str | None = None
+    diff: str | None = None
+    description: str | None = None
+
+
 class ApprovalRequest(Entry):
+    """A pending request of the tool: a permission, a question or a plan.
+
+    Permissions make the session ``waiting_approval``; questions and plans
+    ``waiting_input``. The runtime removes the entry once it is answered.
+    """
+
     id: str
+    kind: Literal["permission", "question", "plan"] = "permission"
     tool: str
     title: str
     input: dict[str, Any] = Field(default_factory=dict)
+    detail: ApprovalDetail = Field(default_factory=ApprovalDetail)
+    #: Choices offered for a question (free text is always accepted).
+    options: list[str] = Field(default_factory=list)
     at: datetime
+    expires_at: datetime | None = None
 
 
 class RuntimeState(Entry):
+    """What the runtime hosting the session reports about it (``io`` root ``runtime``)."""
+
     runtime_id: str | None = None
-    state: str = "none"
+    #: What the tool is doing: a :class:`SessionStatus` the runtime may report
+    #: (running, waiting_input, waiting_approval, idle, failed) or paused/stopped.
+    status: SessionStatus | None = None
     heartbeat_at: datetime | None = None
+    #: The ``desired.generation`` of ``session/<sid>`` last acted on.
+    generation: int = 0
+    #: How many entries of ``session/<sid>`` ``prompts`` were handed to the tool.
+    prompts_taken: int = 0
+    #: The tool's own conversation id (Claude session id, Codex thread id).
+    tool_session_id: str | None = None
+    worktree: str | None = None
+    branch: str | None = None
+    pid: int | None = None
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+    disk_bytes: int | None = None
+    error: str | None = None
+
+
+class Checkpoint(Entry):
+    """A commit of the worktree on ``refs/trace/checkpoints/<sid>/<n>``, paired
+    with the tool's conversation point so restore and fork bring both back."""
+
+    n: int
+    ref: str
+    commit: str
+    at: datetime
+    label: str = ""
+    tool_session_id: str | None = None
+    tool_point: str | None = Field(default=None, description="message uuid or turn id")
+
+
+class SegmentRef(Entry):
+    """A sealed ``session/<sid>/log/<name>`` document."""
+
+    name: str
+    kind: Literal["terminal", "transcript"]
+    terminal_id: str | None = None
+    #: Position of the segment's first item (chars for terminals, entries for transcripts).
+    first: int
+    count: int
+    at: datetime
+
+
+# -- session/<sid> decisions (written by services) ------------------------------
+
+
+class Decision(Entry):
+    """A person's answer to an :class:`ApprovalRequest`."""
+
+    request_id: str
+    behavior: Literal["allow", "allow_always", "deny", "answer"]
+    message: str | None = None
+    answer: str | None = None
+    by: str
+    at: datetime

@@ -67,9 +67,9 @@ SESSION = Layout(
         META,
         Root("desired", "Map", None, "what the runtime should do: state, generation"),
         Root("prompts", "Array", e.PromptEntry, "prompts in order, queued or interrupting"),
-        Root("decisions", "Map", None, "approval request id -> decision"),
-        Root("checkpoints", "Array", None, "checkpoint registry, oldest first"),
-        Root("usage", "Map", None, "tokens and cost so far"),
+        Root("decisions", "Map", e.Decision, "approval request id -> a person's decision"),
+        Root("checkpoints", "Array", e.Checkpoint, "checkpoint registry, oldest first"),
+        Root("usage", "Map", None, "tokens and cost so far (fields of Usage)"),
         Root("timeline", "Array", e.TimelineEvent, "every transition and command, in order"),
     ),
 )
@@ -80,12 +80,15 @@ SESSION_IO = Layout(
     1,
     (
         META,
-        Root("runtime", "Map", None, "runtime state, heartbeat, resource use"),
+        Root("runtime", "Map", None, "runtime state, heartbeat, resource use (RuntimeState)"),
         Root("transcript", "Array", e.TranscriptEntry, "the live window of the transcript"),
-        Root("terminals", "Map", None, "terminal id -> live window of its output"),
+        Root("terminals", "Map", e.TerminalInfo, "terminal id -> its facts"),
+        Root("output", "Map", None, "terminal id -> Text: the live window of its output"),
         Root("files", "Map", e.FileChange, "path -> change against the base branch"),
-        Root("approvals", "Map", e.ApprovalRequest, "request id -> pending permission request"),
-        Root("segments", "Array", None, "names of sealed log segment documents"),
+        Root("approvals", "Map", e.ApprovalRequest, "request id -> pending request"),
+        Root("checkpoints", "Array", e.Checkpoint, "checkpoints the runtime made"),
+        Root("usage", "Map", None, "tokens and cost the tool reported (fields of Usage)"),
+        Root("segments", "Array", e.SegmentRef, "sealed log segment documents, oldest first"),
     ),
 )
 
@@ -107,7 +110,7 @@ SESSION_LOG = Layout(
     1,
     (
         META,
-        Root("entries", "Array", None, "sealed transcript entries or terminal chunks"),
+        Root("entries", "Array", None, "sealed transcript entries, or terminal output strings"),
     ),
 )
 
