@@ -10,6 +10,7 @@ from trace_sync.store.database import Database
 from trace_sync.store.directory import Directory
 from trace_sync.store.idempotency import IdempotencyKeys
 from trace_sync.store.repos import Repos
+from trace_sync.store.search import SearchIndex
 from trace_sync.store.sessions import Sessions
 from trace_sync.store.updates import UpdateLog
 
@@ -49,6 +50,7 @@ class Store:
         self.repos = Repos(self.db)
         self.sessions = Sessions(self.db)
         self.idempotency = IdempotencyKeys(self.db)
+        self.search = SearchIndex(self.db)
 
     async def __aenter__(self) -> Store:
         await self.db.__aenter__()
