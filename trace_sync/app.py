@@ -14,13 +14,17 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from trace_sync.api import accounts, ops
+from trace_sync.api import accounts, ops, repos, search, sessions, workspaces
+from trace_sync.api.endpoints import Endpoint, routes
 from trace_sync.api.errors import EXCEPTION_HANDLERS
+from trace_sync.api.openapi import openapi_endpoint
 from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.io_observer import IoObserver
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
 from trace_sync.services.repos import RepoService
+from trace_sync.services.search import SearchService
 from trace_sync.services.sessions import SessionService
 from trace_sync.services.signin import SignInCodes
 from trace_sync.services.workspaces import WorkspaceService
@@ -29,6 +33,17 @@ from trace_sync.store import Store
 from trace_sync.sync.endpoint import SyncServer
 
 log = logging.getLogger(__name__)
+
+#: Every HTTP route; ``/api/openapi.json`` describes them all.
+ENDPOINTS: list[Endpoint] = [
+    *ops.endpoints,
+    *accounts.endpoints,
+    *workspaces.endpoints,
+    *repos.endpoints,
+    *sessions.endpoints,
+    *search.endpoints,
+]
+ENDPOINTS.append(openapi_endpoint(list(ENDPOINTS)))
 
 #: Largest HTTP request body; documents travel over /sync, not the API.
 MAX_BODY_BYTES = 1024 * 1024
@@ -46,6 +61,8 @@ class Context:
     workspaces: WorkspaceService
     repos: RepoService
     sessions: SessionService
+    search: SearchService
+    observer: IoObserver
     signin: SignInCodes
     sync: SyncServer
     owner: LocalOwner
@@ -65,7 +82,7 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
             log.info("shutting down: closing connections and flushing the store")
 
     return Starlette(
-        routes=[*ops.routes, *accounts.routes, WebSocketRoute("/sync/{name:path}", _sync)],
+        routes=[*routes(ENDPOINTS), WebSocketRoute("/sync/{name:path}", _sync)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
@@ -95,6 +112,11 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
     if owner.first_start:
         [default] = await store.directory.list_workspaces(owner.user_id)
         await workspaces.project(default.id)
+    sessions = SessionService(store, documents)
+    # Entered after the sync server, so it is left first: its last passes run
+    # while rooms and store are still open.
+    observer = await stack.enter_async_context(IoObserver(sessions, store.search))
+    sync.rooms.on_change(observer.changed)
     return Context(
         settings=settings,
         metrics=metrics,
@@ -103,7 +125,9 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         accounts=accounts,
         workspaces=workspaces,
         repos=RepoService(store, documents, settings.data_dir),
-        sessions=SessionService(store, documents),
+        sessions=sessions,
+        search=SearchService(store),
+        observer=observer,
         signin=SignInCodes(),
         sync=sync,
         owner=owner,
