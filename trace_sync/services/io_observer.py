@@ -142,8 +142,10 @@ class IoObserver:
         taken = self._taken.setdefault(sid, _Taken())
         for problem in set(reading.problems) - taken.problems:
             log.warning(
-                "runtime wrote a value that does not validate; ignored",
-                extra={"session": sid, "problem": problem},
+                "session %s: runtime wrote a value that does not validate, ignored: %s",
+                sid,
+                problem,
+                extra={"session": sid},
             )
         taken.problems = set(reading.problems)
         if reading.status is not None and reading.status != taken.status:
