@@ -73,6 +73,19 @@ async def test_two_people_commanding_at_once_one_wins_the_other_hears_why(team: 
     assert archive.status_code == 200 or "that is paused" in archive.json()["error"]["message"]
 
 
+async def test_many_sessions_started_at_once_all_start_and_are_searchable(team: Team) -> None:
+    path = f"/api/workspaces/{team.wid}/sessions"
+    body = {"repo_id": team.repo_id, "tool": "shell"}
+    started = await asyncio.gather(
+        *(team.api("member").post(path, json=body | {"prompt": f"burst {n}"}) for n in range(24))
+    )
+    assert [r.status_code for r in started] == [201] * 24, [r.text for r in started]
+    found = await team.api("member").get(
+        f"/api/workspaces/{team.wid}/search", params={"q": "burst", "limit": 100}
+    )
+    assert len(found.json()["items"]) == 24
+
+
 async def test_sessions_come_in_pages_without_repeats_or_gaps(team: Team) -> None:
     started = [(await team.start(title=f"task {n}"))["id"] for n in range(7)]
     await team.report(started[2], SessionStatus.RUNNING)

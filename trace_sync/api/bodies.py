@@ -1,4 +1,4 @@
-"""Reading and writing JSON bodies through pydantic models."""
+"""Reading JSON request bodies through pydantic models (replies: :mod:`endpoints`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from trace_sync.errors import InvalidInput
 
@@ -21,9 +20,3 @@ async def read_body(request: Request, model: type[M]) -> M:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"request body is not JSON: {exc}") from exc
     return model.model_validate(data)
-
-
-def reply(model: BaseModel | list[BaseModel], status: int = 200) -> JSONResponse:
-    if isinstance(model, list):
-        return JSONResponse([m.model_dump(mode="json") for m in model], status_code=status)
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)

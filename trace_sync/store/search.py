@@ -63,7 +63,10 @@ class SearchIndex:
             index_elements=["session_id", "kind", "key"], set_={"body": upsert.excluded.body}
         )
         try:
-            async with self._db.begin() as conn:
+            # FTS5 reads its shadow tables before it writes: a deferred SQLite
+            # transaction could then fail at once with "database is locked"
+            # (its snapshot went stale) instead of waiting its turn.
+            async with self._db.begin(exclusive=True) as conn:
                 await conn.execute(upsert)
         except NotFound as exc:
             raise NotFound(f"no session {session_id}") from exc
@@ -74,7 +77,7 @@ class SearchIndex:
             search_entries.c.kind == kind,
             search_entries.c.key == key,
         )
-        async with self._db.begin() as conn:
+        async with self._db.begin(exclusive=True) as conn:
             await conn.execute(query)
 
     async def count(self, session_id: str) -> int:
