@@ -52,8 +52,18 @@ async def test_each_kind_of_change_shows_with_its_diff(tree: Worktree) -> None:
 async def test_staged_and_committed_work_counts_as_added(tree: Worktree) -> None:
     write(tree.path, {"staged.txt": "a\n", "committed.txt": "b\n"})
     git(tree.path, "add", "staged.txt")
-    git(tree.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c", "--",
-        "staged.txt")  # fmt: skip
+    git(
+        tree.path,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "c",
+        "--",
+        "staged.txt",
+    )
     write(tree.path, {"committed.txt": "b\n"})
     git(tree.path, "add", "committed.txt")
     changes = await collect_changes(tree)
@@ -75,11 +85,14 @@ async def test_the_base_moving_on_does_not_show_as_a_change(tree: Worktree, chec
 
 
 async def test_big_diffs_are_summarized_not_inlined(tree: Worktree) -> None:
-    write(tree.path, {
-        "many.txt": "".join(f"{i}\n" for i in range(6000)),
-        "wide.txt": "x" * 300_000 + "\n",
-        "small.txt": "small\n",
-    })  # fmt: skip
+    write(
+        tree.path,
+        {
+            "many.txt": "".join(f"{i}\n" for i in range(6000)),
+            "wide.txt": "x" * 300_000 + "\n",
+            "small.txt": "small\n",
+        },
+    )
     changes = await collect_changes(tree)
     assert changes["many.txt"].diff is None and changes["many.txt"].added == 6000
     assert "over 5000 lines" in (changes["many.txt"].summary or "")

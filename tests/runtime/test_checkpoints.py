@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -33,8 +34,12 @@ async def test_a_checkpoint_records_everything_but_moves_nothing(tree: Worktree)
     assert git(tree.path, "rev-parse", cp.ref) == cp.commit
     assert git(tree.path, "rev-parse", f"{cp.commit}^") == head
     assert git(tree.path, "ls-tree", "-r", "--name-only", cp.commit).split("\n") == [
-        ".gitignore", "README.md", "old_name.txt", "src/added.py", "src/app.py",
-    ]  # fmt: skip
+        ".gitignore",
+        "README.md",
+        "old_name.txt",
+        "src/added.py",
+        "src/app.py",
+    ]
     assert git(tree.path, "show", f"{cp.commit}:src/app.py") == "rewritten"
     assert (git(tree.path, "rev-parse", "HEAD"), git(tree.path, "ls-files", "-s")) == (head, index)
     assert git(tree.path, "status", "--porcelain") == status
@@ -76,3 +81,9 @@ async def test_restoring_the_current_state_or_a_missing_checkpoint(tree: Worktre
     assert len(await list_checkpoints(tree.checkout, tree.sid)) == 1
     with pytest.raises(NotFound, match="no checkpoint 7"):
         await restore_checkpoint(tree, 7)
+
+
+async def test_concurrent_checkpoints_get_distinct_numbers(tree: Worktree) -> None:
+    taken = await asyncio.gather(*(create_checkpoint(tree, f"c{i}") for i in range(4)))
+    assert sorted(cp.n for cp in taken) == [1, 2, 3, 4]
+    assert [cp.n for cp in await list_checkpoints(tree.checkout, tree.sid)] == [1, 2, 3, 4]

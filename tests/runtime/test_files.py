@@ -32,9 +32,17 @@ async def test_binary_files_are_detected(tree: Worktree) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["../outside.txt", "src/../../outside.txt", "/etc/passwd", ".git", ".git/config",
-     "src/.GIT/x", "", "a\0b"],
-)  # fmt: skip
+    [
+        "../outside.txt",
+        "src/../../outside.txt",
+        "/etc/passwd",
+        ".git",
+        ".git/config",
+        "src/.GIT/x",
+        "",
+        "a\0b",
+    ],
+)
 async def test_escapes_and_git_internals_are_refused(tree: Worktree, path: str) -> None:
     with pytest.raises(InvalidInput):
         await read_file(tree.path, path)

@@ -69,3 +69,15 @@ async def test_merging_again_with_nothing_new_is_a_no_op(tree: Worktree, checkou
     first = await merge_session(tree, "Add the feature")
     again = await merge_session(tree, "Nothing new")
     assert again.merged and again.commit == first.commit and again.session_commit is None
+
+
+async def test_an_untracked_file_in_the_way_stops_the_merge_before_base_moves(
+    tree: Worktree, checkout: Path
+) -> None:
+    write(tree.path, {"feature.txt": "session\n"})
+    write(checkout, {"feature.txt": "the person's own untracked draft\n"})
+    before = git(checkout, "rev-parse", "trunk")
+    with pytest.raises(Conflict, match="untracked working tree files would be overwritten"):
+        await merge_session(tree, "Add the feature")
+    assert git(checkout, "rev-parse", "trunk") == before
+    assert (checkout / "feature.txt").read_text() == "the person's own untracked draft\n"

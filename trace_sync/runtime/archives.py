@@ -8,8 +8,6 @@ differs from its branch, it is first kept as a checkpoint labelled
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from trace_sync.docs.entries import Checkpoint
 from trace_sync.runtime.checkpoints import create_checkpoint, has_changes, restore_checkpoint
 from trace_sync.runtime.worktrees import Worktree, recreate_worktree, remove_worktree
@@ -24,11 +22,10 @@ async def archive(tree: Worktree) -> Checkpoint | None:
     return kept
 
 
-async def unarchive(
-    checkout: Path, data_dir: Path, sid: str, slug: str, base: str, *, checkpoint: int | None = None
-) -> Worktree:
-    """Re-create the worktree from the kept branch, then restore ``checkpoint`` if given."""
-    tree = await recreate_worktree(checkout, data_dir, sid, slug, base)
+async def unarchive(tree: Worktree, *, checkpoint: int | None = None) -> Worktree:
+    """Re-create the worktree from the kept branch, then restore ``checkpoint`` if given
+    (the one :func:`archive` returned brings back the unsaved work)."""
+    await recreate_worktree(tree)
     if checkpoint is not None:
         await restore_checkpoint(tree, checkpoint, keep_current=False)
     return tree

@@ -89,9 +89,15 @@ def _collect(worktree: Path, base: str) -> ChangeSet:
     with temp_index(worktree) as env:
         if untracked:
             listed = b"".join(_raw(path) + b"\0" for path in untracked)
-            git(worktree, "add", "--intent-to-add", "--pathspec-from-file=-",
-                "--pathspec-file-nul", env={**env, "GIT_LITERAL_PATHSPECS": "1"},
-                stdin=listed)  # fmt: skip
+            git(
+                worktree,
+                "add",
+                "--intent-to-add",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+                env={**env, "GIT_LITERAL_PATHSPECS": "1"},
+                stdin=listed,
+            )
         # Stat-only differences (a touched file) must not show as modifications.
         git(worktree, "update-index", "-q", "--refresh", env=env, ok=(0, 1))
         entries = _entries(worktree, point, env)

@@ -38,7 +38,8 @@ def _start(source: Worktree, sid: str, checkpoint: int | None) -> str:
         origin = f"checkpoint {checkpoint} of session {source.sid}"
     if state == resolve(source.checkout, parent + "^{tree}"):
         return parent
-    message = f"Fork of {origin}\n\nTrace-Session: {sid}\nTrace-Forked-From: {source.sid}\n" + (
-        f"Trace-Checkpoint: {checkpoint}\n" if checkpoint is not None else ""
-    )
+    trailers = [f"Trace-Session: {sid}", f"Trace-Forked-From: {source.sid}"]
+    if checkpoint is not None:
+        trailers.append(f"Trace-Checkpoint: {checkpoint}")
+    message = f"Fork of {origin}\n\n" + "\n".join(trailers) + "\n"
     return commit_tree(source.checkout, state, [parent], message)

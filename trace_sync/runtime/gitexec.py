@@ -43,7 +43,8 @@ class GitFailed(Conflict):
     """A git command failed; ``status`` and ``stderr`` say how."""
 
     def __init__(self, args: Sequence[str], status: int, stderr: str) -> None:
-        super().__init__(f"git {' '.join(args[:3])} failed ({status}): {stderr.strip()}")
+        words = [arg for arg in args if not arg.startswith("-") and "=" not in arg][:1]
+        super().__init__(f"git {' '.join(words)} failed ({status}): {stderr.strip()}")
         self.status = status
         self.stderr = stderr
 

@@ -101,15 +101,29 @@ def _merge_tree(cwd: Path, ours: str, theirs: str) -> tuple[str, list[str]]:
 
 def _advance_session(tree: Worktree, tip: str, head: str) -> None:
     # Compare-and-swap: a commit the tool made meanwhile is never dropped.
-    git(tree.path, "update-ref", "-m", "trace: commit for merge", f"refs/heads/{tree.branch}",
-        tip, head)  # fmt: skip
+    git(
+        tree.path,
+        "update-ref",
+        "-m",
+        "trace: commit for merge",
+        f"refs/heads/{tree.branch}",
+        tip,
+        head,
+    )
     git(tree.path, "reset", "--quiet")  # the session's index now matches its new head
 
 
 def _advance_base(tree: Worktree, base_checkout: Path | None, commit: str, old: str) -> None:
     if base_checkout is None:
-        git(tree.checkout, "update-ref", "-m", f"trace: merge {tree.branch}",
-            f"refs/heads/{tree.base}", commit, old)  # fmt: skip
+        git(
+            tree.checkout,
+            "update-ref",
+            "-m",
+            f"trace: merge {tree.branch}",
+            f"refs/heads/{tree.base}",
+            commit,
+            old,
+        )
         return
     # A fast-forward never loses local work: git refuses before touching a file.
     git(base_checkout, "merge", "--ff-only", "--quiet", commit)

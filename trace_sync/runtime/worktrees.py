@@ -68,11 +68,17 @@ async def create_worktree(
     return await asyncio.to_thread(_create, checkout, data_dir, sid, slug, base, start)
 
 
-async def recreate_worktree(
-    checkout: Path, data_dir: Path, sid: str, slug: str, base: str
+async def open_worktree(
+    checkout: Path, data_dir: Path, sid: str, branch: str, base: str
 ) -> Worktree:
+    """The record of an existing session (after a restart, say): its branch must exist;
+    its directory need not (an archived session has none)."""
+    return await asyncio.to_thread(_open, checkout, data_dir, sid, branch, base)
+
+
+async def recreate_worktree(tree: Worktree) -> Worktree:
     """The worktree of an archived session, checked out again from its kept branch."""
-    return await asyncio.to_thread(_recreate, checkout, data_dir, sid, slug, base)
+    return await asyncio.to_thread(_recreate, tree)
 
 
 async def remove_worktree(tree: Worktree) -> None:
@@ -133,8 +139,24 @@ def _create(
     return tree
 
 
-def _recreate(checkout: Path, data_dir: Path, sid: str, slug: str, base: str) -> Worktree:
-    tree = _planned(checkout, data_dir, sid, slug, base)
+def _open(checkout: Path, data_dir: Path, sid: str, branch: str, base: str) -> Worktree:
+    if not branch.startswith(BRANCH_PREFIX):
+        raise InvalidInput(f"{branch!r} is not a session branch ({BRANCH_PREFIX}<slug>)")
+    tree = Worktree(
+        sid,
+        toplevel(checkout),
+        worktree_path(data_dir, sid).absolute(),
+        branch_name(branch.removeprefix(BRANCH_PREFIX)),
+        base,
+    )
+    if rev(tree.checkout, f"refs/heads/{branch}") is None:
+        raise NotFound(f"no branch {branch!r} in {tree.checkout}")
+    return tree
+
+
+def _recreate(tree: Worktree) -> Worktree:
+    if tree.path.exists():
+        raise Conflict(f"{tree.path} already exists")
     if rev(tree.checkout, f"refs/heads/{tree.branch}") is None:
         raise NotFound(f"no branch {tree.branch!r} to restore the worktree from")
     git(tree.checkout, "worktree", "prune")  # forget a worktree whose directory vanished
@@ -165,17 +187,43 @@ def _remove(tree: Worktree) -> None:
 
 
 def _disk_usage(path: Path) -> int:
+    if not path.is_dir():
+        raise NotFound(f"no directory at {path}")
     seen: set[tuple[int, int]] = set()
     total = 0
     stack = [path]
     while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                info = entry.stat(follow_symlinks=False)
-                if (info.st_dev, info.st_ino) in seen:
-                    continue
+        for info in _entries(stack.pop()):
+            if (info.st_dev, info.st_ino) not in seen:
                 seen.add((info.st_dev, info.st_ino))
                 total += info.st_blocks * 512
                 if stat.S_ISDIR(info.st_mode):
-                    stack.append(Path(entry.path))
+                    stack.append(Path(info.path))
     return total
+
+
+@dataclass(frozen=True)
+class _Stat:
+    path: str
+    st_dev: int
+    st_ino: int
+    st_mode: int
+    st_blocks: int
+
+
+def _entries(directory: Path) -> list[_Stat]:
+    """What is in ``directory``, skipping what vanishes while we look (tools delete files)."""
+    found = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                found.append(
+                    _Stat(entry.path, info.st_dev, info.st_ino, info.st_mode, info.st_blocks)
+                )
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return found
