@@ -143,6 +143,13 @@ async def test_the_watcher_yields_fresh_changes_after_an_edit(tree: Worktree) ->
         assert (await next_set(change_sets))["notes.txt"].status == "deleted"
 
 
+async def test_the_polling_watcher_yields_fresh_changes_too(tree: Worktree) -> None:
+    async with watch_changes(tree, poll=0.1) as change_sets:
+        assert await next_set(change_sets) == {}
+        write(tree.path, {"notes.txt": "edited\n"})
+        assert (await next_set(change_sets))["notes.txt"].status == "modified"
+
+
 async def test_the_watcher_sees_a_commit_without_file_events(tree: Worktree) -> None:
     write(tree.path, {"fresh.txt": "x\n"})
     async with watch_changes(tree, rescan=3600) as change_sets:

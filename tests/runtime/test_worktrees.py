@@ -51,15 +51,19 @@ async def test_taken_names_missing_bases_and_bad_names_are_refused(
         await create_worktree(data_dir, data_dir, "s6", "y", "trunk")
 
 
-async def test_setup_copies_ignored_files_and_runs_the_command(tree: Worktree) -> None:
+async def test_setup_copies_ignored_files_and_runs_the_command(
+    tree: Worktree, checkout: Path
+) -> None:
+    write(checkout, {"build/cache/data.bin": "cached\n"})
     result = await run_setup(
         tree,
-        copy=[".env", "*.log", "notes.txt", "missing.cfg"],
+        copy=[".env", "*.log", "build/**/*", "notes.txt", "missing.cfg"],
         command="cat .env && echo setup-done >&2 && touch ready",
     )
     # notes.txt is tracked (not ignored) and missing.cfg does not exist: neither is copied.
-    assert result.copied == [".env", "debug.log"]
+    assert result.copied == [".env", "build/cache/data.bin", "debug.log"]
     assert (tree.path / ".env").read_text() == "SECRET=1\n"
+    assert (tree.path / "build" / "cache" / "data.bin").read_text() == "cached\n"
     assert result.ok and result.exit_code == 0
     assert "SECRET=1" in result.output and "setup-done" in result.output
     assert (tree.path / "ready").exists()

@@ -1,11 +1,14 @@
 """Watching a worktree: a fresh change set whenever what changed is different.
 
 File events come from ``watchfiles`` (inotify/FSEvents through a Rust
-watcher, or polling where that is unavailable) on the worktree and on the
-worktree's git dir (``HEAD`` and ``index``: commits and branch moves).
-Events inside ``.git`` directories of the tree are ignored. A burst of
-events is one refresh; a quiet period of ``rescan`` seconds triggers one
-too, which catches what no event announces (the base branch moving).
+watcher) on the worktree and on the worktree's git dir (``HEAD`` and
+``index``: commits and branch moves). Events inside ``.git`` directories of
+the tree are ignored. A burst of events is one refresh; a quiet period of
+``rescan`` seconds triggers one too, which catches what no event announces
+(the base branch moving). Where file events are unavailable (the watch
+limit reached, a file system without them) or when asked (``poll``), the
+change set is recomputed every ``poll`` seconds instead: a git status is
+cheap, and only a different result is yielded.
 
 >>> async with watch_changes(tree) as change_sets:  # doctest: +SKIP
 ...     async for changes in change_sets:
@@ -15,6 +18,8 @@ too, which catches what no event announces (the base branch moving).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,13 +30,17 @@ from trace_sync.runtime.changes import ChangeSet, collect_changes
 from trace_sync.runtime.gitexec import out
 from trace_sync.runtime.worktrees import Worktree
 
+log = logging.getLogger(__name__)
+
+#: Seconds between refreshes when file events are unavailable.
+FALLBACK_POLL = 0.5
 #: Git dir files whose change can change the change set.
 _GIT_FILES = frozenset({"HEAD", "index", "ORIG_HEAD"})
 
 
 @asynccontextmanager
 async def watch_changes(
-    tree: Worktree, *, rescan: float = 30.0, force_polling: bool | None = None
+    tree: Worktree, *, rescan: float = 30.0, poll: float | None = None
 ) -> AsyncIterator[AsyncIterator[ChangeSet]]:
     """An iterator of change sets: the current one first, then each that differs.
 
@@ -39,7 +48,7 @@ async def watch_changes(
     """
     worktree, gitdir = await asyncio.to_thread(_watched, tree.path)
     dirty, stop = asyncio.Event(), asyncio.Event()
-    listener = asyncio.create_task(_listen(worktree, gitdir, dirty, stop, rescan, force_polling))
+    listener = asyncio.create_task(_listen(worktree, gitdir, dirty, stop, rescan, poll))
     await asyncio.sleep(0)  # the listener's first step starts watching: no edit slips by
     sets = _change_sets(tree, dirty, listener)
     try:
@@ -59,7 +68,26 @@ async def _listen(
     dirty: asyncio.Event,
     stop: asyncio.Event,
     rescan: float,
-    force_polling: bool | None,
+    poll: float | None,
+) -> None:
+    if poll is None:
+        try:
+            await _watch(worktree, gitdir, dirty, stop, rescan)
+            return
+        except OSError as exc:
+            log.warning(
+                "no file events for a worktree; polling git instead",
+                extra={"worktree": str(worktree), "error": str(exc), "every": FALLBACK_POLL},
+            )
+            poll = FALLBACK_POLL
+    while not stop.is_set():
+        dirty.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll)
+
+
+async def _watch(
+    worktree: Path, gitdir: Path, dirty: asyncio.Event, stop: asyncio.Event, rescan: float
 ) -> None:
     async for _ in awatch(
         worktree,
@@ -70,8 +98,6 @@ async def _listen(
         stop_event=stop,
         rust_timeout=int(rescan * 1000),
         yield_on_timeout=True,  # a quiet period is a rescan too
-        force_polling=force_polling,
-        poll_delay_ms=200,
     ):
         dirty.set()
 
