@@ -60,7 +60,7 @@ class Team:
         return self.clients[who]
 
     def sync(self, who: str, name: str, **options: Any) -> SyncClient:
-        return SyncClient(f"{self.live.ws_url}/sync", name, self.tokens[who], **options)
+        return SyncClient(self.live.url, name, self.tokens[who], **options)
 
     async def start(self, who: str = "owner", **options: Any) -> dict[str, Any]:
         body = {"repo_id": self.repo_id, "tool": "shell"} | options

@@ -7,30 +7,31 @@ from pycrdt import Map
 
 from tests.api.conftest import Team
 from tests.conftest import eventually
-from trace_sync.client.sync_client import Disconnected
+from trace_sync.client.sync_client import Backoff, LinkState
+from trace_sync.errors import TraceError
 
 CALLERS = ("owner", "admin", "member", "viewer", "outsider", "revoked", "runtime")
 
 
 async def probe(team: Team, who: str, name: str) -> str:
     """'rw', 'r' (a write closes with 4403), or the close code of the refusal."""
-    try:
-        async with team.sync(who, name) as client:
+    async with team.sync(who, name, backoff=Backoff(first=0.05)) as client:
+        try:
             await client.wait_synced(20)
-            with client.doc.transaction(origin="probe"):
-                client.doc.get("probe", type=Map)[who] = True
+        except TraceError:
+            return str(client.close_code)
+        with client.doc.transaction(origin="probe"):
+            client.doc.get("probe", type=Map)[who] = True
 
-            def landed() -> bool:
-                room = team.live.ctx.sync.rooms.get(name)
-                return room is not None and who in room.doc.get("probe", type=Map)
+        def landed() -> bool:
+            room = team.live.ctx.sync.rooms.get(name)
+            return room is not None and who in room.doc.get("probe", type=Map)
 
-            await eventually(lambda: client.closed.is_set() or landed(), within=20)
-            if landed():
-                return "rw"
-            assert client.close_code == 4403, client.close_code
-            return "r"
-    except Disconnected as refused:
-        return str(refused.close_code)
+        await eventually(lambda: client.state is LinkState.REFUSED or landed(), within=20)
+        if landed():
+            return "rw"
+        assert client.close_code == 4403, client.close_code
+        return "r"
 
 
 async def test_who_reads_and_writes_which_document(team: Team) -> None:

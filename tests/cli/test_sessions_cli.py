@@ -106,7 +106,7 @@ async def test_watch_prints_what_the_runtime_writes_and_ends_with_the_session(
         assert watcher.stdout is not None
         assert await _line(watcher.stdout) == "-- starting"
         now = datetime.now(UTC).isoformat()
-        async with SyncClient(f"{server.ws_url}/sync", f"session/{sid}/io", runtime_token) as io:
+        async with SyncClient(server.url, f"session/{sid}/io", runtime_token) as io:
             await io.wait_synced()
             with io.doc.transaction(origin="runtime"):
                 io.doc.get("runtime", type=Map)["status"] = "running"

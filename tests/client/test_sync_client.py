@@ -1,102 +1,129 @@
-"""The public sync client against the real server: convergence, refusals,
-and reconnecting after a server restart with an edit made while offline."""
+"""The shared sync client on the real server: convergence, offline edits, refusals, presence."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+import signal
 from pathlib import Path
 
-import httpx
 import pytest
 from pycrdt import Text
 
 from tests.conftest import eventually
-from tests.support.live import LiveServer, serve
-from tests.support.server_process import ServerProcess, running_server
-from tests.sync.conftest import new_session, settings_for
-from trace_sync.client.sync_client import Disconnected, SyncClient
+from tests.support.live import LiveServer
+from tests.support.server_process import ServerProcess
+from tests.sync.conftest import new_member, new_session
+from trace_sync.client import Backoff, LinkState, SyncClient
+from trace_sync.errors import Forbidden, NotFound, Unauthorized
 from trace_sync.settings import sqlite_url
 from trace_sync.store import Store
+from trace_sync.store.records import Role
+
+FAST = Backoff(first=0.05, longest=0.5)
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with serve(settings_for(tmp_path)) as server:
-        yield server
+def draft(client: SyncClient) -> Text:
+    return client.doc.get("draft", type=Text)
 
 
-def text(client: SyncClient) -> Text:
-    return client.doc.get("t", type=Text)
+def type_into(client: SyncClient, text: str) -> None:
+    with client.doc.transaction(origin="person"):
+        draft(client).insert(len(draft(client)), text)
 
 
-async def test_two_clients_converge_and_remote_changes_are_not_sent_back(
-    live: LiveServer,
+async def test_two_clients_converge_and_see_each_others_presence(server: LiveServer) -> None:
+    name = f"session/{await new_session(server)}/notes"
+    async with (
+        SyncClient(server.url, name, server.token) as ada,
+        SyncClient(server.url, name, server.token) as bob,
+    ):
+        await ada.wait_synced()
+        await bob.wait_synced()
+        type_into(ada, "hello ")
+        type_into(bob, "world")
+        await eventually(lambda: str(draft(ada)) == str(draft(bob)) and len(draft(ada)) == 11)
+        ada.set_presence({"name": "ada", "cursor": 3})
+        await eventually(lambda: {"name": "ada", "cursor": 3} in bob.peers.values())
+
+
+async def test_an_edit_made_while_the_server_is_down_arrives_after_it_returns(
+    tmp_path: Path,
 ) -> None:
-    name = f"session/{await new_session(live)}/notes"
-    base = f"{live.ws_url}/sync"
-    async with SyncClient(base, name, live.token) as a, SyncClient(base, name, live.token) as b:
-        await a.wait_synced()
-        await b.wait_synced()
-        text(a).insert(0, "from a ")
-        with b.doc.transaction(origin="b"):
-            text(b).insert(0, "from b ")
-        await eventually(lambda: str(text(a)) == str(text(b)) and len(str(text(a))) == 14)
-        before = live.ctx.metrics.updates_in._value.get()
-        text(a).insert(0, "!")
-        await eventually(lambda: str(text(b)).startswith("!"))
-        text(b).insert(0, "?")  # b's outbox is FIFO: an echo of "!" would arrive first
-        await eventually(lambda: str(text(a)).startswith("?"))
-        assert live.ctx.metrics.updates_in._value.get() == before + 2
-
-
-async def test_a_refusal_ends_the_client_with_its_close_code(live: LiveServer) -> None:
-    client = SyncClient(f"{live.ws_url}/sync", "session/s_nope/notes", live.token, reconnect=True)
-    async with client:
-        with pytest.raises(Disconnected) as refused:
-            await client.wait_synced()
-        assert refused.value.close_code == 4404 and client.closed.is_set()
-    with pytest.raises(Disconnected, match="cannot connect"):
-        async with SyncClient("ws://127.0.0.1:9/sync", "workspace/w_x", live.token):
-            pass
-
-
-@pytest.fixture
-def process(tmp_path: Path) -> Iterator[ServerProcess]:
-    with running_server(tmp_path / "data") as server:
-        yield server
-
-
-async def test_it_reconnects_after_a_restart_and_sends_what_was_written_offline(
-    process: ServerProcess,
-) -> None:
-    headers = {"Authorization": f"Bearer {process.token}"}
-    async with httpx.AsyncClient(base_url=process.url, headers=headers) as api:
-        [workspace] = (await api.get("/api/workspaces")).json()["items"]
-    # notes need a session: made through the server's own database file
-    async with Store(sqlite_url(process.data_dir / "trace.db")) as store:
+    server = ServerProcess(tmp_path / "data")
+    server.start()
+    async with Store(sqlite_url(tmp_path / "data" / "trace.db")) as store:
         [owner] = await store.accounts.list_users()
-        sid = (await store.sessions.create(workspace["id"], owner.id)).id
-    name = f"session/{sid}/notes"
-    base = f"{process.ws_url}/sync"
-    async with SyncClient(base, name, process.token, reconnect=True) as client:
-        await client.wait_synced()
-        text(client).insert(0, "before ")
-        await process_flushed(process, name, "before ")
-        await asyncio.to_thread(process.stop)
-        await eventually(lambda: not client.synced.is_set())
-        text(client).insert(len(text(client)), "offline")
-        await asyncio.to_thread(process.start)
-        await client.wait_synced(timeout=60)
-        await process_flushed(process, name, "before offline")
+        [workspace] = await store.directory.list_workspaces()
+        name = f"session/{(await store.sessions.create(workspace.id, owner.id)).id}/notes"
+    states: list[LinkState] = []
+    client = SyncClient(server.url, name, server.token, on_state=states.append, backoff=FAST)
+    async with client as a:
+        await a.wait_synced()
+        type_into(a, "before ")
+        await a.flush()
+        server.stop(signal.SIGKILL)
+        await eventually(lambda: a.state is not LinkState.SYNCED)
+        type_into(a, "offline")
+        server.start()
+        await eventually(lambda: a.state is LinkState.SYNCED, within=20)
+        async with SyncClient(server.url, name, server.token) as b:
+            await b.wait_synced()
+            await eventually(lambda: str(draft(b)) == "before offline")
+    server.stop()
+    assert LinkState.OFFLINE in states
 
 
-async def process_flushed(process: ServerProcess, name: str, expected: str) -> None:
-    """What a fresh reader of the server sees reaches ``expected``."""
+@pytest.mark.parametrize(
+    ("who", "error"),
+    [("stranger", Unauthorized), ("viewer-writes", Forbidden), ("missing", NotFound)],
+)
+async def test_a_refusal_is_raised_and_not_retried(
+    server: LiveServer, who: str, error: type[Exception]
+) -> None:
+    session = await new_session(server)
+    token, name = server.token, f"session/{session}/notes"
+    if who == "stranger":
+        token = "not-a-token"
+    elif who == "missing":
+        name = "session/s_missing/notes"
+    else:
+        token = await new_member(server, "vic", Role.VIEWER)
+    async with SyncClient(server.url, name, token, backoff=FAST) as client:
+        if who == "viewer-writes":
+            await client.wait_synced()
+            type_into(client, "not allowed")
+            await eventually(lambda: client.state is LinkState.REFUSED)
+        with pytest.raises(error):
+            await client.wait_synced(timeout=5)
+        assert client.state is LinkState.REFUSED
 
-    async def check() -> bool:
-        async with SyncClient(f"{process.ws_url}/sync", name, process.token) as reader:
-            await reader.wait_synced()
-            return str(text(reader)) == expected
 
-    await eventually(check, within=30)
+async def test_updates_from_the_server_are_never_sent_back(server: LiveServer) -> None:
+    name = f"session/{await new_session(server)}/notes"
+    async with (
+        SyncClient(server.url, name, server.token) as ada,
+        SyncClient(server.url, name, server.token) as bob,
+    ):
+        await ada.wait_synced()
+        await bob.wait_synced()
+        before = server.ctx.metrics.updates_in._value.get()
+        type_into(ada, "!")
+        await eventually(lambda: str(draft(bob)) == "!")
+        type_into(bob, "?")  # bob's sends are in order: an echo of "!" would come first
+        await eventually(lambda: str(draft(ada)) == "!?")
+        assert server.ctx.metrics.updates_in._value.get() == before + 2
+
+
+async def test_a_read_only_follower_keeps_following(server: LiveServer) -> None:
+    """A viewer's client must not echo what it receives: the server would refuse it (4403)."""
+    name = f"session/{await new_session(server)}/notes"
+    viewer = await new_member(server, "vera", Role.VIEWER)
+    async with (
+        SyncClient(server.url, name, server.token) as writer,
+        SyncClient(server.url, name, viewer) as follower,
+    ):
+        await writer.wait_synced()
+        await follower.wait_synced()
+        for word in ("one ", "two "):
+            type_into(writer, word)
+            await eventually(lambda w=word: str(draft(follower)).endswith(w))  # type: ignore[misc]
+        assert follower.state is LinkState.SYNCED and follower.close_code is None

@@ -16,7 +16,7 @@ from pycrdt import Array, Map
 
 from trace_sync.cli.client import CliError, connect
 from trace_sync.client.api import ApiClient
-from trace_sync.client.sync_client import SyncClient
+from trace_sync.client.sync_client import LinkState, SyncClient
 from trace_sync.docs.entries import TranscriptEntry
 
 #: Statuses after which nothing more happens until someone acts.
@@ -33,33 +33,26 @@ async def follow(api: ApiClient, session: dict[str, Any], printer: Printer) -> N
     """Print the session's status and transcript as they change, until it ends."""
     documents = session["documents"]
     changed = asyncio.Event()
+    wake = lambda *_: changed.set()  # noqa: E731
     async with (
-        SyncClient(api.sync_url, documents["session"], api.token, reconnect=True) as meta,
-        SyncClient(api.sync_url, documents["io"], api.token, reconnect=True) as io,
+        SyncClient(api.server, documents["session"], api.token, on_state=wake) as meta,
+        SyncClient(api.server, documents["io"], api.token, on_state=wake) as io,
     ):
-        await meta.wait_synced()
+        await meta.wait_synced()  # raises the server's refusal, if any
         await io.wait_synced()
         for client in (meta, io):
-            client.doc.observe(lambda _: changed.set())
+            client.doc.observe(wake)
         while True:
             status = meta.doc.get("meta", type=Map).get("status")
             printer.status(status)
             printer.transcript(list(io.doc.get("transcript", type=Array)))
             if status in ENDED:
                 return
-            if meta.closed.is_set() or io.closed.is_set():
-                raise CliError(f"the server closed the connection (code {meta.close_code})")
+            for client in (meta, io):
+                if client.state is LinkState.REFUSED:
+                    raise CliError(f"the server closed {client.name} (code {client.close_code})")
             changed.clear()
-            await _any(changed, meta.closed, io.closed)
-
-
-async def _any(*events: asyncio.Event) -> None:
-    waits = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for wait in waits:
-            wait.cancel()
+            await changed.wait()
 
 
 class Printer:

@@ -1,7 +1,6 @@
-"""The public-protocol client: ``/api`` over HTTP and ``/sync`` over websockets,
-shared by the CLI, the bridge and the app."""
+"""The public-protocol client (``/api`` + ``/sync``), shared by the CLI, the bridge and the app."""
 
 from trace_sync.client.api import ApiClient, ApiError
-from trace_sync.client.sync_client import Disconnected, SyncClient
+from trace_sync.client.sync_client import Backoff, LinkState, SyncClient
 
-__all__ = ["ApiClient", "ApiError", "Disconnected", "SyncClient"]
+__all__ = ["ApiClient", "ApiError", "Backoff", "LinkState", "SyncClient"]

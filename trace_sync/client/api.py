@@ -57,11 +57,6 @@ class ApiClient:
             )
         return cls(server, token)
 
-    @property
-    def sync_url(self) -> str:
-        """The websocket base URL of ``/sync``."""
-        return self.server.replace("http", "ws", 1) + "/sync"
-
     def get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=_query(params))
 

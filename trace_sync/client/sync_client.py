@@ -1,177 +1,283 @@
-"""A y-protocols client for one document over ``/sync`` (pycrdt + websockets).
+"""One document kept in sync with a Trace server over ``/sync/<name>``.
 
-It keeps a local :class:`pycrdt.Doc` in step with the server's: sync step 1
-and 2 on every connect, remote updates applied as they come, local changes
-(any transaction this client did not make while applying remote ones) sent
-as updates. Changes made while disconnected go out in the next handshake.
+The client side of the public protocol, shared by the CLI, the bridge and the
+app. It keeps a local :class:`pycrdt.Doc` that works with or without the
+network: local changes made while offline are part of the document's state
+and reach the server in the sync handshake after reconnecting (the server's
+step 1 asks for everything it lacks). Connection losses reconnect with
+exponential backoff; the server's refusals (44xx close codes) do not, since
+retrying cannot fix a bad token or a missing permission.
 
-    async with SyncClient("ws://127.0.0.1:4000/sync", "session/s_1/io", token) as client:
-        await client.wait_synced()
-        with client.doc.transaction(origin="runtime"):
-            client.doc.get("transcript", type=Array).append({...})
-
-With ``reconnect=True`` a dropped connection is retried with exponential
-backoff, except after a refusal (close codes 4400-4499), as y-websocket does.
+>>> async with SyncClient("ws://127.0.0.1:4000", "session/s_1/notes", token) as client:
+...     await client.wait_synced()
+...     with client.doc.transaction(origin="me"):
+...         client.doc.get("draft", type=Text).insert(0, "hello")
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from types import TracebackType
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 import websockets
-from pycrdt import Doc, TransactionEvent
+from pycrdt import Doc, TransactionEvent, merge_updates
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.errors import TraceError
+from trace_sync.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    TraceError,
+    Unauthorized,
+)
 from trace_sync.sync import protocol as p
 
-#: Backoff between reconnects: from the first to the longest wait.
-FIRST_RETRY_S, LONGEST_RETRY_S = 0.1, 10.0
+log = logging.getLogger(__name__)
+
+#: The origin of updates that came from the server (never sent back).
+REMOTE = "trace-remote"
+#: Presence is renewed this often; y-protocols forgets a state after 30 s.
+PRESENCE_RENEW_S = 15.0
+#: Local updates merged into one frame at most (merging cost grows with the batch).
+MAX_BATCH = 256
 
 
-class Disconnected(TraceError):
-    """The connection could not be made, or ended before the client was done."""
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    SYNCED = "synced"
+    OFFLINE = "offline"
+    REFUSED = "refused"
 
-    code = "disconnected"
 
-    def __init__(self, message: str, close_code: int | None = None) -> None:
-        super().__init__(message)
-        self.close_code = close_code
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: ``first`` doubling up to ``longest``, with jitter."""
+
+    first: float = 0.25
+    longest: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.longest, self.first * 2**attempt) * random.uniform(0.8, 1.2))
+
+
+#: Close codes after which reconnecting cannot help, and what they mean.
+REFUSALS: dict[int, type[TraceError]] = {
+    4400: InvalidInput,
+    4401: Unauthorized,
+    4403: Forbidden,
+    4404: NotFound,
+    4413: TooLarge,
+}
 
 
 class SyncClient:
+    """``async with SyncClient(url, name, token) as client``: ``client.doc`` stays in sync.
+
+    ``on_state`` is called with every :class:`LinkState` change (for a
+    connection indicator). Pass the ``doc`` of a local replica to resume
+    from it: only the difference travels.
+    """
+
     def __init__(
         self,
-        base_url: str,
+        server_url: str,
         name: str,
         token: str,
-        *,
         doc: Doc[Any] | None = None,
-        reconnect: bool = False,
+        *,
+        on_state: Callable[[LinkState], None] | None = None,
+        backoff: Backoff = Backoff(),
     ) -> None:
-        self.url = f"{base_url.rstrip('/')}/{name}"
+        base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
+        self.url = f"{base}/sync/{name}?token={quote(token, safe='')}"
         self.name = name
         self.doc: Doc[Any] = doc if doc is not None else Doc()
-        #: Set while the local document has caught up with the server's.
-        self.synced = asyncio.Event()
-        #: Set once the client has stopped for good (see :attr:`close_code`).
-        self.closed = asyncio.Event()
+        self.state = LinkState.OFFLINE
         self.close_code: int | None = None
-        self._token = token
-        self._reconnect = reconnect
+        #: Everyone else's presence: client id -> state.
+        self.peers: dict[int, Any] = {}
+        self._on_state = on_state
+        self._backoff = backoff
+        self._synced = asyncio.Event()
+        self._pending: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._presence: dict[str, Any] | None = None
+        self._presence_clock = 0
+        self._presence_due = False
         self._ws: ClientConnection | None = None
-        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
         self._applying_remote = False
-        self._subscription = self.doc.observe(self._on_local_change)
-        self._runner: asyncio.Task[None] | None = None
+        self._subscription = self.doc.observe(self._on_change)
 
     async def __aenter__(self) -> SyncClient:
-        try:
-            first = await self._connect()
-        except BaseException:
-            self.doc.unobserve(self._subscription)
-            raise
-        self._runner = asyncio.create_task(self._run(first), name=f"sync-{self.name}")
+        self._task = asyncio.create_task(self._run(), name=f"sync {self.name}")
         return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        self._reconnect = False
+    async def __aexit__(self, *exc: object) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         self.doc.unobserve(self._subscription)
-        if self._ws is not None:
-            await self._ws.close()
-        if self._runner is not None:
-            await asyncio.gather(self._runner, return_exceptions=True)
 
-    async def wait_synced(self, timeout: float = 30.0) -> None:
-        """Wait for the first (or next) sync; ``Disconnected`` if refused meanwhile."""
-        synced = asyncio.ensure_future(self.synced.wait())
-        closed = asyncio.ensure_future(self.closed.wait())
-        done, pending = await asyncio.wait(
-            {synced, closed}, timeout=timeout, return_when="FIRST_COMPLETED"
+    async def wait_synced(self, timeout: float = 10.0) -> None:
+        """Wait until the document holds everything the server had on connect.
+
+        Raises the matching :class:`TraceError` if the server refused us."""
+        waiter = asyncio.ensure_future(self._synced.wait())
+        await asyncio.wait(
+            {waiter, self._task_or_never()}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
-        for future in pending:
-            future.cancel()
-        if not self.synced.is_set():
-            reason = "closed" if self.closed.is_set() else f"not synced within {timeout} s"
-            raise Disconnected(
-                f"{self.name}: {reason} (close code {self.close_code})", self.close_code
-            )
+        waiter.cancel()
+        if self._synced.is_set():
+            return
+        self._raise_refusal()
+        raise TimeoutError(f"{self.name} not synced within {timeout} s ({self.state.value})")
 
-    async def _connect(self) -> ClientConnection:
-        try:
-            return await websockets.connect(
-                self.url,
-                additional_headers={"Authorization": f"Bearer {self._token}"},
-                max_size=None,
-                compression=None,  # the server does not compress either
-                proxy=None,
-            )
-        except (OSError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
-            raise Disconnected(f"cannot connect to {self.url}: {exc}") from exc
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout``) until local changes are handed to the socket.
 
-    async def _run(self, ws: ClientConnection | None) -> None:
-        wait = FIRST_RETRY_S
-        try:
-            while True:
-                if ws is not None:
-                    await self._serve(ws)
-                    wait = FIRST_RETRY_S
-                if not self._reconnect or _refused(self.close_code):
-                    return
-                await asyncio.sleep(wait)  # backoff between reconnects, not synchronisation
-                wait = min(wait * 2, LONGEST_RETRY_S)
-                with contextlib.suppress(Disconnected):
-                    ws = None
-                    ws = await self._connect()
-        finally:
-            self.closed.set()
+        Offline there is nothing to wait for: they travel in the next handshake."""
+        if self.state is LinkState.SYNCED:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), timeout)
 
-    async def _serve(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        sender = asyncio.create_task(self._send_all(ws))
+    def set_presence(self, state: dict[str, Any] | None) -> None:
+        """Publish (or, with ``None``, withdraw) this client's presence."""
+        self._presence = state
+        self._presence_clock += 1
+        self._presence_due = True
+        self._wake.set()
+
+    # -- the connection loop -----------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            self._set_state(LinkState.CONNECTING)
+            self.close_code = None
+            try:
+                async with websockets.connect(self.url, max_size=None, compression=None) as ws:
+                    self._ws = ws
+                    attempt = 0
+                    await self._session(ws)
+            except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
+                log.debug("sync link lost", extra={"doc": self.name, "error": str(exc)})
+            finally:
+                if self._ws is not None:
+                    self.close_code = self._ws.close_code
+                self._ws = None
+                self._synced.clear()
+            if self.close_code in REFUSALS:
+                self._set_state(LinkState.REFUSED)
+                return
+            self._set_state(LinkState.OFFLINE)
+            await asyncio.sleep(self._backoff.delay(attempt))
+            attempt += 1
+
+    async def _session(self, ws: ClientConnection) -> None:
+        self._pending.clear()  # the handshake carries everything unsent
+        self._drained.set()
+        self._presence_due = self._presence_clock > 0
+        await ws.send(p.sync_step1(self.doc.get_state()))
+        sender = asyncio.create_task(self._send_loop(ws))
+        renewer = asyncio.create_task(self._renew_presence())
         try:
-            await ws.send(p.sync_step1(self.doc.get_state()))
             async for frame in ws:
                 if isinstance(frame, bytes):
-                    await self._handle(ws, p.decode(frame))
-        except websockets.ConnectionClosed:
-            pass
+                    await self._receive(ws, p.decode(frame))
         finally:
             sender.cancel()
-            self.synced.clear()
-            self.close_code = ws.close_code
-            self._ws = None
+            renewer.cancel()
+            await asyncio.gather(sender, renewer, return_exceptions=True)
 
-    async def _handle(self, ws: ClientConnection, message: p.Message) -> None:
+    async def _receive(self, ws: ClientConnection, message: p.Message) -> None:
         if isinstance(message, p.SyncStep1):
             await ws.send(p.sync_step2(self.doc.get_update(message.state)))
         elif isinstance(message, p.SyncStep2 | p.Update):
+            # Observers run synchronously as the transaction ends, so this flag
+            # (not the origin: pycrdt's TransactionEvent exposes only a hash of
+            # it) tells _on_change the update came from the server.
             self._applying_remote = True
             try:
-                self.doc.apply_update(message.update)
+                with self.doc.transaction(origin=REMOTE):
+                    self.doc.apply_update(message.update)
             finally:
                 self._applying_remote = False
             if isinstance(message, p.SyncStep2):
-                self.synced.set()
+                self._synced.set()
+                self._set_state(LinkState.SYNCED)
+        elif isinstance(message, p.Awareness):
+            self._apply_presence(message.entries)
 
-    async def _send_all(self, ws: ClientConnection) -> None:
+    async def _send_loop(self, ws: ClientConnection) -> None:
+        self._wake.set()
         while True:
-            frame = await self._outbox.get()
-            await ws.send(frame)
+            await self._wake.wait()
+            self._wake.clear()
+            if self._presence_due:
+                self._presence_due = False
+                await ws.send(self._presence_frame())
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+                await ws.send(p.update_message(update))
+            self._drained.set()
 
-    def _on_local_change(self, event: TransactionEvent) -> None:
-        # While disconnected, the next handshake carries the change instead.
-        if not self._applying_remote and self._ws is not None:
-            self._outbox.put_nowait(p.update_message(event.update))
+    async def _renew_presence(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_RENEW_S)
+            if self._presence is not None:
+                self.set_presence(self._presence)
 
+    # -- changes and presence ----------------------------------------------------
 
-def _refused(code: int | None) -> bool:
-    return code is not None and 4400 <= code < 4500
+    def _on_change(self, event: TransactionEvent) -> None:
+        # Never echo the server's own updates: on a read-only document the
+        # echo would be refused (4403). Offline changes travel in the next handshake.
+        if self._applying_remote or self._ws is None:
+            return
+        self._pending.append(event.update)
+        self._drained.clear()
+        self._wake.set()
+
+    def _presence_frame(self) -> bytes:
+        state = json.dumps(self._presence)
+        entry = p.AwarenessEntry(self.doc.client_id, self._presence_clock, state)
+        return p.awareness_message([entry])
+
+    def _apply_presence(self, entries: tuple[p.AwarenessEntry, ...]) -> None:
+        for entry in entries:
+            if entry.client_id == self.doc.client_id:
+                continue
+            if entry.removed:
+                self.peers.pop(entry.client_id, None)
+            else:
+                self.peers[entry.client_id] = json.loads(entry.state)
+
+    # -- state ---------------------------------------------------------------------
+
+    def _set_state(self, state: LinkState) -> None:
+        if state is not self.state:
+            self.state = state
+            if self._on_state is not None:
+                self._on_state(state)
+
+    def _task_or_never(self) -> asyncio.Future[Any]:
+        return self._task if self._task is not None else asyncio.get_running_loop().create_future()
+
+    def _raise_refusal(self) -> None:
+        if self.state is LinkState.REFUSED and self.close_code is not None:
+            error = REFUSALS.get(self.close_code, TraceError)
+            raise error(f"the server refused {self.name} (close code {self.close_code})")
