@@ -100,6 +100,21 @@ async def test_a_person_s_stop_outranks_the_runtime(
     assert (await session(team, sid))["status"] == "stopped"
 
 
+async def test_a_runtime_acting_on_a_command_reports_again(
+    team: Team, hosted: tuple[str, SyncClient]
+) -> None:
+    """The runtime missed the pause (it never said 'paused'); after the resume it
+    acts on the new generation, still running: the session must not stay 'starting'."""
+    sid, io = hosted
+    write(io, "runtime", "status", "running")
+    await becomes(team, sid, "status", "running")
+    for command in ("pause", "resume"):
+        assert (await team.api("member").post(f"/api/sessions/{sid}/{command}")).status_code == 200
+    assert (await session(team, sid))["status"] == "starting"
+    write(io, "runtime", "generation", 3)
+    await becomes(team, sid, "status", "running")
+
+
 async def test_usage_rolls_up_into_the_session_and_the_workspace(
     team: Team, hosted: tuple[str, SyncClient]
 ) -> None:

@@ -60,6 +60,8 @@ class IoReading:
     """What one io document says, validated; taken in one synchronous read."""
 
     status: SessionStatus | None
+    #: The ``desired.generation`` the runtime says it acted on.
+    generation: int
     usage: Usage | None
     checkpoints: list[Checkpoint]
     #: Completed transcript text by entry id.
@@ -71,7 +73,8 @@ class IoReading:
 class _Taken:
     """What was already passed on for one session, so unchanged facts cost nothing."""
 
-    status: SessionStatus | None = None
+    #: The status reported, and the generation it was reported at.
+    status: tuple[SessionStatus, int] | None = None
     usage: Usage | None = None
     checkpoints: set[int] = field(default_factory=set)
     texts: dict[str, str] = field(default_factory=dict)
@@ -148,9 +151,12 @@ class IoObserver:
                 extra={"session": sid},
             )
         taken.problems = set(reading.problems)
-        if reading.status is not None and reading.status != taken.status:
-            await self._sessions.report_status(sid, reading.status)
-            taken.status = reading.status
+        # Reported again when the runtime acts on a new command, even with the
+        # same status: a person's command moved the row meanwhile.
+        status = None if reading.status is None else (reading.status, reading.generation)
+        if status is not None and status != taken.status:
+            await self._sessions.report_status(sid, status[0])
+            taken.status = status
         if reading.usage is not None and reading.usage != taken.usage:
             await self._sessions.report_usage(sid, reading.usage)
             taken.usage = reading.usage
@@ -178,6 +184,7 @@ def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
     )
     return IoReading(
         derive_status(runtime, approvals),
+        runtime.generation if runtime is not None else 0,
         _usage(doc, problems),
         _checkpoints(session_id, doc, problems),
         _texts(transcript),
