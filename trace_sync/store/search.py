@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.store.database import Database
@@ -92,9 +93,9 @@ class SearchIndex:
         """Sessions of the workspace whose text matches every word of ``query``
         (as a prefix), best first, one hit per session."""
         terms = _terms(query)
-        sql = _SQLITE_FIND if self._db.dialect == "sqlite" else _POSTGRES_FIND
+        sqlite = self._db.dialect == "sqlite"
         params: dict[str, Any] = {
-            "q": _fts5_query(terms) if self._db.dialect == "sqlite" else _tsquery(terms),
+            "q": _fts5_query(terms) if sqlite else _tsquery(terms),
             "wid": workspace_id,
             "uid": viewer.user_id,
             "admin": viewer.is_admin,
@@ -102,8 +103,28 @@ class SearchIndex:
             "offset": offset,
         }
         async with self._db.begin() as conn:
-            rows = await conn.execute(text(sql), params)
-            return [SearchHit(r.session_id, r.kind, r.key, r.snippet, r.rank) for r in rows]
+            rows = list(
+                await conn.execute(text(_SQLITE_FIND if sqlite else _POSTGRES_FIND), params)
+            )
+            if sqlite:
+                snippets = await _fts5_snippets(conn, params["q"], [r.id for r in rows])
+            else:
+                snippets = {r.id: r.snippet for r in rows}
+        return [SearchHit(r.session_id, r.kind, r.key, snippets[r.id], r.rank) for r in rows]
+
+
+async def _fts5_snippets(conn: AsyncConnection, query: str, ids: list[int]) -> dict[int, str]:
+    """``snippet()`` only works beside MATCH; computing it for every match
+    (before picking one per session) cost more than the search itself."""
+    if not ids:
+        return {}
+    marks = ", ".join(f":id{n}" for n in range(len(ids)))
+    sql = (
+        "SELECT rowid AS id, snippet(search_fts, 0, '[', ']', '…', 16) AS snippet "
+        f"FROM search_fts WHERE search_fts MATCH :q AND rowid IN ({marks})"
+    )
+    params = {"q": query} | {f"id{n}": rowid for n, rowid in enumerate(ids)}
+    return {r.id: r.snippet for r in await conn.execute(text(sql), params)}
 
 
 def _terms(query: str) -> list[str]:
@@ -132,11 +153,9 @@ _VISIBLE = (
 # The window picks each session's best entry; FTS5's functions must be
 # evaluated in the innermost query, next to MATCH.
 _SQLITE_FIND = f"""
-SELECT session_id, kind, key, snippet, rank FROM (
+SELECT id, session_id, kind, key, rank FROM (
   SELECT *, row_number() OVER (PARTITION BY session_id ORDER BY rank) AS nth FROM (
-    SELECT e.session_id, e.kind, e.key,
-           snippet(search_fts, 0, '[', ']', '…', 16) AS snippet,
-           bm25(search_fts) AS rank
+    SELECT e.id, e.session_id, e.kind, e.key, bm25(search_fts) AS rank
     FROM search_fts
     JOIN search_entries e ON e.id = search_fts.rowid
     JOIN sessions s ON s.id = e.session_id
@@ -146,11 +165,13 @@ SELECT session_id, kind, key, snippet, rank FROM (
 ORDER BY rank, session_id LIMIT :limit OFFSET :offset
 """
 
+# ts_headline is evaluated after LIMIT: only for the rows returned.
 _POSTGRES_FIND = f"""
-SELECT session_id, kind, key, snippet, rank FROM (
-  SELECT e.session_id, e.kind, e.key,
-         ts_headline('english', e.body, q, 'StartSel=[, StopSel=], MaxWords=16, MinWords=4')
-           AS snippet,
+SELECT id, session_id, kind, key, rank,
+       ts_headline('english', body, to_tsquery('english', :q),
+                   'StartSel=[, StopSel=], MaxWords=16, MinWords=4') AS snippet
+FROM (
+  SELECT e.id, e.session_id, e.kind, e.key, e.body,
          -ts_rank(e.tsv, q) AS rank,
          row_number() OVER (PARTITION BY e.session_id ORDER BY ts_rank(e.tsv, q) DESC) AS nth
   FROM search_entries e
