@@ -6,6 +6,7 @@ to register runtimes over HTTP and connect real :class:`BridgeLink` clients.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,13 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
-from tests.conftest import StoreTarget, eventually
+from tests.conftest import StoreTarget
 from tests.support.git import make_repo
 from tests.support.live import LiveServer, serve
 from trace_sync.auth.principal import Principal
 from trace_sync.client.sync_client import Backoff
 from trace_sync.docs import typed
+from trace_sync.docs.entries import SessionStatus
 from trace_sync.docs.layouts import SESSION, WORKSPACE
 from trace_sync.runtime.bridge_link import BridgeLink
 from trace_sync.runtime.protocol import Hello, HostedTerminal, Request, ServerMessage, Welcome
@@ -154,8 +157,6 @@ class Bed:
 
     async def running(self, session_id: str) -> SessionRow:
         """Report the session running, as the io observer would from the bridge's io."""
-        from trace_sync.docs.entries import SessionStatus
-
         return await self.live.ctx.sessions.report_status(session_id, SessionStatus.RUNNING)
 
     def headers(self, who: Person) -> dict[str, str]:
@@ -164,6 +165,12 @@ class Bed:
 
 @pytest.fixture
 async def bed(live: LiveServer, tmp_path: Path) -> AsyncIterator[Bed]:
+    async with open_bed(live, tmp_path) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_bed(live: LiveServer, tmp_path: Path) -> AsyncIterator[Bed]:
     owner_principal = await live.ctx.gate.authenticate(live.token)
     [workspace] = await live.ctx.store.directory.list_workspaces(owner_principal.user_id)
     checkout = make_repo(tmp_path / "app", branch="main")
@@ -176,4 +183,20 @@ async def bed(live: LiveServer, tmp_path: Path) -> AsyncIterator[Bed]:
         yield bed
 
 
-__all__ = ["Bed", "Person", "Recorder", "eventually"]
+@asynccontextmanager
+async def raw_bridge(
+    bed: Bed, creds: RuntimeCredentials, hosting: list[str] | None = None
+) -> AsyncIterator[Any]:
+    """A bare control socket that says hello, gets its welcome, then does nothing
+    (no heartbeats): a bridge that hangs, or that dies without closing (``abort``)."""
+    url = f"{bed.live.ws_url}/bridge?token={creds.token}"
+    async with websockets.connect(url) as ws:
+        hello = Hello(instance_id=creds.instance_id, name="raw", hosting=hosting or [])
+        await ws.send(hello.model_dump_json())
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        yield ws
+
+
+def abort(ws: Any) -> None:
+    """Drop the connection as a killed process would: no close frame."""
+    ws.transport.abort()

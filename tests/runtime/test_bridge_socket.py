@@ -13,7 +13,7 @@ from tests.conftest import eventually
 from tests.runtime.conftest import Bed
 from trace_sync.errors import Conflict, Forbidden, Unauthorized
 from trace_sync.runtime.bridge_link import BridgeState
-from trace_sync.runtime.registration import ensure_registered, load_credentials
+from trace_sync.runtime.registration import ensure_registered, load_credentials, register
 
 
 async def test_a_registered_bridge_is_welcomed_with_its_sessions(bed: Bed) -> None:
@@ -131,6 +131,4 @@ async def test_registering_needs_a_user_token(bed: Bed) -> None:
     )
     assert response.status_code == 403
     with pytest.raises(Forbidden):
-        from trace_sync.runtime.registration import register
-
         await register(bed.live.url, creds.token, "other", "other")

@@ -156,9 +156,9 @@ class RuntimeService:
         due = [rid for rid, deadline in self._deadlines.items() if deadline <= now]
         for runtime_id in due:
             del self._deadlines[runtime_id]
-            if self._broker.connected(runtime_id):
-                await self._broker.drop(runtime_id, LEASE_EXPIRED, "no heartbeat within the lease")
             await self.lose(runtime_id, f"not heard from in {self._timings.lease_s:g} s")
+            # Closed after its sessions are failed: whoever sees the close sees them failed.
+            await self._broker.drop(runtime_id, LEASE_EXPIRED, "no heartbeat within the lease")
         return due
 
     def on_lost(self, listener: Any) -> None:
