@@ -150,6 +150,9 @@ async def test_a_runtime_token_stays_inside_its_own_sessions(bed: Bed) -> None:
         ("POST", f"/api/sessions/{placed.id}/checkpoints"),
         ("GET", f"/api/sessions/{placed.id}/files/README.md"),
         ("POST", f"/api/runtimes/{creds.runtime_id}/grants"),
+        ("GET", "/api/me"),
+        ("GET", "/api/tokens"),
+        ("POST", "/api/signin-links"),  # would turn a bridge's token into its user's
     ]:
         response = await bed.http.request(method, path, json={}, headers=runtime)
         assert response.status_code == 403, path

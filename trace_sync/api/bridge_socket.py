@@ -51,10 +51,13 @@ class WebSocketChannel:
 
     async def send(self, message: ServerMessage) -> None:
         async with self._lock:
-            await self._websocket.send_text(encode(message))
+            try:
+                await self._websocket.send_text(encode(message))
+            except WebSocketDisconnect as exc:
+                raise ConnectionError("the bridge disconnected") from exc
 
     async def close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
+        with contextlib.suppress(OSError, RuntimeError):
             await self.send(ErrorMessage(code=code, message=reason))
         with contextlib.suppress(OSError, RuntimeError):
             await self._websocket.close(code, close_reason(reason))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,10 +56,14 @@ class Link:
     runtime_id: str
     channel: Channel
     pending: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
-    #: Set once the welcome is out: what services send waits for it.
+    #: Set once the welcome is out (or the link is gone): sends wait for it.
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    gone: bool = False
 
-    def fail_pending(self, why: str) -> None:
+    def end(self, why: str) -> None:
+        """No more traffic: waiting requests fail, waiting sends give up."""
+        self.gone = True
+        self.ready.set()
         for future in self.pending.values():
             if not future.done():
                 future.set_exception(Conflict(f"runtime unavailable: {why}"))
@@ -79,7 +84,7 @@ class Broker:
         link = Link(runtime_id, channel)
         self._links[runtime_id] = link
         if old is not None:
-            old.fail_pending("another connection of this runtime took over")
+            old.end("another connection of this runtime took over")
             self._spawn(
                 old.channel.close(TAKEN_OVER, "another connection of this runtime took over")
             )
@@ -87,7 +92,7 @@ class Broker:
 
     def detach(self, link: Link) -> bool:
         """Forget ``link``; True if it was still the runtime's current connection."""
-        link.fail_pending("the bridge disconnected")
+        link.end("the bridge disconnected")
         if self._links.get(link.runtime_id) is link:
             del self._links[link.runtime_id]
             return True
@@ -103,13 +108,13 @@ class Broker:
         """Close the runtime's connection, if any (its lease ran out, say)."""
         link = self._links.pop(runtime_id, None)
         if link is not None:
-            link.fail_pending(reason)
+            link.end(reason)
             await link.channel.close(code, reason)
 
     async def close_all(self, code: int, reason: str) -> None:
         links, self._links = list(self._links.values()), {}
         for link in links:
-            link.fail_pending(reason)
+            link.end(reason)
         await asyncio.gather(*(link.channel.close(code, reason) for link in links))
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -166,12 +171,14 @@ class Broker:
         error = _ERRORS.get(reply.error.code, Conflict)
         future.set_exception(error(reply.error.message))
 
-    def _spawn(self, work: Any) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
 
 async def _send_when_ready(link: Link, message: ServerMessage) -> None:
     await link.ready.wait()
+    if link.gone:
+        raise ConnectionError("the bridge disconnected")
     await link.channel.send(message)

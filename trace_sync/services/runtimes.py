@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -84,7 +85,7 @@ class RuntimeService:
         self._timings = timings
         #: Runtime id -> loop time its lease runs out (only runtimes being watched).
         self._deadlines: dict[str, float] = {}
-        self._lost_listeners: list[Any] = []
+        self._lost_listeners: list[Callable[[str], None]] = []
 
     # -- people --------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class RuntimeService:
             await self._broker.drop(runtime_id, LEASE_EXPIRED, "no heartbeat within the lease")
         return due
 
-    def on_lost(self, listener: Any) -> None:
+    def on_lost(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(runtime_id)`` whenever a runtime is lost."""
         self._lost_listeners.append(listener)
 
