@@ -252,10 +252,12 @@ class SessionService:
         """A live session's run was cut off (its runtime was lost or restarted):
         it becomes failed, marked interrupted and offered for resume, with ``kind``
         on its timeline. Returns ``None`` if the session was not live."""
+        if SessionStatus((await self._store.sessions.get(session_id)).status) not in LIVE:
+            return None
         failed = SessionStatus.FAILED
         session = await self._move(session_id, lambda status: failed if status in LIVE else status)
         if session.status != failed:
-            return None
+            return None  # a person's command got there first
         await self._write(session, event("runtime", kind, **payload), interrupted=True)
         return session
 
