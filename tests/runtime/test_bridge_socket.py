@@ -10,9 +10,10 @@ import pytest
 import websockets
 
 from tests.conftest import eventually
-from tests.runtime.conftest import Bed
+from tests.runtime.conftest import Bed, Recorder
 from trace_sync.errors import Conflict, Forbidden, Unauthorized
 from trace_sync.runtime.bridge_link import BridgeState
+from trace_sync.runtime.protocol import ServerMessage
 from trace_sync.runtime.registration import ensure_registered, load_credentials, register
 
 
@@ -132,3 +133,20 @@ async def test_registering_needs_a_user_token(bed: Bed) -> None:
     assert response.status_code == 403
     with pytest.raises(Forbidden):
         await register(bed.live.url, creds.token, "other", "other")
+
+
+async def test_a_failing_handler_does_not_stop_the_link(bed: Bed) -> None:
+    class Clumsy(Recorder):
+        async def message(self, message: ServerMessage) -> None:
+            await super().message(message)
+            if len(self.messages) == 1:
+                raise KeyError("a bug in the bridge")
+
+    creds = await bed.register(bed.owner)
+    async with bed.bridge(creds, Clumsy()) as (link, recorder):
+        await link.wait_welcomed()
+        first = await bed.start(bed.owner)
+        second = await bed.start(bed.owner)
+        await eventually(lambda: len(recorder.of_type("assign")) == 2)
+        assert [m.session_id for m in recorder.of_type("assign")] == [first.id, second.id]
+        assert link.state is BridgeState.ONLINE

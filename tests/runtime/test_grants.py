@@ -135,3 +135,21 @@ async def test_terminals_a_bridge_reports_in_its_hello_are_closed_on_revoke(bed:
         await eventually(
             lambda: [m.terminal_id for m in got.of_type("terminal_close")] == ["tm_member"]
         )
+
+
+async def test_terminals_a_bridge_reports_as_events_are_closed_on_revoke(bed: Bed) -> None:
+    creds = await bed.register(bed.owner)
+    async with bed.bridge(creds) as (link, got):
+        await link.wait_welcomed()
+        session = await bed.start(bed.owner)
+        grant = (await ask(bed, bed.member, creds.runtime_id)).json()
+        await decide(bed, bed.owner, grant["id"], "approve")
+        for terminal_id in ("tm_a", "tm_b"):
+            await link.send_event(
+                session.id, "terminal.opened", terminal_id=terminal_id, opened_by=bed.member.id
+            )
+        await link.send_event(session.id, "terminal.exited", terminal_id="tm_b")
+        terminals = bed.live.ctx.bridges.terminals
+        await eventually(lambda: len(terminals.opened(creds.runtime_id)) == 1)
+        await decide(bed, bed.owner, grant["id"], "revoke")
+        await eventually(lambda: [m.terminal_id for m in got.of_type("terminal_close")] == ["tm_a"])
