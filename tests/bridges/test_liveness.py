@@ -4,7 +4,7 @@ reconciles; sessions are never shown running when nothing runs."""
 from __future__ import annotations
 
 from tests.conftest import eventually
-from tests.runtime.conftest import TIMINGS, Bed, abort, raw_bridge
+from tests.bridges.conftest import TIMINGS, Bed, abort, raw_bridge
 from trace_sync.docs.entries import SessionStatus
 from trace_sync.services.lifecycle import Command
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from pycrdt import Array
 
 from tests.conftest import StoreTarget, eventually
-from tests.runtime.conftest import FAST, Recorder
+from tests.bridges.conftest import FAST, Recorder
 from tests.support.server_process import ServerProcess
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.runtime.bridge_link import BridgeLink, BridgeState

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import StoreTarget, eventually
-from tests.runtime.conftest import Bed, open_bed, settings_for
+from tests.bridges.conftest import Bed, open_bed, settings_for
 from tests.support.live import serve
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.errors import NotFound

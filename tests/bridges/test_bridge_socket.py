@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from tests.conftest import eventually
-from tests.runtime.conftest import Bed, Recorder
+from tests.bridges.conftest import Bed, Recorder
 from trace_sync.errors import Conflict, Forbidden, Unauthorized
 from trace_sync.runtime.bridge_link import BridgeState
 from trace_sync.runtime.protocol import ServerMessage

@@ -10,7 +10,7 @@ import pytest
 from pycrdt import Map
 
 from tests.conftest import eventually
-from tests.runtime.conftest import Bed
+from tests.bridges.conftest import Bed
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.errors import NotFound
 from trace_sync.runtime.protocol import Request

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import eventually
-from tests.runtime.conftest import Bed, Person
+from tests.bridges.conftest import Bed, Person
 
 
 async def type_into(bed: Bed, who: Person, session_id: str, terminal_id: str = "tool") -> Any:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import eventually
-from tests.runtime.conftest import Bed, Person
+from tests.bridges.conftest import Bed, Person
 from trace_sync.runtime.protocol import HostedTerminal
 from trace_sync.store.records import Role
 from trace_sync.store.schema import grants
