@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.conftest import eventually
 from tests.bridges.conftest import Bed, Recorder
+from tests.conftest import eventually
 from trace_sync.errors import Conflict, Forbidden, Unauthorized
 from trace_sync.runtime.bridge_link import BridgeState
 from trace_sync.runtime.protocol import ServerMessage

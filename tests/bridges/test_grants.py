@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import eventually
 from tests.bridges.conftest import Bed, Person
+from tests.conftest import eventually
 from trace_sync.runtime.protocol import HostedTerminal
 from trace_sync.store.records import Role
 from trace_sync.store.schema import grants

@@ -3,8 +3,8 @@ reconciles; sessions are never shown running when nothing runs."""
 
 from __future__ import annotations
 
-from tests.conftest import eventually
 from tests.bridges.conftest import TIMINGS, Bed, abort, raw_bridge
+from tests.conftest import eventually
 from trace_sync.docs.entries import SessionStatus
 from trace_sync.services.lifecycle import Command
 

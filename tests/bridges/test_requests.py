@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pycrdt import Map
 
-from tests.conftest import eventually
 from tests.bridges.conftest import Bed
+from tests.conftest import eventually
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.errors import NotFound
 from trace_sync.runtime.protocol import Request

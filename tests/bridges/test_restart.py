@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pycrdt import Array
 
-from tests.conftest import StoreTarget, eventually
 from tests.bridges.conftest import FAST, Recorder
+from tests.conftest import StoreTarget, eventually
 from tests.support.server_process import ServerProcess
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.runtime.bridge_link import BridgeLink, BridgeState

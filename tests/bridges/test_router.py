@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StoreTarget, eventually
 from tests.bridges.conftest import Bed, open_bed, settings_for
+from tests.conftest import StoreTarget, eventually
 from tests.support.live import serve
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.errors import NotFound

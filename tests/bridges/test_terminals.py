@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import eventually
 from tests.bridges.conftest import Bed, Person
+from tests.conftest import eventually
 
 
 async def type_into(bed: Bed, who: Person, session_id: str, terminal_id: str = "tool") -> Any:
