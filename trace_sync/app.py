@@ -14,13 +14,16 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from trace_sync.api import accounts, ops, repos, search, sessions, workspaces
+from trace_sync.api import accounts, ops, repos, runtimes, search, sessions, workspaces, worktrees
+from trace_sync.api.bridge_socket import BridgeSocket
 from trace_sync.api.endpoints import Endpoint, routes
 from trace_sync.api.errors import EXCEPTION_HANDLERS
 from trace_sync.api.openapi import openapi_endpoint
 from trace_sync.auth.gatekeeper import Gatekeeper
+from trace_sync.auth.principal import Principal
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.bridges import BridgeServices
 from trace_sync.services.io_observer import IoObserver
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
 from trace_sync.services.repos import RepoService
@@ -30,6 +33,7 @@ from trace_sync.services.signin import SignInCodes
 from trace_sync.services.workspaces import WorkspaceService
 from trace_sync.settings import Settings
 from trace_sync.store import Store
+from trace_sync.store.records import SessionRow
 from trace_sync.sync.endpoint import SyncServer
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,8 @@ ENDPOINTS: list[Endpoint] = [
     *repos.endpoints,
     *sessions.endpoints,
     *search.endpoints,
+    *runtimes.endpoints,
+    *worktrees.endpoints,
 ]
 ENDPOINTS.append(openapi_endpoint(list(ENDPOINTS)))
 
@@ -66,6 +72,8 @@ class Context:
     signin: SignInCodes
     sync: SyncServer
     owner: LocalOwner
+    #: Runtimes, the router, grants, terminals and worktree operations (issue 4).
+    bridges: BridgeServices
 
 
 def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = None) -> Starlette:
@@ -82,7 +90,11 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
             log.info("shutting down: closing connections and flushing the store")
 
     return Starlette(
-        routes=[*routes(ENDPOINTS), WebSocketRoute("/sync/{name:path}", _sync)],
+        routes=[
+            *routes(ENDPOINTS),
+            WebSocketRoute("/sync/{name:path}", _sync),
+            WebSocketRoute("/bridge", _bridge),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
@@ -112,7 +124,14 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
     if owner.first_start:
         [default] = await store.directory.list_workspaces(owner.user_id)
         await workspaces.project(default.id)
-    sessions = SessionService(store, documents)
+
+    async def needs_runtime(actor: Principal, session: SessionRow) -> None:
+        await bridges.router.needs_runtime(actor, session)  # bound below, before any request
+
+    sessions = SessionService(store, documents, on_needs_runtime=needs_runtime)
+    bridges = await stack.enter_async_context(
+        BridgeServices(store, documents, accounts, sessions, settings)
+    )
     # Entered after the sync server, so it is left first: its last passes run
     # while rooms and store are still open.
     observer = await stack.enter_async_context(IoObserver(sessions, store.search))
@@ -131,8 +150,20 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         signin=SignInCodes(),
         sync=sync,
         owner=owner,
+        bridges=bridges,
     )
 
 
 async def _sync(websocket: WebSocket) -> None:
     await websocket.app.state.ctx.sync.handle(websocket)
+
+
+async def _bridge(websocket: WebSocket) -> None:
+    ctx: Context = websocket.app.state.ctx
+    socket = BridgeSocket(
+        ctx.gate,
+        ctx.bridges.control,
+        max_frame_bytes=ctx.settings.limits.max_frame_bytes,
+        hello_within_s=ctx.settings.bridge.lease_s,
+    )
+    await socket.handle(websocket)

@@ -139,8 +139,8 @@ async def test_a_version_1_database_keeps_its_sessions(store_target: StoreTarget
     created = datetime(2026, 1, 2, tzinfo=UTC)
     db = Database(str(store_target.url), store_target.schema)
     async with db, db.begin() as conn:
-        old = ("search_fts", "search_entries", "idempotency", "sessions", "repos", "schema_version")
-        for table in old:  # newest first
+        old = ("search_fts", "search_entries", "grants", "runtimes", "idempotency", "sessions")
+        for table in (*old, "repos", "schema_version"):  # newest first
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await conn.run_sync(lambda sync: schema_version.create(sync))
         await conn.run_sync(lambda sync: old_sessions.create(sync))

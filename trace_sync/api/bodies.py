@@ -1,4 +1,4 @@
-"""Reading JSON request bodies through pydantic models (replies: :mod:`endpoints`)."""
+"""Reading and writing JSON bodies through pydantic models."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from trace_sync.errors import InvalidInput
 
@@ -20,3 +21,10 @@ async def read_body(request: Request, model: type[M]) -> M:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"request body is not JSON: {exc}") from exc
     return model.model_validate(data)
+
+
+def reply(model: BaseModel | list[BaseModel], status: int = 200) -> JSONResponse:
+    """A model (or list of models) as a JSON response, for handlers that take the request."""
+    if isinstance(model, list):
+        return JSONResponse([m.model_dump(mode="json") for m in model], status_code=status)
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)

@@ -71,6 +71,25 @@ class Endpoint:
     media_type: str | None = None
     tag: str = "api"
 
+    @classmethod
+    def of_request(
+        cls,
+        method: str,
+        path: str,
+        handler: Callable[[Request], Awaitable[Response]],
+        summary: str,
+        **described: Any,
+    ) -> Endpoint:
+        """An endpoint around a handler that takes the request itself (and
+        authenticates, reads and replies on its own); ``described`` are the
+        models it uses, for the OpenAPI page and validation up front."""
+
+        async def run(call: Call) -> Response:
+            return await handler(call.request)
+
+        run.__name__ = handler.__name__
+        return cls(method, path, run, summary, **described)
+
     def route(self) -> Route:
         """The Starlette route; commands honour ``Idempotency-Key``."""
         handle: Callable[[Request], Awaitable[Response]] = self._handle

@@ -164,7 +164,7 @@ sessions = Table(
     Column("parent_checkpoint", Integer),
     Column("last_activity_at", Timestamp),
     Column("cost_usd", Float, nullable=False, server_default="0"),
-    # Added in step 3: true when cost_usd is computed from tokens, not reported.
+    # Added in step 4: true when cost_usd is computed from tokens, not reported.
     Column("cost_estimated", Boolean, nullable=False, server_default=false()),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
 )
@@ -231,7 +231,7 @@ async def _sessions_v2(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: index.create(sync, checkfirst=True))
 
 
-async def _search_v3(conn: AsyncConnection) -> None:
+async def _search(conn: AsyncConnection) -> None:
     """Full-text search over sessions, and whether a session's cost is estimated."""
     column = CreateColumn(sessions.c.cost_estimated).compile(dialect=conn.dialect)
     await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
@@ -245,7 +245,7 @@ async def _create_latest(conn: AsyncConnection) -> None:
 
 
 #: Step N (1-based) brings a database from version N-1 to N.
-MIGRATIONS: list[Migration] = [_create_v1, _sessions_v2, _search_v3]
+MIGRATIONS: list[Migration] = [_create_v1, _sessions_v2]
 
 
 async def migrate(conn: AsyncConnection) -> list[int]:
@@ -271,3 +271,52 @@ async def _record(conn: AsyncConnection, versions: range) -> list[int]:
         rows = [{"version": v, "applied_at": applied_at} for v in versions]
         await conn.execute(schema_version.insert(), rows)
     return list(versions)
+
+
+# -- Runtimes (bridges) and access grants to them: issue 4 -----------------------
+# Kept together at the end, and appended to MIGRATIONS as a step of their own.
+
+runtimes = Table(
+    "runtimes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Text, ForeignKey("users.id"), nullable=False, index=True),
+    #: A stable id the bridge keeps in its data dir: re-registering finds the same row.
+    Column("instance_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("version", Text, nullable=False, server_default=""),
+    #: JSON: the tools the bridge found, as it said in its last hello.
+    Column("capabilities", Text, nullable=False, server_default="{}"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp),
+    UniqueConstraint("owner_id", "instance_id"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("runtime_id", Text, ForeignKey("runtimes.id"), nullable=False, index=True),
+    Column("grantee_id", Text, ForeignKey("users.id"), nullable=False, index=True),
+    #: Comma-separated capabilities: session, terminal.
+    Column("capabilities", Text, nullable=False),
+    #: One session, or NULL for every session on the runtime.
+    Column("session_id", Text, ForeignKey("sessions.id", ondelete="CASCADE")),
+    Column("expires_at", Timestamp),
+    Column("state", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("decided_at", Timestamp),
+    Column("decided_by", Text, ForeignKey("users.id")),
+)
+
+
+async def _runtimes_and_grants(conn: AsyncConnection) -> None:
+    """Runtimes (bridges) and the access grants their owners give."""
+    await conn.run_sync(lambda sync: runtimes.create(sync, checkfirst=True))
+    await conn.run_sync(lambda sync: grants.create(sync, checkfirst=True))
+
+
+MIGRATIONS.append(_runtimes_and_grants)
+# Step 4 (issue 3): full-text search and sessions.cost_estimated, defined above.
+MIGRATIONS.append(_search)
