@@ -85,7 +85,7 @@ class EventLog:
         return [e for e in self.events if isinstance(e, kind)]
 
     async def next(
-        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, timeout: float = 90
+        self, kind: type[E], where: Callable[[E], bool] = lambda e: True, timeout: float = 30
     ) -> E:
         """The first event of ``kind`` matching ``where`` (waiting for it to come)."""
 
@@ -98,7 +98,7 @@ class EventLog:
         assert event is not None
         return event
 
-    async def count(self, kind: type[Any], n: int, timeout: float = 90) -> None:
+    async def count(self, kind: type[Any], n: int, timeout: float = 30) -> None:
         async with self._changed:
             await asyncio.wait_for(
                 self._changed.wait_for(lambda: len(self.of(kind)) >= n), timeout

@@ -40,21 +40,21 @@ class JsonRpcRun(ToolRunBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._next_id = 0
-        self._calls: dict[int, tuple[str, asyncio.Future[Any]]] = {}
+        self._waiting: dict[int, tuple[str, asyncio.Future[Any]]] = {}
 
     async def request(self, method: str, params: Any, timeout: float | None = 120.0) -> Any:
         """Call ``method`` on the tool and return its result."""
         self._next_id += 1
         call_id = self._next_id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls[call_id] = (method, future)
+        self._waiting[call_id] = (method, future)
         try:
             await self.write_json({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params})
             return await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
             raise Conflict(f"{self.tool} did not answer {method} in time") from exc
         finally:
-            self._calls.pop(call_id, None)
+            self._waiting.pop(call_id, None)
 
     async def notify(self, method: str, params: Any) -> None:
         await self.write_json({"jsonrpc": "2.0", "method": method, "params": params})
@@ -74,13 +74,13 @@ class JsonRpcRun(ToolRunBase):
             self.spawn(self._answer(message))
         elif "method" in message:
             await self.on_notification(str(message["method"]), message.get("params"))
-        elif message.get("id") in self._calls:
+        elif message.get("id") in self._waiting:
             self._resolve(message)
         else:
             await self.raw(message)
 
     def _resolve(self, message: dict[str, Any]) -> None:
-        method, future = self._calls[message["id"]]
+        method, future = self._waiting[message["id"]]
         if future.done():
             return
         if "error" in message:
@@ -102,7 +102,7 @@ class JsonRpcRun(ToolRunBase):
             pass  # the tool is gone; its exit is reported by the reader
 
     async def _finish(self) -> None:
-        for method, future in self._calls.values():
+        for method, future in self._waiting.values():
             if not future.done():
                 future.set_exception(Conflict(f"{self.tool} exited before answering {method}"))
         await super()._finish()

@@ -33,7 +33,7 @@ class ToolProcess:
     is closed, then the process group gets SIGTERM and, if still alive, SIGKILL."""
 
     def __init__(
-        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, grace: float = 5.0
+        self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, grace: float = 2.0
     ) -> None:
         self.argv = list(argv)
         self.cwd = cwd

@@ -107,7 +107,7 @@ class ToolRunBase:
     async def __aenter__(self) -> Self:
         await self.process.__aenter__()
         await self.emit(RunStarted(self.tool, self.context.permission_mode, self.process.pid))
-        self._reader = asyncio.create_task(self._read())
+        self._reader = asyncio.create_task(self._read_output())
         try:
             await self._start()
         except BaseException as exc:
@@ -241,7 +241,7 @@ class ToolRunBase:
 
     # -- the reader ------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read_output(self) -> None:
         try:
             async for line in self.process.lines():
                 await self._handle(line)
