@@ -104,7 +104,7 @@ class AcpClient(JsonRpcRun):
             changes["status"] = STATUS[update["status"]]
         elif known is None:
             changes["status"] = "pending"
-        call = (known or ToolCall(id=entry_id(), at=now(), call_id=call_id, name="tool"))
+        call = known or ToolCall(id=entry_id(), at=now(), call_id=call_id, name="tool")
         call = call.model_copy(update=changes)
         self._calls[call_id] = call
         await self.emit(call)
@@ -117,12 +117,20 @@ class AcpClient(JsonRpcRun):
         content = update.get("content") or []
         text = [_content_text(c) for c in content if c.get("type") != "diff"]
         output = "\n".join(text) or str(update.get("rawOutput") or "")
-        await self.emit(ToolResult(id=entry_id(), at=now(), call_id=call.call_id, output=output,
-                                   is_error=call.status == "failed"))
+        await self.emit(
+            ToolResult(
+                id=entry_id(),
+                at=now(),
+                call_id=call.call_id,
+                output=output,
+                is_error=call.status == "failed",
+            )
+        )
         paths = [str(c.get("path")) for c in content if c.get("type") == "diff"]
         if paths and call.status == "done":
-            await self.emit(FileChangeNote(id=entry_id(), at=now(), paths=[
-                self._shown(p) for p in paths]))
+            await self.emit(
+                FileChangeNote(id=entry_id(), at=now(), paths=[self._shown(p) for p in paths])
+            )
 
     def _shown(self, path: str) -> str:
         try:
@@ -175,7 +183,9 @@ class AcpClient(JsonRpcRun):
                 raise RpcFault(INVALID_PARAMS, f"{params.get('path')} is too large to read")
             text = path.read_text(errors="replace")
         except OSError as exc:
-            raise RpcFault(INTERNAL_ERROR, f"cannot read {params.get('path')}: {exc.strerror}") from exc
+            raise RpcFault(
+                INTERNAL_ERROR, f"cannot read {params.get('path')}: {exc.strerror}"
+            ) from exc
         lines = text.splitlines(keepends=True)
         start = max(int(params.get("line") or 1) - 1, 0)
         limit = params.get("limit")
@@ -188,7 +198,9 @@ class AcpClient(JsonRpcRun):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(str(params.get("content", "")))
         except OSError as exc:
-            raise RpcFault(INTERNAL_ERROR, f"cannot write {params.get('path')}: {exc.strerror}") from exc
+            raise RpcFault(
+                INTERNAL_ERROR, f"cannot write {params.get('path')}: {exc.strerror}"
+            ) from exc
 
     def _path(self, params: dict[str, Any]) -> Any:
         try:
@@ -231,7 +243,9 @@ def _selected(options: list[dict[str, Any]], behavior: str) -> dict[str, Any]:
 def _diff(content: dict[str, Any]) -> str:
     old, new = str(content.get("oldText") or ""), str(content.get("newText") or "")
     name = str(content.get("path", "file")).rsplit("/", 1)[-1]
-    lines = difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}")
+    lines = difflib.unified_diff(
+        old.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}"
+    )
     return "".join(lines)
 
 

@@ -10,6 +10,7 @@ Checked against @anthropic-ai/claude-code 2.1.328.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,11 @@ class ClaudeCodeRun(ToolRunBase):
             self.spawn(self._permission(str(message.get("request_id")), request))
             return
         await self.raw(message)
-        error = {"subtype": "error", "request_id": message.get("request_id"), "error": "unsupported"}
+        error = {
+            "subtype": "error",
+            "request_id": message.get("request_id"),
+            "error": "unsupported",
+        }
         await self.write_json({"type": "control_response", "response": error})
 
     async def _on_cancel(self, message: dict[str, Any]) -> None:
@@ -237,7 +242,10 @@ class ClaudeCodeRun(ToolRunBase):
         call_id = str(block.get("tool_use_id"))
         is_error = bool(block.get("is_error"))
         result = ToolResult(
-            id=entry_id(), at=now(), call_id=call_id, output=_text(block.get("content")),
+            id=entry_id(),
+            at=now(),
+            call_id=call_id,
+            output=_text(block.get("content")),
             is_error=is_error,
         )
         call = self._calls.pop(call_id, None)
@@ -289,6 +297,10 @@ class ClaudeCodeRun(ToolRunBase):
 
     async def _permission(self, claude_id: str, request: dict[str, Any]) -> None:
         name = str(request.get("tool_name"))
+        call = self._calls.get(str(request.get("tool_use_id")))
+        if not request.get("input") and call is not None:
+            # ExitPlanMode arrives with its input stripped; the tool use still has the plan.
+            request = {**request, "input": call.input}
         tool_input = request.get("input") or {}
         approval = approval_request(entry_id(), request, self.context.cwd)
         self._requests[claude_id] = approval.id
@@ -305,10 +317,8 @@ class ClaudeCodeRun(ToolRunBase):
         if response["behavior"] == "deny":
             await self._mark_denied(str(request.get("tool_use_id")))
         reply = {"subtype": "success", "request_id": claude_id, "response": response}
-        try:
+        with contextlib.suppress(Conflict):  # claude is gone: the reader reports its exit
             await self.write_json({"type": "control_response", "response": reply})
-        except Conflict:
-            pass  # claude is gone; the reader reports its exit
 
     async def _mark_denied(self, call_id: str) -> None:
         call = self._calls.get(call_id)

@@ -41,8 +41,13 @@ def approval_request(request_id: str, request: dict[str, Any], cwd: Path) -> App
         plan = str(tool_input.get("plan", ""))
         detail = ApprovalDetail(description=plan)
         return ApprovalRequest(
-            id=request_id, kind="plan", tool=name, title="Accept the plan?", input=tool_input,
-            detail=detail, at=now(),
+            id=request_id,
+            kind="plan",
+            tool=name,
+            title="Accept the plan?",
+            input=tool_input,
+            detail=detail,
+            at=now(),
         )
     return ApprovalRequest(
         id=request_id,
@@ -56,7 +61,10 @@ def approval_request(request_id: str, request: dict[str, Any], cwd: Path) -> App
 
 def question_entry(approval: ApprovalRequest) -> Question:
     return Question(
-        id=approval.id, at=approval.at, request_id=approval.id, text=approval.title,
+        id=approval.id,
+        at=approval.at,
+        request_id=approval.id,
+        text=approval.title,
         options=approval.options,
     )
 
@@ -142,10 +150,15 @@ def _diff(name: str, tool_input: dict[str, Any], cwd: Path) -> str | None:
         after = before
         for edit in edits:
             old, new = str(edit.get("old_string", "")), str(edit.get("new_string", ""))
-            after = after.replace(old, new) if edit.get("replace_all") else after.replace(old, new, 1)
+            after = (
+                after.replace(old, new) if edit.get("replace_all") else after.replace(old, new, 1)
+            )
     label = Path(raw).name
     lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{label}", f"b/{label}"
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        f"a/{label}",
+        f"b/{label}",
     )
     return "".join(lines)[:DIFF_LIMIT]
 

@@ -142,4 +142,3 @@ class CodexRun(CodexItems):
         if method == "item/tool/requestUserInput":
             return await self.user_input(params)
         return await super().on_request(method, params)
-

@@ -93,8 +93,9 @@ class CodexItems(JsonRpcRun):
         name, tool_input = _call_of(item)
         if kind == "fileChange":
             self._changes[str(item.get("id"))] = list(item.get("changes") or [])
-        call = ToolCall(id=entry_id(), at=now(), call_id=str(item.get("id")), name=name,
-                        input=tool_input)
+        call = ToolCall(
+            id=entry_id(), at=now(), call_id=str(item.get("id")), name=name, input=tool_input
+        )
         self._calls[call.call_id] = call
         await self.emit(call)
 
@@ -129,8 +130,16 @@ class CodexItems(JsonRpcRun):
         elif output is None:
             output = json.dumps(item.get("result") or item.get("error") or item.get("contentItems"))
         failed = status != "done" or (exit_code not in (None, 0))
-        await self.emit(ToolResult(id=entry_id(), at=now(), call_id=call.call_id,
-                                   output=str(output or ""), is_error=failed, exit_code=exit_code))
+        await self.emit(
+            ToolResult(
+                id=entry_id(),
+                at=now(),
+                call_id=call.call_id,
+                output=str(output or ""),
+                is_error=failed,
+                exit_code=exit_code,
+            )
+        )
         if item.get("type") == "fileChange" and status == "done":
             paths = [self._shown(str(c.get("path"))) for c in item.get("changes") or []]
             await self.emit(FileChangeNote(id=entry_id(), at=now(), paths=paths))
@@ -172,10 +181,14 @@ class CodexItems(JsonRpcRun):
     async def command_approval(self, params: dict[str, Any]) -> dict[str, Any]:
         command = str(params.get("command") or "")
         request = ApprovalRequest(
-            id=entry_id(), tool="exec", title=f"Run {command}", at=now(),
+            id=entry_id(),
+            tool="exec",
+            title=f"Run {command}",
+            at=now(),
             input={"command": command, "cwd": params.get("cwd")},
-            detail=ApprovalDetail(command=command, path=params.get("cwd"),
-                                  description=params.get("reason")),
+            detail=ApprovalDetail(
+                command=command, path=params.get("cwd"), description=params.get("reason")
+            ),
         )
         answer = await self.ask(request, f"exec:{command}")
         return {"decision": await self._decision(answer, str(params.get("itemId")))}
@@ -184,10 +197,16 @@ class CodexItems(JsonRpcRun):
         changes = self._changes.get(str(params.get("itemId")), [])
         paths = [self._shown(str(c.get("path"))) for c in changes]
         request = ApprovalRequest(
-            id=entry_id(), tool="patch", title=f"Edit {', '.join(paths) or 'files'}", at=now(),
+            id=entry_id(),
+            tool="patch",
+            title=f"Edit {', '.join(paths) or 'files'}",
+            at=now(),
             input={"changes": changes},
-            detail=ApprovalDetail(path=paths[0] if paths else None, description=params.get("reason"),
-                                  diff="\n".join(str(c.get("diff", "")) for c in changes)),
+            detail=ApprovalDetail(
+                path=paths[0] if paths else None,
+                description=params.get("reason"),
+                diff="\n".join(str(c.get("diff", "")) for c in changes),
+            ),
         )
         answer = await self.ask(request, "patch")
         return {"decision": await self._decision(answer, str(params.get("itemId")))}
@@ -204,13 +223,23 @@ class CodexItems(JsonRpcRun):
         questions = params.get("questions") or []
         first = questions[0] if questions else {}
         request = ApprovalRequest(
-            id=entry_id(), kind="question", tool="request_user_input", at=now(),
+            id=entry_id(),
+            kind="question",
+            tool="request_user_input",
+            at=now(),
             title=" / ".join(str(q.get("question", "")) for q in questions) or "A question",
             input={"questions": questions},
             options=[str(o.get("label")) for o in first.get("options") or []],
         )
-        await self.emit(Question(id=request.id, at=request.at, request_id=request.id,
-                                 text=request.title, options=request.options))
+        await self.emit(
+            Question(
+                id=request.id,
+                at=request.at,
+                request_id=request.id,
+                text=request.title,
+                options=request.options,
+            )
+        )
         answer = await self.ask(request)
         if answer.behavior == "deny":
             return {"answers": {}}
@@ -223,8 +252,10 @@ def _call_of(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if kind == "commandExecution":
         return "exec", {"command": item.get("command"), "cwd": item.get("cwd")}
     if kind == "fileChange":
-        changes = [{"path": c.get("path"), "kind": (c.get("kind") or {}).get("type")}
-                   for c in item.get("changes") or []]
+        changes = [
+            {"path": c.get("path"), "kind": (c.get("kind") or {}).get("type")}
+            for c in item.get("changes") or []
+        ]
         return "patch", {"changes": changes}
     if kind == "mcpToolCall":
         return f"{item.get('server')}/{item.get('tool')}", {"arguments": item.get("arguments")}

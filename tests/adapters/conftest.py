@@ -100,9 +100,7 @@ class EventLog:
 
     async def count(self, kind: type[Any], n: int, timeout: float = 30) -> None:
         async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: len(self.of(kind)) >= n), timeout
-            )
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.of(kind)) >= n), timeout)
 
 
 @pytest.fixture

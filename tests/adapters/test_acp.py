@@ -11,7 +11,7 @@ import pytest
 
 from adapters.acp import AcpAdapter
 from tests.adapters.conftest import EventLog, decision
-from tests.support.model_server import ModelServer, reply, text, tool
+from tests.support.model_server import ModelServer, ToolUse, reply, text, tool
 from trace_sync.docs.entries import (
     AssistantText,
     FileChangeNote,
@@ -38,7 +38,7 @@ def agent(tools_bin: Path) -> AcpAdapter:
     return acp_agent(tools_bin / "claude-code-acp")
 
 
-def write(path: Path, content: str) -> object:
+def write(path: Path, content: str) -> ToolUse:
     return tool("mcp__acp__Write", {"file_path": str(path), "content": content})
 
 
@@ -46,7 +46,7 @@ async def test_prompt_tool_calls_and_permission_requests(
     agent: AcpAdapter, context: Context, models: ModelServer, repo: Path, watch: Watch
 ) -> None:
     models.script(
-        reply(text("Writing it."), write(repo / "notes.txt", "one\n")),  # type: ignore[arg-type]
+        reply(text("Writing it."), write(repo / "notes.txt", "one\n")),
         reply(tool("Bash", {"command": "touch ran.txt"})),
         reply(text("All done.")),
     )
@@ -65,7 +65,10 @@ async def test_prompt_tool_calls_and_permission_requests(
     assert (repo / "notes.txt").read_text() == "one\n"
     assert (repo / "ran.txt").exists()
     assert log.of(FileChangeNote)[-1].paths == ["notes.txt"]
-    assert [t.text for t in log.of(AssistantText) if not t.streaming] == ["Writing it.", "All done."]
+    assert [t.text for t in log.of(AssistantText) if not t.streaming] == [
+        "Writing it.",
+        "All done.",
+    ]
     assert log.of(ToolCall)[-1].status == "done"
 
 
@@ -87,7 +90,7 @@ async def test_writes_outside_the_worktree_are_refused(
     agent: AcpAdapter, context: Context, models: ModelServer, tmp_path: Path, watch: Watch
 ) -> None:
     outside = tmp_path / "outside.txt"
-    models.script(reply(write(outside, "escaped\n")), reply(text("Could not.")))  # type: ignore[arg-type]
+    models.script(reply(write(outside, "escaped\n")), reply(text("Could not.")))
     async with agent.run(context(permission_mode="bypass")) as run:
         log = watch(run)
         await run.send("write outside")
@@ -100,9 +103,10 @@ async def test_garbage_lines_become_raw_entries_and_the_agent_carries_on(
     tools_bin: Path, context: Context, models: ModelServer, tmp_path: Path, watch: Watch
 ) -> None:
     noisy = tmp_path / "noisy-agent"
+    stray = '{"jsonrpc": "2.0", "id": 999, "result": 1}'
     noisy.write_text(
-        "#!/bin/sh\necho 'Starting agent...'\necho '{\"jsonrpc\": \"2.0\", \"id\": 999, \"result\": 1}'\n"
-        f"exec {tools_bin / 'claude-code-acp'} \"$@\"\n"
+        f"#!/bin/sh\necho 'Starting agent...'\necho '{stray}'\n"
+        f'exec {tools_bin / "claude-code-acp"} "$@"\n'
     )
     noisy.chmod(0o755)
     models.script(reply(text("Hello.")))

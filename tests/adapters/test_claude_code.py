@@ -17,6 +17,7 @@ from trace_sync.docs.entries import (
     AssistantText,
     ErrorNote,
     FileChangeNote,
+    Plan,
     Question,
     RawEvent,
     ToolCall,
@@ -26,6 +27,7 @@ from trace_sync.runtime.tools import (
     ApprovalRequested,
     ApprovalResolved,
     Exited,
+    RunStarted,
     ToolContext,
     ToolRun,
     ToolSessionStarted,
@@ -65,8 +67,14 @@ async def test_write_and_edit_change_the_files(
     models.script(
         reply(tool("Write", {"file_path": str(repo / "notes.txt"), "content": "one\n"})),
         reply(
-            tool("Edit", {"file_path": str(repo / "README.md"), "old_string": "hello",
-                          "new_string": "goodbye"})
+            tool(
+                "Edit",
+                {
+                    "file_path": str(repo / "README.md"),
+                    "old_string": "hello",
+                    "new_string": "goodbye",
+                },
+            )
         ),
         reply(text("Edited.")),
     )
@@ -132,9 +140,15 @@ async def test_allow_always_lets_the_same_command_pass_afterwards(
 async def test_a_question_waits_for_a_person_and_the_answer_reaches_the_tool(
     claude: ClaudeCodeAdapter, context: Context, models: ModelServer, watch: Watch
 ) -> None:
-    question = {"question": "Which colour?", "header": "Colour", "multiSelect": False,
-                "options": [{"label": "red", "description": "warm"},
-                            {"label": "blue", "description": "cool"}]}
+    question = {
+        "question": "Which colour?",
+        "header": "Colour",
+        "multiSelect": False,
+        "options": [
+            {"label": "red", "description": "warm"},
+            {"label": "blue", "description": "cool"},
+        ],
+    }
     models.script(reply(tool("AskUserQuestion", {"questions": [question]})), reply(text("Blue.")))
     async with claude.run(context()) as run:
         log = watch(run)
@@ -163,7 +177,9 @@ async def test_resume_continues_the_session_and_fork_branches_it(
         resumed = await log.next(TurnEnded)
     assert resumed.tool_session_id == first
     assert "remember the word kiwi" in models.agent_requests[-1].text
-    assert resumed.usage.estimated  # Claude's total spans the resumed session: this turn's share is estimated
+    assert (
+        resumed.usage.estimated
+    )  # Claude's total spans the resumed session: this turn's share is estimated
     async with claude.run(context(resume_id=first, fork=True)) as run:
         log = watch(run)
         await run.send("and now?")
@@ -195,8 +211,9 @@ async def test_garbage_output_becomes_raw_entries_and_the_run_carries_on(
 ) -> None:
     wrapper = tmp_path / "claude-noisy"
     real = tools_bin / "claude"
-    wrapper.write_text(f"#!/bin/sh\necho 'not json at all'\necho '{{\"type\": \"mystery\"}}'\n"
-                       f"exec {real} \"$@\"\n")
+    wrapper.write_text(
+        f'#!/bin/sh\necho \'not json at all\'\necho \'{{"type": "mystery"}}\'\nexec {real} "$@"\n'
+    )
     wrapper.chmod(0o755)
     models.script(reply(text("Still fine.")))
     async with ClaudeCodeAdapter(binary=str(wrapper)).run(context()) as run:
@@ -216,7 +233,53 @@ async def test_a_tool_that_dies_mid_turn_yields_an_error_and_exits(
         await run.send("go")
         started = await log.next(AssistantText)
         assert started.streaming
-        os.killpg(run.process.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+        assert run.process.pid is not None
+        os.killpg(run.process.pid, signal.SIGKILL)
         exited = await log.next(Exited)
     assert exited.code == -signal.SIGKILL and exited.error
     assert "middle of a turn" in log.of(ErrorNote)[-1].message
+
+
+async def test_a_plan_goes_back_with_the_persons_feedback(
+    claude: ClaudeCodeAdapter, context: Context, models: ModelServer, watch: Watch
+) -> None:
+    models.script(
+        reply(tool("EnterPlanMode", {})),
+        reply(tool("ExitPlanMode", {"plan": "1. Rename the module"})),
+        reply(text("Revising.")),
+    )
+    async with claude.run(context()) as run:
+        log = watch(run)
+        await run.send("plan a rename")
+        asked = await log.next(ApprovalRequested, lambda a: a.request.kind == "plan")
+        assert log.of(Plan)[0].text == "1. Rename the module"
+        await run.decide(asked.request.id, decision("answer", answer="Add tests first."))
+        await log.next(TurnEnded)
+    assert "Add tests first." in models.agent_requests[-1].text
+
+
+async def test_an_unanswered_request_expires_and_is_denied(
+    claude: ClaudeCodeAdapter, context: Context, models: ModelServer, repo: Path, watch: Watch
+) -> None:
+    models.script(reply(tool("Bash", {"command": "touch late.txt"})), reply(text("Skipped.")))
+    async with claude.run(context(approval_timeout=0.5)) as run:
+        log = watch(run)
+        await run.send("make a file")
+        asked = await log.next(ApprovalRequested)
+        assert asked.request.expires_at is not None
+        resolved = await log.next(ApprovalResolved)
+        await log.next(TurnEnded)
+    assert resolved.outcome == "expired" and not (repo / "late.txt").exists()
+    assert "No one answered in time." in models.agent_requests[-1].text
+
+
+async def test_bypass_is_announced_and_runs_commands_unasked(
+    claude: ClaudeCodeAdapter, context: Context, models: ModelServer, repo: Path, watch: Watch
+) -> None:
+    models.script(reply(tool("Bash", {"command": "touch bypassed.txt"})), reply(text("Done.")))
+    async with claude.run(context(permission_mode="bypass")) as run:
+        log = watch(run)
+        await run.send("make a file")
+        await log.next(TurnEnded)
+    assert log.of(RunStarted)[0].permission_mode == "bypass"
+    assert (repo / "bypassed.txt").exists() and not log.of(ApprovalRequested)

@@ -38,8 +38,9 @@ def codex_context(
     def make(**changes: Any) -> ToolContext:
         made = context(**changes)
         Path(made.env["CODEX_HOME"]).mkdir(exist_ok=True)
-        provider = Provider(base_url=f"{models.url}/v1", api_key=made.provider.api_key,
-                            model="gpt-5-codex")
+        provider = Provider(
+            base_url=f"{models.url}/v1", api_key=made.provider.api_key, model="gpt-5-codex"
+        )
         return context(**{"provider": provider, **changes})
 
     return make
@@ -50,7 +51,9 @@ def run_command(command: str) -> Any:
 
 
 async def test_a_prompt_streams_text_with_estimated_cost(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
     watch: Watch,
 ) -> None:
     models.script(reply(text("Hello there, friend.")))
@@ -68,11 +71,15 @@ async def test_a_prompt_streams_text_with_estimated_cost(
 
 
 async def test_an_allowed_command_runs_and_a_patch_changes_a_file(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
-    repo: Path, watch: Watch,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    repo: Path,
+    watch: Watch,
 ) -> None:
-    models.script(reply(run_command("touch allowed.txt")), reply(run_command(PATCH)),
-                  reply(text("Done.")))
+    models.script(
+        reply(run_command("touch allowed.txt")), reply(run_command(PATCH)), reply(text("Done."))
+    )
     async with codex.run(codex_context()) as run:
         log = watch(run)
         await run.send("make files")
@@ -89,8 +96,11 @@ async def test_an_allowed_command_runs_and_a_patch_changes_a_file(
 
 
 async def test_a_declined_command_does_not_run_and_the_model_is_told(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
-    repo: Path, watch: Watch,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    repo: Path,
+    watch: Watch,
 ) -> None:
     models.script(reply(run_command("touch denied.txt")), reply(text("Understood.")))
     async with codex.run(codex_context()) as run:
@@ -100,15 +110,21 @@ async def test_a_declined_command_does_not_run_and_the_model_is_told(
         await run.decide(asked.request.id, decision("deny", message="not here"))
         await log.next(TurnEnded)
     assert not (repo / "denied.txt").exists()
-    output = [i for i in models.agent_requests[-1].body["input"]
-              if i.get("type") == "function_call_output"]
+    output = [
+        i
+        for i in models.agent_requests[-1].body["input"]
+        if i.get("type") == "function_call_output"
+    ]
     assert output and "rejected" in json.dumps(output).lower()
     assert log.of(ToolCall)[-1].status == "denied"
 
 
 async def test_accept_for_session_lets_the_same_command_pass(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
-    repo: Path, watch: Watch,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    repo: Path,
+    watch: Watch,
 ) -> None:
     again = run_command("echo again >> log.txt")
     models.script(reply(again), reply(again), reply(text("Twice.")))
@@ -123,7 +139,9 @@ async def test_accept_for_session_lets_the_same_command_pass(
 
 
 async def test_resume_continues_the_thread_and_fork_branches_it(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
     watch: Watch,
 ) -> None:
     models.script(reply(text("Noted: kiwi.")), reply(text("It was kiwi.")), reply(text("Kiwi.")))
@@ -148,7 +166,9 @@ async def test_resume_continues_the_thread_and_fork_branches_it(
 
 
 async def test_interrupt_stops_a_long_turn(
-    codex: CodexAdapter, codex_context: Callable[..., ToolContext], models: ModelServer,
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
     watch: Watch,
 ) -> None:
     models.script(reply(hang("Working on it")), reply(text("Fresh start.")))

@@ -285,10 +285,7 @@ async def _openai_events(
 async def _openai_item_events(
     index: int, item: Json, part: Part, closing: asyncio.Event
 ) -> AsyncIterator[bytes]:
-    if isinstance(part, ToolUse):
-        added = item
-    else:
-        added = dict(item, status="in_progress", content=[])
+    added = item if isinstance(part, ToolUse) else dict(item, status="in_progress", content=[])
     yield _sse(
         "response.output_item.added",
         {"type": "response.output_item.added", "output_index": index, "item": added},

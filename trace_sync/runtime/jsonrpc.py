@@ -9,6 +9,7 @@ else becomes a raw transcript entry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from trace_sync.errors import Conflict
@@ -49,7 +50,9 @@ class JsonRpcRun(ToolRunBase):
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = (method, future)
         try:
-            await self.write_json({"jsonrpc": "2.0", "id": call_id, "method": method, "params": params})
+            await self.write_json(
+                {"jsonrpc": "2.0", "id": call_id, "method": method, "params": params}
+            )
             return await asyncio.wait_for(future, timeout)
         except TimeoutError as exc:
             raise Conflict(f"{self.tool} did not answer {method} in time") from exc
@@ -96,10 +99,8 @@ class JsonRpcRun(ToolRunBase):
             reply["error"] = {"code": fault.code, "message": str(fault)}
             if fault.code == METHOD_NOT_FOUND:
                 await self.raw(message)
-        try:
+        with contextlib.suppress(Conflict):  # the tool is gone: the reader reports its exit
             await self.write_json(reply)
-        except Conflict:
-            pass  # the tool is gone; its exit is reported by the reader
 
     async def _finish(self) -> None:
         for method, future in self._waiting.values():

@@ -1,7 +1,7 @@
 """Tool names to adapters, by import path: the bridge never imports a vendor module.
 
-    adapter = registry.adapter("codex", binary="/opt/codex/bin/codex")
-    registry.report()  # {"claude_code": ToolReport(available=True, ...), ...} for the bridge hello
+adapter = registry.adapter("codex", binary="/opt/codex/bin/codex")
+registry.report()  # {"claude_code": ToolReport(available=True, ...), ...} for the bridge hello
 """
 
 from __future__ import annotations

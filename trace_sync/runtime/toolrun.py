@@ -178,7 +178,9 @@ class ToolRunBase:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def stream(self, key: str, delta: str, kind: type[AssistantText] | type[Thinking]) -> None:
+    async def stream(
+        self, key: str, delta: str, kind: type[AssistantText] | type[Thinking]
+    ) -> None:
         """Append to the streamed entry ``key`` (created on first use) and emit it."""
         stream = self._streams.get(key)
         if stream is None:
