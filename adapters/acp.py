@@ -74,6 +74,7 @@ class AcpAdapter:
 
 class AcpRun(AcpClient):
     tool = "acp"
+    exit_grace = 0.5  # agents commonly ignore the end of stdin; SIGTERM is their normal stop
 
     def __init__(
         self, context: ToolContext, argv: list[str], env: dict[str, str], prices: PriceTable

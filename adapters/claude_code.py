@@ -28,6 +28,7 @@ from trace_sync.docs.entries import (
     Thinking,
     ToolCall,
     ToolResult,
+    UsageNote,
     UserPrompt,
 )
 from trace_sync.errors import Conflict, NotFound
@@ -101,6 +102,7 @@ class ClaudeCodeRun(ToolRunBase):
         self._calls: dict[str, ToolCall] = {}
         self._requests: dict[str, str] = {}  # claude request id -> approval id
         self._open_block: dict[str, int] = {}  # message id -> block index streaming now
+        self._message = ""  # the message being streamed
         self._model: str | None = context.provider.model
         self._cost_seen: float | None = None
         self._point: str | None = None
@@ -193,7 +195,9 @@ class ClaudeCodeRun(ToolRunBase):
 
     async def _on_stream_event(self, message: dict[str, Any]) -> None:
         event = message.get("event") or {}
-        msg_id = str(message.get("api_message_id") or message.get("session_id"))
+        if event.get("type") == "message_start":
+            self._message = str((event.get("message") or {}).get("id"))
+        msg_id = str(message.get("api_message_id") or self._message)
         if event.get("type") == "content_block_start":
             self._open_block[msg_id] = int(event.get("index", 0))
         elif event.get("type") == "content_block_delta":
@@ -281,7 +285,7 @@ class ClaudeCodeRun(ToolRunBase):
         )
         await self.turn_ended(ended)
 
-    def _usage(self, usage: dict[str, Any], total: Any) -> Any:
+    def _usage(self, usage: dict[str, Any], total: Any) -> UsageNote:
         inputs = sum(
             int(usage.get(k) or 0)
             for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")

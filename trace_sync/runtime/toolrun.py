@@ -80,10 +80,14 @@ class _Stream:
 
 class ToolRunBase:
     tool = "tool"
+    #: Seconds the tool gets to exit after its stdin closes, before SIGTERM.
+    exit_grace = 2.0
 
     def __init__(self, context: ToolContext, argv: Sequence[str], env: Mapping[str, str]) -> None:
         self.context = context
-        self.process = ToolProcess(argv, context.cwd, child_env({**env, **context.env}))
+        self.process = ToolProcess(
+            argv, context.cwd, child_env({**env, **context.env}), grace=self.exit_grace
+        )
         self._queue: asyncio.Queue[Any] = asyncio.Queue(EVENT_BUFFER)
         self._pending: dict[str, _Pending] = {}
         self._rules: set[str] = set()
@@ -169,6 +173,7 @@ class ToolRunBase:
 
     async def turn_ended(self, ended: TurnEnded) -> None:
         self.turns_open = max(0, self.turns_open - 1)
+        await self.finish_streams()
         await self.emit(ended.usage)
         await self.emit(ended)
 
@@ -196,6 +201,11 @@ class ToolRunBase:
         entry = stream.entry if stream else entry_id()
         final = text if text is not None else (stream.text if stream else "")
         await self.emit(kind(id=entry, at=now(), text=final, streaming=False))
+
+    async def finish_streams(self) -> None:
+        """End every entry still streaming (a turn ended or the tool stopped mid-message)."""
+        for key, stream in list(self._streams.items()):
+            await self.finish(key, None, stream.kind)
 
     def streaming(self, key: str) -> bool:
         return key in self._streams
@@ -265,6 +275,7 @@ class ToolRunBase:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.finish_streams()
         tail = self.process.stderr_tail[-4000:]
         error = None
         if self.turns_open and not self._closing:
