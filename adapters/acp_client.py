@@ -17,9 +17,10 @@ from trace_sync.docs.entries import (
     ToolCall,
     ToolResult,
 )
-from trace_sync.errors import Forbidden
-from trace_sync.runtime.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, JsonRpcRun, RpcFault
-from trace_sync.runtime.toolrun import confined, entry_id, now
+from trace_sync.errors import TraceError
+from trace_sync.runtime.files import read_file, write_file
+from trace_sync.runtime.jsonrpc import INVALID_PARAMS, JsonRpcRun, RpcFault
+from trace_sync.runtime.toolrun import entry_id, in_worktree, now, shown_path
 from trace_sync.runtime.tools import ApprovalResolved
 
 STATUS = {"pending": "pending", "in_progress": "running", "completed": "done", "failed": "failed"}
@@ -37,7 +38,6 @@ OPTIONS = {
     "allow_always": ("allow_always", "allow_once"),
     "deny": ("reject_once", "reject_always"),
 }
-READ_LIMIT = 8 * 1024 * 1024
 
 
 class AcpClient(JsonRpcRun):
@@ -133,10 +133,7 @@ class AcpClient(JsonRpcRun):
             )
 
     def _shown(self, path: str) -> str:
-        try:
-            return str(confined(self.context.cwd, path).relative_to(self.context.cwd.resolve()))
-        except Forbidden:
-            return path
+        return shown_path(self.context.cwd, path)
 
     # -- requests from the agent --------------------------------------------------------
 
@@ -146,9 +143,9 @@ class AcpClient(JsonRpcRun):
         if method == "session/request_permission":
             return await self._permission(params)
         if method == "fs/read_text_file":
-            return self._fs_read(params)
+            return await self._fs_read(params)
         if method == "fs/write_text_file":
-            return self._fs_write(params)
+            return await self._fs_write(params)
         return await super().on_request(method, params)
 
     async def _permission(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -176,36 +173,25 @@ class AcpClient(JsonRpcRun):
         for request_id in list(self.pending):
             self.cancel_request(request_id)
 
-    def _fs_read(self, params: dict[str, Any]) -> dict[str, Any]:
-        path = self._path(params)
+    async def _fs_read(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            if path.stat().st_size > READ_LIMIT:
-                raise RpcFault(INVALID_PARAMS, f"{params.get('path')} is too large to read")
-            text = path.read_text(errors="replace")
-        except OSError as exc:
-            raise RpcFault(
-                INTERNAL_ERROR, f"cannot read {params.get('path')}: {exc.strerror}"
-            ) from exc
+            path = in_worktree(self.context.cwd, str(params.get("path", "")))
+            text = (await read_file(self.context.cwd, path)).text
+        except TraceError as exc:
+            raise RpcFault(INVALID_PARAMS, str(exc)) from exc
+        if text is None:
+            raise RpcFault(INVALID_PARAMS, f"{params.get('path')} is not a text file")
         lines = text.splitlines(keepends=True)
         start = max(int(params.get("line") or 1) - 1, 0)
         limit = params.get("limit")
         chosen = lines[start : start + int(limit)] if limit else lines[start:]
         return {"content": "".join(chosen)}
 
-    def _fs_write(self, params: dict[str, Any]) -> None:
-        path = self._path(params)
+    async def _fs_write(self, params: dict[str, Any]) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(str(params.get("content", "")))
-        except OSError as exc:
-            raise RpcFault(
-                INTERNAL_ERROR, f"cannot write {params.get('path')}: {exc.strerror}"
-            ) from exc
-
-    def _path(self, params: dict[str, Any]) -> Any:
-        try:
-            return confined(self.context.cwd, str(params.get("path", "")))
-        except Forbidden as exc:
+            path = in_worktree(self.context.cwd, str(params.get("path", "")))
+            await write_file(self.context.cwd, path, str(params.get("content", "")))
+        except TraceError as exc:
             raise RpcFault(INVALID_PARAMS, str(exc)) from exc
 
 

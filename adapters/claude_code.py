@@ -33,7 +33,7 @@ from trace_sync.docs.entries import (
 )
 from trace_sync.errors import Conflict, NotFound
 from trace_sync.runtime.pricing import PriceTable, usage_note
-from trace_sync.runtime.toolrun import ToolRunBase, entry_id, now, parse_json
+from trace_sync.runtime.toolrun import ToolRunBase, entry_id, now, parse_json, shown_path
 from trace_sync.runtime.tools import Capabilities, ToolContext, TurnEnded, find_binary
 
 MODES = {"ask": "default", "accept_edits": "acceptEdits", "bypass": "bypassPermissions"}
@@ -263,9 +263,7 @@ class ClaudeCodeRun(ToolRunBase):
     async def _file_changed(self, call: ToolCall) -> None:
         raw = call.input.get("file_path") or call.input.get("notebook_path")
         if isinstance(raw, str):
-            path = Path(raw)
-            root = self.context.cwd.resolve()
-            shown = str(path.relative_to(root)) if path.is_relative_to(root) else raw
+            shown = shown_path(self.context.cwd, raw)
             await self.emit(FileChangeNote(id=entry_id(), at=now(), paths=[shown]))
 
     async def _on_result(self, message: dict[str, Any]) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from trace_sync.docs.entries import ApprovalDetail, ApprovalRequest, Decision, Question
-from trace_sync.errors import Forbidden
-from trace_sync.runtime.toolrun import confined, now
+from trace_sync.errors import TraceError
+from trace_sync.runtime.files import confine
+from trace_sync.runtime.toolrun import in_worktree, now
 
 EDIT_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
 #: A diff shown in an approval is cut here; the tool input keeps the whole edit.
@@ -165,9 +166,9 @@ def _diff(name: str, tool_input: dict[str, Any], cwd: Path) -> str | None:
 
 def _current(cwd: Path, raw: str) -> str:
     try:
-        path = confined(cwd, raw)
+        path = confine(cwd, in_worktree(cwd, raw))
         if path.is_file() and path.stat().st_size <= READ_LIMIT:
             return path.read_text(errors="replace")
-    except (Forbidden, OSError):
-        pass  # outside the worktree or unreadable: the diff shows the new text only
+    except (TraceError, OSError):
+        pass  # outside the worktree, new or unreadable: the diff shows the new text only
     return ""

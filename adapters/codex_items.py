@@ -10,7 +10,6 @@ their sum); cost is estimated from the price table.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from trace_sync.docs.entries import (
@@ -27,7 +26,7 @@ from trace_sync.docs.entries import (
 )
 from trace_sync.runtime.jsonrpc import JsonRpcRun
 from trace_sync.runtime.pricing import PriceTable
-from trace_sync.runtime.toolrun import entry_id, now
+from trace_sync.runtime.toolrun import entry_id, now, shown_path
 from trace_sync.runtime.tools import ToolContext, TurnEnded
 
 #: Notifications with nothing for the transcript.
@@ -145,9 +144,7 @@ class CodexItems(JsonRpcRun):
             await self.emit(FileChangeNote(id=entry_id(), at=now(), paths=paths))
 
     def _shown(self, path: str) -> str:
-        root = self.context.cwd.resolve()
-        full = Path(path)
-        return str(full.relative_to(root)) if full.is_relative_to(root) else path
+        return shown_path(self.context.cwd, path)
 
     # -- turns ---------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ async def test_writes_outside_the_worktree_are_refused(
         await run.send("write outside")
         await log.next(TurnEnded)
     assert not outside.exists()
-    assert "outside the session's worktree" in models.agent_requests[-1].text
+    assert "outside the worktree" in models.agent_requests[-1].text
 
 
 async def test_garbage_lines_become_raw_entries_and_the_agent_carries_on(

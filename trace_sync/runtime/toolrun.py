@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from trace_sync.docs.entries import (
     RawEvent,
     Thinking,
 )
-from trace_sync.errors import Forbidden, NotFound
+from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.runtime.toolprocess import OVERLONG, ToolProcess, child_env
 from trace_sync.runtime.tools import (
     ApprovalRequested,
@@ -286,13 +287,24 @@ class ToolRunBase:
         await self.emit(_END)  # type: ignore[arg-type]
 
 
-def confined(cwd: Path, path: str) -> Path:
-    """``path`` (absolute, or relative to ``cwd``) resolved, if it lies inside ``cwd``."""
-    root = cwd.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root):
-        raise Forbidden(f"{path} is outside the session's worktree")
-    return target
+def in_worktree(cwd: Path, path: str) -> str:
+    """``path`` as tools give it (absolute, or relative to ``cwd``) made relative to the
+    worktree, for :mod:`trace_sync.runtime.files` to confine; InvalidInput if outside."""
+    candidate = Path(os.path.normpath(path))
+    if not candidate.is_absolute():
+        return str(candidate)
+    for root in (Path(os.path.normpath(cwd)), cwd.resolve()):
+        if candidate.is_relative_to(root) and candidate != root:
+            return str(candidate.relative_to(root))
+    raise InvalidInput(f"{path!r} leads outside the worktree")
+
+
+def shown_path(cwd: Path, path: str) -> str:
+    """``path`` relative to the worktree where it is inside, else as given."""
+    try:
+        return in_worktree(cwd, path)
+    except InvalidInput:
+        return path
 
 
 def parse_json(line: bytes) -> Any:
