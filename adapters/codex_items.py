@@ -37,7 +37,6 @@ QUIET = {
     "thread/name/updated",
     "account/rateLimits/updated",
     "remoteControl/status/changed",
-    "serverRequest/resolved",
     "turn/diff/updated",
     "turn/plan/updated",
     "item/plan/delta",
@@ -76,6 +75,7 @@ class CodexItems(JsonRpcRun):
             "turn/started": self._turn_started,
             "turn/completed": self._turn_completed,
             "error": self._error,
+            "serverRequest/resolved": self._resolved,
         }.get(method)
         if handler is not None and isinstance(params, dict):
             await handler(params)
@@ -168,6 +168,10 @@ class CodexItems(JsonRpcRun):
             tool_point=str(turn.get("id")),
         )
         await self.turn_ended(ended)
+
+    async def _resolved(self, params: dict[str, Any]) -> None:
+        # Codex settled one of its requests itself (an interrupt): stop waiting for a person.
+        self.withdraw(params.get("requestId"))
 
     async def _error(self, params: dict[str, Any]) -> None:
         if not params.get("willRetry"):

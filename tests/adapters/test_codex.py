@@ -15,6 +15,7 @@ from tests.support.model_server import ModelServer, hang, reply, text, tool
 from trace_sync.docs.entries import AssistantText, FileChangeNote, ToolCall
 from trace_sync.runtime.tools import (
     ApprovalRequested,
+    ApprovalResolved,
     Provider,
     ToolContext,
     ToolRun,
@@ -181,3 +182,23 @@ async def test_interrupt_stops_a_long_turn(
         await run.send("something short")
         await log.count(TurnEnded, 2)
     assert log.of(AssistantText)[-1].text == "Fresh start."
+
+
+async def test_interrupting_withdraws_a_pending_approval(
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    repo: Path,
+    watch: Watch,
+) -> None:
+    models.script(reply(run_command("touch never.txt")))
+    async with codex.run(codex_context()) as run:
+        log = watch(run)
+        await run.send("make a file")
+        asked = await log.next(ApprovalRequested)
+        await run.interrupt()
+        resolved = await log.next(ApprovalResolved)
+        assert (await log.next(TurnEnded)).stop_reason == "interrupted"
+        assert resolved.request_id == asked.request.id and resolved.outcome == "cancelled"
+        assert not run.pending
+    assert not (repo / "never.txt").exists()

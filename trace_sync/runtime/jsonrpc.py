@@ -42,6 +42,7 @@ class JsonRpcRun(ToolRunBase):
         super().__init__(*args, **kwargs)
         self._next_id = 0
         self._waiting: dict[int, tuple[str, asyncio.Future[Any]]] = {}
+        self._serving: dict[Any, asyncio.Task[None]] = {}
 
     async def request(self, method: str, params: Any, timeout: float | None = 120.0) -> Any:
         """Call ``method`` on the tool and return its result."""
@@ -62,6 +63,12 @@ class JsonRpcRun(ToolRunBase):
     async def notify(self, method: str, params: Any) -> None:
         await self.write_json({"jsonrpc": "2.0", "method": method, "params": params})
 
+    def withdraw(self, request_id: Any) -> None:
+        """The tool no longer wants an answer to its request ``request_id``."""
+        task = self._serving.pop(request_id, None)
+        if task is not None:
+            task.cancel()
+
     async def on_request(self, method: str, params: Any) -> Any:
         """Answer a request of the tool; raise :class:`RpcFault` to refuse it."""
         raise RpcFault(METHOD_NOT_FOUND, f"{method} is not supported by Trace")
@@ -74,7 +81,9 @@ class JsonRpcRun(ToolRunBase):
         if not isinstance(message, dict) or message.get("jsonrpc", "2.0") != "2.0":
             await self.raw(line)
         elif "method" in message and "id" in message:
-            self.spawn(self._answer(message))
+            task = self.spawn(self._answer(message))
+            self._serving[message["id"]] = task
+            task.add_done_callback(lambda _: self._serving.pop(message["id"], None))
         elif "method" in message:
             await self.on_notification(str(message["method"]), message.get("params"))
         elif message.get("id") in self._waiting:

@@ -178,11 +178,12 @@ class ToolRunBase:
         await self.emit(ended.usage)
         await self.emit(ended)
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``work`` beside the reader (e.g. waiting for a person); cancelled on exit."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def stream(
         self, key: str, delta: str, kind: type[AssistantText] | type[Thinking]
@@ -225,6 +226,10 @@ class ToolRunBase:
         try:
             await self.emit(ApprovalRequested(request))
             answer, outcome = await self._await_answer(pending)
+        except asyncio.CancelledError:  # the tool withdrew the request (see JsonRpcRun.withdraw)
+            if self._pending.pop(request.id, None) is not None:
+                await self.emit(ApprovalResolved(request.id, "cancelled"))
+            raise
         finally:
             self._pending.pop(request.id, None)
         if answer.behavior == "allow_always" and rule is not None:
