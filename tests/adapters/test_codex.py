@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.codex import CodexAdapter
+from adapters.codex_items import DECISIONS
 from tests.adapters.conftest import EventLog, decision
 from tests.support.model_server import ModelServer, hang, reply, text, tool
 from trace_sync.docs.entries import AssistantText, FileChangeNote, ToolCall
@@ -24,6 +26,7 @@ from trace_sync.runtime.tools import (
 )
 
 Watch = Callable[[ToolRun], EventLog]
+SCHEMA = Path(__file__).resolve().parents[1] / "tools" / "codex-schema"
 PATCH = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: notes.txt\n+one\n*** End Patch\nEOF\n"
 
 
@@ -202,3 +205,21 @@ async def test_interrupting_withdraws_a_pending_approval(
         assert resolved.request_id == asked.request.id and resolved.outcome == "cancelled"
         assert not run.pending
     assert not (repo / "never.txt").exists()
+
+
+def test_the_protocol_shapes_used_match_the_pinned_codex(tools_bin: Path, tmp_path: Path) -> None:
+    """tests/tools/codex-schema holds the app-server schemas this adapter relies on, as
+    ``codex app-server generate-json-schema`` printed them for the pinned version."""
+    subprocess.run(
+        [str(tools_bin / "codex"), "app-server", "generate-json-schema", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    for committed in SCHEMA.rglob("*.json"):
+        fresh = tmp_path / committed.relative_to(SCHEMA)
+        assert json.loads(committed.read_text()) == json.loads(fresh.read_text()), committed.name
+    for name in ("CommandExecutionRequestApprovalResponse", "FileChangeRequestApprovalResponse"):
+        schema = json.loads((SCHEMA / f"{name}.json").read_text())
+        decision_type = next(v for k, v in schema["definitions"].items() if k.endswith("Decision"))
+        offered = {e for option in decision_type["oneOf"] for e in option.get("enum", [])}
+        assert {*DECISIONS.values(), "decline"} <= offered
