@@ -117,3 +117,21 @@ async def test_garbage_lines_become_raw_entries_and_the_agent_carries_on(
     raw = [r.data for r in log.of(RawEvent)]
     assert raw[:2] == ["Starting agent...", {"jsonrpc": "2.0", "id": 999, "result": 1}]
     assert log.of(AssistantText)[-1].text == "Hello."
+
+
+async def test_resume_loads_the_earlier_session(
+    agent: AcpAdapter, context: Context, models: ModelServer, watch: Watch
+) -> None:
+    models.script(reply(text("Noted: kiwi.")), reply(text("It was kiwi.")))
+    async with agent.run(context()) as run:
+        log = watch(run)
+        await run.send("remember the word kiwi")
+        first = (await log.next(TurnEnded)).tool_session_id
+    assert first is not None
+    async with agent.run(context(resume_id=first)) as run:
+        log = watch(run)
+        await run.send("which word?")
+        resumed = await log.next(TurnEnded)
+    assert resumed.tool_session_id == first
+    assert "remember the word kiwi" in models.agent_requests[-1].text
+    assert [t.text for t in log.of(AssistantText) if not t.streaming] == ["It was kiwi."]

@@ -223,3 +223,20 @@ def test_the_protocol_shapes_used_match_the_pinned_codex(tools_bin: Path, tmp_pa
         decision_type = next(v for k, v in schema["definitions"].items() if k.endswith("Decision"))
         offered = {e for option in decision_type["oneOf"] for e in option.get("enum", [])}
         assert {*DECISIONS.values(), "decline"} <= offered
+
+
+async def test_accept_edits_lets_a_patch_through_unasked(
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    repo: Path,
+    watch: Watch,
+) -> None:
+    models.script(reply(run_command(PATCH)), reply(text("Patched.")))
+    async with codex.run(codex_context(permission_mode="accept_edits")) as run:
+        log = watch(run)
+        await run.send("add notes")
+        await log.next(TurnEnded)
+    assert (repo / "notes.txt").read_text() == "one\n"
+    assert not log.of(ApprovalRequested)
+    assert log.of(FileChangeNote)[-1].paths == ["notes.txt"]
