@@ -311,21 +311,22 @@ class ClaudeCodeRun(ToolRunBase):
         elif approval.kind == "plan":
             text = str(tool_input.get("plan", ""))
             await self.emit(Plan(id=entry_id(), at=now(), text=text, request_id=approval.id))
+        call_id = str(request.get("tool_use_id"))
+        await self._mark(call_id, "pending")
         try:
             answer = await self.ask(approval, rule_for(name, tool_input))
         finally:
             self._requests.pop(claude_id, None)
         response = permission_response(approval, request, answer)
-        if response["behavior"] == "deny":
-            await self._mark_denied(str(request.get("tool_use_id")))
+        await self._mark(call_id, "denied" if response["behavior"] == "deny" else "running")
         reply = {"subtype": "success", "request_id": claude_id, "response": response}
         with contextlib.suppress(Conflict):  # claude is gone: the reader reports its exit
             await self.write_json({"type": "control_response", "response": reply})
 
-    async def _mark_denied(self, call_id: str) -> None:
+    async def _mark(self, call_id: str, status: str) -> None:
         call = self._calls.get(call_id)
-        if call is not None:
-            self._calls[call_id] = call.model_copy(update={"status": "denied", "at": now()})
+        if call is not None and call.status != status:
+            self._calls[call_id] = call.model_copy(update={"status": status, "at": now()})
             await self.emit(self._calls[call_id])
 
 

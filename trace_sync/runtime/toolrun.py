@@ -128,10 +128,13 @@ class ToolRunBase:
     ) -> None:
         self._closing = True
         await self.process.__aexit__(exc_type, exc, tb)
-        if self._reader is not None:
-            await self._reader
+        while self._reader is not None and not self._reader.done():
+            if self._queue.full():  # nobody reads any more: make room so the reader can end
+                self._queue.get_nowait()
+            await asyncio.wait({self._reader}, timeout=0.05)
 
     async def events(self) -> AsyncIterator[ToolEvent]:
+        """The events in order, up to :class:`Exited`; read by one consumer, once."""
         while (event := await self._queue.get()) is not _END:
             yield event
 
