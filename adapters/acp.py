@@ -9,6 +9,7 @@ inside the worktree only (see :mod:`adapters.acp_client`).
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,7 @@ class AcpRun(AcpClient):
     ) -> None:
         super().__init__(context, argv, env)
         self._prices = prices
+        self._one_turn = asyncio.Lock()
 
     async def _start(self) -> None:
         init = await self.request(
@@ -110,7 +112,8 @@ class AcpRun(AcpClient):
     async def _prompt(self, text: str) -> None:
         params = {"sessionId": self.tool_session_id, "prompt": [{"type": "text", "text": text}]}
         try:
-            result = await self.request("session/prompt", params, timeout=None)
+            async with self._one_turn:  # ACP has one prompt in flight: later ones queue here
+                result = await self.request("session/prompt", params, timeout=None)
         except RpcError as exc:
             await self.error(str(exc))
             result = {"stopReason": "error"}

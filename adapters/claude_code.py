@@ -115,7 +115,8 @@ class ClaudeCodeRun(ToolRunBase):
 
     async def send(self, text: str, *, prompt_id: str | None = None) -> None:
         await self.emit(UserPrompt(id=entry_id(), at=now(), text=text, prompt_id=prompt_id))
-        self.turns_open += 1
+        # Sent during a turn, Claude takes the text into that turn: still one turn open.
+        self.turns_open = 1
         message = {"role": "user", "content": text}
         await self.write_json({"type": "user", "message": message, "parent_tool_use_id": None})
 
@@ -152,6 +153,8 @@ class ClaudeCodeRun(ToolRunBase):
             "user": self._on_user,
             "result": self._on_result,
         }.get(str(kind))
+        if kind in ("assistant", "stream_event", "user"):
+            self.turns_open = 1  # a queued prompt may start a turn of its own
         if handler is not None:
             await handler(message)
         elif kind not in QUIET:

@@ -116,13 +116,16 @@ class CodexRun(CodexItems):
         return method, {"threadId": self.context.resume_id, "excludeTurns": True, **params}
 
     async def send(self, text: str, *, prompt_id: str | None = None) -> None:
+        """Start a turn, or steer the running one: the text joins it at its next step."""
         await self.emit(UserPrompt(id=entry_id(), at=now(), text=text, prompt_id=prompt_id))
-        self.turns_open += 1
         user_input = [{"type": "text", "text": text, "text_elements": []}]
+        params = {"threadId": self.tool_session_id, "input": user_input}
+        if self.turns_open and self._turn:
+            await self.request("turn/steer", {**params, "expectedTurnId": self._turn})
+            return
+        self.turns_open += 1
         try:
-            result = await self.request(
-                "turn/start", {"threadId": self.tool_session_id, "input": user_input}
-            )
+            result = await self.request("turn/start", params)
         except Conflict:
             self.turns_open -= 1
             raise

@@ -283,3 +283,18 @@ async def test_bypass_is_announced_and_runs_commands_unasked(
         await log.next(TurnEnded)
     assert log.of(RunStarted)[0].permission_mode == "bypass"
     assert (repo / "bypassed.txt").exists() and not log.of(ApprovalRequested)
+
+
+async def test_a_prompt_sent_during_a_turn_joins_it(
+    claude: ClaudeCodeAdapter, context: Context, models: ModelServer, watch: Watch
+) -> None:
+    models.script(reply(tool("Bash", {"command": "touch steer.txt"})), reply(text("Also sunny.")))
+    async with claude.run(context()) as run:
+        log = watch(run)
+        await run.send("make a file")
+        asked = await log.next(ApprovalRequested)
+        await run.send("and mention the weather")
+        await run.decide(asked.request.id, decision("allow"))
+        await log.next(TurnEnded)
+        assert run.turns_open == 0
+    assert "and mention the weather" in models.agent_requests[-1].text

@@ -240,3 +240,21 @@ async def test_accept_edits_lets_a_patch_through_unasked(
     assert (repo / "notes.txt").read_text() == "one\n"
     assert not log.of(ApprovalRequested)
     assert log.of(FileChangeNote)[-1].paths == ["notes.txt"]
+
+
+async def test_a_prompt_sent_during_a_turn_steers_it(
+    codex: CodexAdapter,
+    codex_context: Callable[..., ToolContext],
+    models: ModelServer,
+    watch: Watch,
+) -> None:
+    models.script(reply(run_command("true")), reply(text("Also done.")))
+    async with codex.run(codex_context()) as run:
+        log = watch(run)
+        await run.send("run true")
+        asked = await log.next(ApprovalRequested)
+        await run.send("and mention the weather")
+        await run.decide(asked.request.id, decision("allow"))
+        await log.next(TurnEnded)
+    assert "and mention the weather" in models.agent_requests[-1].text
+    assert len(log.of(TurnEnded)) == 1

@@ -183,7 +183,9 @@ class ToolRun(Protocol):
     ) -> None: ...
 
     async def send(self, text: str, *, prompt_id: str | None = None) -> None:
-        """Start a turn with this prompt (or steer the running one, where the tool can)."""
+        """Start a turn with this prompt. During a turn Claude Code and Codex take the
+        text into the running turn (steering); ACP agents get it when the turn ends.
+        To replace the running turn instead, :meth:`interrupt` first."""
         ...
 
     async def interrupt(self) -> None:
