@@ -196,8 +196,8 @@ class AcpClient(JsonRpcRun):
 
 
 def _approval(call: dict[str, Any], options: list[dict[str, Any]]) -> ApprovalRequest:
-    tool_input = call.get("rawInput") if isinstance(call.get("rawInput"), dict) else {}
-    assert isinstance(tool_input, dict)
+    raw_input = call.get("rawInput")
+    tool_input: dict[str, Any] = raw_input if isinstance(raw_input, dict) else {}
     locations = call.get("locations") or []
     diffs = [c for c in call.get("content") or [] if c.get("type") == "diff"]
     path = tool_input.get("file_path") or tool_input.get("path")

@@ -90,10 +90,10 @@ class ToolProcess:
 
     async def lines(self) -> AsyncIterator[bytes]:
         """Stdout line by line (without the newline) until the tool closes it."""
-        assert self._proc is not None and self._proc.stdout is not None
-        while True:
+        stdout = self._running().stdout
+        while stdout is not None:
             try:
-                line = await self._proc.stdout.readline()
+                line = await stdout.readline()
             except ValueError:  # over LINE_LIMIT: asyncio dropped it
                 yield OVERLONG
                 continue
@@ -102,10 +102,9 @@ class ToolProcess:
             yield line.rstrip(b"\r\n")
 
     async def write_line(self, data: bytes) -> None:
-        assert self._proc is not None and self._proc.stdin is not None
-        stdin = self._proc.stdin
+        stdin = self._running().stdin
         async with self._write_lock:
-            if stdin.is_closing():
+            if stdin is None or stdin.is_closing():
                 raise Conflict("the tool has exited")
             try:
                 stdin.write(data + b"\n")
@@ -123,8 +122,12 @@ class ToolProcess:
             await self._proc.stdin.wait_closed()
 
     async def wait(self) -> int:
-        assert self._proc is not None
-        return await self._proc.wait()
+        return await self._running().wait()
+
+    def _running(self) -> asyncio.subprocess.Process:
+        if self._proc is None:
+            raise Conflict("the tool process is not started: use it inside `async with`")
+        return self._proc
 
     async def _exited_within(self, seconds: float) -> bool:
         try:
@@ -140,8 +143,8 @@ class ToolProcess:
             os.killpg(self._proc.pid, sig)
 
     async def _keep_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        while chunk := await self._proc.stderr.read(8192):
+        stderr = self._running().stderr
+        while stderr is not None and (chunk := await stderr.read(8192)):
             self._stderr += chunk
             if len(self._stderr) > STDERR_LIMIT:
                 del self._stderr[: len(self._stderr) - STDERR_LIMIT]
