@@ -11,11 +11,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from trace_app.web import WebApp
 from trace_sync.api import accounts, ops
-from trace_sync.api.errors import EXCEPTION_HANDLERS
+from trace_sync.api.errors import EXCEPTION_HANDLERS, error_response
 from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
@@ -55,17 +58,26 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
     """Build the server; ``on_ready`` runs once it accepts work (``trace serve``
     prints the sign-in link there)."""
 
+    web = WebApp()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.ctx = await _start(settings, stack)
+            await stack.enter_async_context(web)  # closed first: its tabs use the server
             if on_ready:
                 on_ready(app.state.ctx)
             yield
             log.info("shutting down: closing connections and flushing the store")
 
     return Starlette(
-        routes=[*ops.routes, *accounts.routes, WebSocketRoute("/sync/{name:path}", _sync)],
+        routes=[
+            *ops.routes,
+            *accounts.routes,
+            WebSocketRoute("/sync/{name:path}", _sync),
+            Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
+            Mount("/", app=web.asgi),  # the web app (Flet) gets every other path
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
@@ -108,6 +120,15 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         sync=sync,
         owner=owner,
     )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _no_endpoint(request: Request) -> Response:
+    # Without this the web app mounted at / would answer unknown API paths with its page.
+    message = f"no endpoint {request.method} {request.url.path}"
+    return error_response(404, "not_found", message)
 
 
 async def _sync(websocket: WebSocket) -> None:
