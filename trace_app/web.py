@@ -18,11 +18,10 @@ import contextvars
 import logging
 import weakref
 from types import TracebackType
-from typing import Any
 
 import flet as ft
-from starlette.types import Receive, Scope, Send
 import flet.fastapi as flet_fastapi
+from starlette.types import Receive, Scope, Send
 
 from trace_app.ui.shell import Origin, Shell
 from trace_app.ui.widgets import ASSETS
