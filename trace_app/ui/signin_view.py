@@ -23,12 +23,12 @@ def sign_in_view(shell: Shell) -> ft.Control:
 
     async def submit(_e: object) -> None:
         problem.value = "Signing in…"
-        problem.update()
+        shell.page.update()
         try:
             await shell.sign_in((server.value or "").strip(), (token.value or "").strip())
         except TraceError as exc:
             problem.value = f"Could not sign in: {exc}"
-            problem.update()
+            shell.page.update()
 
     hint = (
         "Open the one-time sign-in link the server printed (run `trace token` for a new one), "
