@@ -9,12 +9,13 @@ into the running server, exactly as a bridge would.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Array, Doc, Text
+from pycrdt import Array, Doc, Map, Text
 
 from tests.support.git import make_repo
 from trace_sync.auth.principal import Principal
@@ -43,13 +44,17 @@ DIFF = """--- a/app/models.py
  
      def greet(self):
 """
+NEW_FILE = "--- /dev/null\n+++ b/docs/email.md\n@@ -0,0 +1 @@\n+Users have an email now.\n"
 TERMINAL = (
     "$ pytest -q\r\n"
     "\x1b[32m....\x1b[0m\x1b[31mF\x1b[0m\r\n"
     "\x1b[1;31mFAILED\x1b[0m tests/test_models.py::test_email - AssertionError\r\n"
     "\x1b[33m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m in 0.12s\r\n"
 )
-OLDER = "$ git status\r\nOn branch trace/add-email\r\n\x1b[36molder output from a sealed segment\x1b[0m\r\n"
+OLDER = (
+    "$ git status\r\nOn branch trace/add-email\r\n"
+    "\x1b[36molder output from a sealed segment\x1b[0m\r\n"
+)
 
 
 @dataclass
@@ -136,7 +141,7 @@ def write_io(doc: Doc[Any], sid: str) -> None:
                 path="docs/email.md",
                 status="added",
                 added=1,
-                diff="--- /dev/null\n+++ b/docs/email.md\n@@ -0,0 +1 @@\n+Users have an email now.\n",
+                diff=NEW_FILE,
             ),
         )
         put("approvals", "req-1", approval())
@@ -259,7 +264,7 @@ async def seed_data_dir(data_dir: Path, root: Path) -> SeededDir:
     from trace_sync.store.records import Role
     from trace_sync.sync.rooms import Rooms
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     async with Store(sqlite_url(data_dir / "trace.db")) as store:
         local = await ensure_local_owner(store, data_dir)
         user = await store.accounts.get_user(local.user_id)
@@ -274,3 +279,13 @@ async def seed_data_dir(data_dir: Path, root: Path) -> SeededDir:
             await WorkspaceService(store, rooms, accounts).project(workspace.id)
             other = (await accounts.issue_token(bob.id, label="bob")).token
     return SeededDir(seeded, other)
+
+
+async def decided(server_url: str, sid: str, token: str, request_id: str = "req-1") -> None:
+    """Wait until a person's decision on ``request_id`` is in ``session/<sid>``."""
+    from tests.conftest import eventually
+
+    async with SyncClient(server_url, f"session/{sid}", token, read_only=True) as session:
+        await session.wait_synced()
+        decisions = session.doc.get("decisions", type=Map)
+        await eventually(lambda: request_id in decisions, within=30)

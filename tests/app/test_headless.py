@@ -72,3 +72,13 @@ async def test_a_session_shows_what_the_runtime_wrote_and_approving_queues_the_c
         await eventually(lambda: "older output from a sealed segment" in app.text())
         await app.click(app.find(ft.Chip, "files (2)"), "select")
         assert 'email: str = ""' in app.text()
+
+
+async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:
+    async with Headless(origin(world)) as ada, Headless(origin(world)) as bob:
+        for app in (ada, bob):
+            await eventually(lambda app=app: len(listed(app)) == 3)
+            await app.click(app.tagged(f"session-{world.hosted}").content)
+            await eventually(lambda app=app: "Run the test suite" in app.text())
+        await ada.type_into(ada.find(ft.TextField, "Shared prompt draft"), "Also add a migration.")
+        await eventually(lambda: "Also add a migration." in bob.texts())

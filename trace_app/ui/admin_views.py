@@ -34,8 +34,7 @@ class _Base:
     def _commands(self) -> list[ft.Control]:
         return [
             ft.Text(
-                f"{'⏳' if c.status == 'pending' else '✗'} {c.label}"
-                + (f": {c.error}" if c.error else ": pending"),
+                f"{c.label}" + (f": {c.error}" if c.error else ": pending"),
                 color=ft.Colors.ERROR if c.error else None,
                 size=13,
             )

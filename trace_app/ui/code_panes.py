@@ -189,7 +189,8 @@ class FilesPane:
                 )
         if len(lines) > MAX_DIFF_LINES:
             rows.append(w.muted(f"… {len(lines) - MAX_DIFF_LINES} more lines not shown"))
-        return [w.tag("diff", ft.Column(rows, spacing=0))]
+        column = ft.Column(rows, spacing=0, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        return [w.tag("diff", column)]
 
     def _line(self, line: diffs.Line) -> ft.Control:
         numbers = f"{line.old or '':>4} {line.new or '':>4} " if line.kind != "hunk" else ""
@@ -246,7 +247,7 @@ def diff_view(diff: str) -> ft.Control:
 
 def _comment(c: e.ReviewComment) -> ft.Control:
     return ft.Container(
-        ft.Text(f"💬 {c.text}", size=13),
+        ft.Text(f"Comment: {c.text}", size=13),
         bgcolor=ft.Colors.YELLOW_50,
         padding=ft.Padding.only(left=40, top=2, bottom=2),
     )

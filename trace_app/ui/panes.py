@@ -55,6 +55,7 @@ class Panes:
                     ),
                 ],
                 spacing=6,
+                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             ),
         )
         self.notes = ft.TextField(
@@ -65,6 +66,7 @@ class Panes:
         self.terminal = TerminalPane(shell, sid)
         self.files = FilesPane(shell, sid)
         self.answers: dict[str, ft.TextField] = {}
+        self.seen: dict[str, str] = {}
 
     @property
     def client(self) -> TraceClient:
@@ -86,10 +88,12 @@ class Panes:
         self.transcript.controls = [self._item(i) for i in state.items] or [
             w.muted("Nothing in the transcript yet.", 14)
         ]
-        if self.draft.value != state.draft:
-            self.draft.value = state.draft
-        if self.notes.value != state.notes:
-            self.notes.value = state.notes
+        # Only what changed in the document goes into a field: a redraw between a
+        # keystroke and its change event must not put the old text back.
+        if state.draft != self.seen.get("draft"):
+            self.draft.value = self.seen["draft"] = state.draft
+        if state.notes != self.seen.get("notes"):
+            self.notes.value = self.seen["notes"] = state.notes
         self.viewers.controls = self._viewers()
         self.approvals.controls = [self._approval(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
@@ -106,7 +110,7 @@ class Panes:
         if item.kind == "user_prompt":
             return _bubble("You asked", item.text, ft.Colors.BLUE_50)
         if item.kind == "assistant_text":
-            text = item.text + (" ▍" if item.streaming else "")
+            text = item.text + (" …" if item.streaming else "")
             return ft.Container(ft.Markdown(text, selectable=False), padding=4)
         if item.kind == "thinking":
             return ft.ExpansionTile(
@@ -247,11 +251,11 @@ class Panes:
 
     # -- draft, notes and presence -------------------------------------------------
 
-    def _typed(self, _e: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", self.draft.value or "")
+    def _typed(self, event: object) -> None:
+        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", w.typed(self.draft, event))
 
-    def _noted(self, _e: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "notes", self.notes.value or "")
+    def _noted(self, event: object) -> None:
+        notes.edit_text(self.client.notes_of(self.sid).doc, "notes", w.typed(self.notes, event))
 
     def _moved(self, event: Any) -> None:
         selection = getattr(event, "selection", None)

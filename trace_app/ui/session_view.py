@@ -127,13 +127,13 @@ class SessionView:
         rows: list[ft.Control] = []
         for command in self.client.commands_for(self.sid):
             if command.status == "pending":
-                rows.append(w.muted(f"⏳ {command.label}: pending", 13))
+                rows.append(w.muted(f"{command.label}: pending…", 13))
                 continue
             rows.append(
                 ft.Row(
                     [
                         ft.Text(
-                            f"✗ {command.label} failed: {command.error}",
+                            f"{command.label} failed: {command.error}",
                             color=ft.Colors.ERROR,
                             size=13,
                             expand=True,

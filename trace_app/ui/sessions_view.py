@@ -23,7 +23,7 @@ class SessionsView:
         self.search = ft.TextField(
             hint_text="Search sessions (Enter searches transcripts too)",
             prefix_icon=ft.Icons.SEARCH,
-            on_change=lambda _e: self.shell.redraw(),
+            on_change=self._searched,
             on_submit=self._search_server,
             dense=True,
         )
@@ -82,6 +82,10 @@ class SessionsView:
             min_height=64 if self.phone else 56,
         )
         return w.tag(f"session-{row.id}", tile)
+
+    def _searched(self, event: object) -> None:
+        w.typed(self.search, event)
+        self.shell.redraw()
 
     async def _search_server(self, _e: object) -> None:
         client = self.shell.client
