@@ -11,13 +11,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from trace_app.web import WebApp
 from trace_sync.api import accounts, ops, repos, runtimes, search, sessions, workspaces, worktrees
 from trace_sync.api.bridge_socket import BridgeSocket
 from trace_sync.api.endpoints import Endpoint, routes
-from trace_sync.api.errors import EXCEPTION_HANDLERS
+from trace_sync.api.errors import EXCEPTION_HANDLERS, error_response
 from trace_sync.api.openapi import openapi_endpoint
 from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.auth.principal import Principal
@@ -80,10 +83,13 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
     """Build the server; ``on_ready`` runs once it accepts work (``trace serve``
     prints the sign-in link there)."""
 
+    web = WebApp()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.ctx = await _start(settings, stack)
+            await stack.enter_async_context(web)  # closed first: its tabs use the server
             if on_ready:
                 on_ready(app.state.ctx)
             yield
@@ -94,6 +100,8 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
             *routes(ENDPOINTS),
             WebSocketRoute("/sync/{name:path}", _sync),
             WebSocketRoute("/bridge", _bridge),
+            Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
+            Mount("/", app=web.asgi),  # the web app (Flet) gets every other path
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -152,6 +160,15 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         owner=owner,
         bridges=bridges,
     )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _no_endpoint(request: Request) -> Response:
+    # Without this the web app mounted at / would answer unknown API paths with its page.
+    message = f"no endpoint {request.method} {request.url.path}"
+    return error_response(404, "not_found", message)
 
 
 async def _sync(websocket: WebSocket) -> None:

@@ -1,8 +1,8 @@
-"""Operations: health, metrics, and the landing page."""
+"""Operations: health and metrics (the web app is mounted at ``/``)."""
 
 from __future__ import annotations
 
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from trace_sync import __version__
 from trace_sync.api.endpoints import Call, Endpoint
@@ -23,14 +23,6 @@ async def metrics(call: Call) -> Response:
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-async def landing(call: Call) -> Response:
-    return HTMLResponse(
-        "<!doctype html><title>Trace</title><h1>Trace</h1>"
-        "<p>The server is running. Documents sync at <code>/sync/&lt;name&gt;</code>; "
-        "the API lives under <code>/api</code> (<a href=/api/openapi.json>OpenAPI</a>).</p>"
-    )
-
-
 endpoints = [
     Endpoint("GET", "/healthz", healthz, "Liveness", response=HealthOut, public=True, tag="ops"),
     Endpoint(
@@ -42,5 +34,4 @@ endpoints = [
         media_type="text/plain",
         tag="ops",
     ),
-    Endpoint("GET", "/", landing, "Landing page", public=True, media_type="text/html", tag="web"),
 ]
