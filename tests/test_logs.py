@@ -22,10 +22,10 @@ async def test_the_servers_log_keeps_no_token_it_was_shown(tmp_path: Path) -> No
     with running_server(tmp_path / "data") as server:
         async with PyClient(f"{server.ws_url}/sync/workspace/w_nope", server.token) as client:
             await client.wait_closed()
-        link = httpx.post(
-            f"{server.url}/api/signin-links", headers={"Authorization": f"Bearer {server.token}"}
-        ).json()["url"]
-        httpx.get(link, follow_redirects=False)
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with httpx.AsyncClient(headers=headers) as http:
+            link = (await http.post(f"{server.url}/api/signin-links")).json()["url"]
+            await http.get(link, follow_redirects=False)
         output = server.output()
     assert "WebSocket /sync/workspace/w_nope?token=[redacted]" in output
     assert server.token not in output
