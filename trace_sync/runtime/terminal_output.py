@@ -1,0 +1,405 @@
+"""A terminal's output, recorded live into the session's ``io`` document.
+
+Bytes read from the PTY are decoded incrementally (a character split across
+reads is kept whole, invalid bytes become U+FFFD) and gathered; one
+transaction appends them to ``output[terminal id]`` every ``flush_s`` or
+once ``flush_bytes`` are waiting, never one per read. ANSI escapes are kept.
+
+The live window holds at most ``window_bytes`` of UTF-8. Output that would
+overflow it is sealed first: the oldest part (of the window, and of what is
+waiting, so a flood goes straight to the log without passing through the
+window) is appended to a ``session/<sid>/log/<terminal id>-<n>`` segment,
+flushed, and only then removed from the window in the same ``io``
+transaction that records its :class:`SegmentRef` and raises
+``sealed_chars``. So the segments in order, then the window, are exactly
+the output, and a viewer never sees a gap. While sealing waits (a slow or
+absent server) output gathers in memory up to ``pending_bytes``; past that
+:meth:`TerminalRecorder.feed` waits, and so, through the PTY, does the program.
+
+A recorder opened on a terminal id that the document already has continues
+it (a bridge restart): the window and segments stay, numbering goes on, and
+a segment written by a seal that never reached ``io`` is cut back to what
+``io`` references, so nothing appears twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import re
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pycrdt import Doc, Text
+
+from trace_sync.docs.entries import SegmentRef, TerminalInfo
+from trace_sync.docs.layouts import SESSION_IO
+from trace_sync.docs.migrations import migrate
+from trace_sync.docs.names import DocKind
+from trace_sync.docs.typed import put, read_array, read_map, root_of
+from trace_sync.errors import InvalidInput, TraceError
+from trace_sync.runtime.log_segments import ORIGIN, LogSegment, LogSegments, entries
+
+log = logging.getLogger(__name__)
+
+#: Terminal ids leave room for ``-<n>`` within a segment name (64 characters).
+TERMINAL_ID = re.compile(r"[A-Za-z0-9_]{1,48}")
+#: A seal ends after a line break within this many characters, so the window starts on a line.
+LINE_SLACK = 4096
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    #: The live window in ``io``, in bytes of UTF-8; a seal leaves half of it.
+    window_bytes: int = 256 << 10
+    flush_s: float = 0.025
+    flush_bytes: int = 64 << 10
+    #: Output held in memory while sealing waits; past it the program waits.
+    pending_bytes: int = 4 << 20
+    #: A segment document is full (and closed) at this many characters.
+    segment_chars: int = 2 << 20
+    #: One string of ``entries`` at most (one update, well below frame limits).
+    piece_chars: int = 256 << 10
+    #: An open segment with nothing to seal is closed after this long.
+    idle_close_s: float = 10.0
+    #: Leaving the recorder waits this long at most for the last seal.
+    close_timeout_s: float = 10.0
+
+
+@dataclass
+class _Segment:
+    name: str
+    number: int
+    first: int
+    count: int
+    #: Position of its reference in ``io`` ``segments``; None until referenced.
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class _Open:
+    segment: _Segment
+    handle: LogSegment
+    stack: AsyncExitStack
+
+
+class TerminalRecorder:
+    """``async with TerminalRecorder(io, segments, tid, ...) as rec``: feed it the PTY's bytes."""
+
+    def __init__(
+        self,
+        io: Doc[Any],
+        segments: LogSegments,
+        terminal_id: str,
+        *,
+        title: str,
+        kind: Literal["tool", "shell"],
+        cols: int = 80,
+        rows: int = 24,
+        limits: OutputLimits = OutputLimits(),
+    ) -> None:
+        if not TERMINAL_ID.fullmatch(terminal_id):
+            raise InvalidInput(f"terminal ids are 1-48 of A-Z a-z 0-9 _, got {terminal_id!r}")
+        self.terminal_id = terminal_id
+        self._io = io
+        self._segments = segments
+        self._limits = limits
+        self._info = TerminalInfo(id=terminal_id, title=title, kind=kind, cols=cols, rows=rows)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending: list[str] = []
+        self._pending_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sealing = False
+        self._wake = asyncio.Event()
+        self._settled = asyncio.Event()
+        self._space = asyncio.Event()
+        self._failure: Exception | None = None
+        self._last: _Segment | None = None
+        self._open: _Open | None = None
+        self._sealer: asyncio.Task[None] | None = None
+        self._text: Text
+
+    @property
+    def info(self) -> TerminalInfo:
+        return self._info
+
+    async def __aenter__(self) -> TerminalRecorder:
+        migrate(self._io, DocKind.SESSION_IO, origin=ORIGIN)
+        with self._io.transaction(origin=ORIGIN):
+            self._text = self._output_text()
+            self._last = self._last_segment()
+            sealed = self._last.first + self._last.count if self._last else self._sealed_before()
+            self._set_info(sealed_chars=sealed)
+        self._sealer = asyncio.create_task(self._seal_loop(), name=f"seal {self.terminal_id}")
+        if self._over_window():
+            self._wake.set()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await asyncio.wait_for(self._drain(), self._limits.close_timeout_s)
+        except (TimeoutError, TraceError) as error:
+            log.warning("terminal output not fully sealed", extra={"error": repr(error)})
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._sealer is not None:
+                self._sealer.cancel()
+                await asyncio.gather(self._sealer, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._close_segment(), self._limits.close_timeout_s)
+
+    # -- what the terminal reports ------------------------------------------------
+
+    async def feed(self, data: bytes) -> None:
+        """Record output read from the PTY (waits while too much is unsealed)."""
+        self._check_failure()
+        text = self._decoder.decode(data)
+        if text:
+            self._add(text)
+        while self._pending_bytes > self._limits.pending_bytes:
+            self._space.clear()
+            await self._space.wait()
+            self._check_failure()
+
+    def resized(self, cols: int, rows: int) -> None:
+        self._set_info(cols=cols, rows=rows)
+
+    async def finish(self, exit_code: int | None) -> None:
+        """Record the last output, then that the program ended with ``exit_code``."""
+        tail = self._decoder.decode(b"", final=True)
+        if tail:
+            self._add(tail)
+        await self._drain()
+        self._set_info(state="exited", exit_code=exit_code)
+
+    # -- gathering and flushing ---------------------------------------------------
+
+    def _add(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_bytes += utf8_len(text)
+        if self._pending_bytes >= self._limits.flush_bytes:
+            self._flush()
+        elif self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._limits.flush_s, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending or self._sealing:
+            return  # the seal in progress appends what waits when it is done
+        if self._over_window():
+            self._wake.set()
+            return
+        with self._io.transaction(origin=ORIGIN):
+            self._append_pending()
+
+    def _append_pending(self) -> None:
+        if self._pending:
+            self._text.insert(len(self._text), "".join(self._pending))
+            self._pending, self._pending_bytes = [], 0
+        self._space.set()
+
+    def _over_window(self) -> bool:
+        return len(self._text) + self._pending_bytes > self._limits.window_bytes
+
+    async def _drain(self) -> None:
+        """Until everything fed is in the window or sealed."""
+        while True:
+            self._check_failure()
+            if not self._sealing:
+                if not self._over_window():
+                    with self._io.transaction(origin=ORIGIN):
+                        self._append_pending()
+                    return
+                self._wake.set()
+            self._settled.clear()
+            await self._settled.wait()
+
+    # -- sealing -----------------------------------------------------------------
+
+    async def _seal_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._limits.idle_close_s)
+                except TimeoutError:
+                    await self._close_segment()
+                    continue
+                self._wake.clear()
+                await self._seal_all()
+        except Exception as error:
+            # Surfaced to the next feed()/finish(), not swallowed.
+            log.error("sealing terminal output failed", exc_info=error)
+            self._failure = error
+            self._settled.set()
+            self._space.set()
+
+    async def _seal_all(self) -> None:
+        self._sealing = True
+        try:
+            while self._over_window():
+                await self._seal_once()
+            with self._io.transaction(origin=ORIGIN):
+                self._append_pending()
+        finally:
+            self._sealing = False
+            self._settled.set()
+
+    async def _seal_once(self) -> None:
+        live = str(self._text)
+        waiting = "".join(self._pending)
+        self._pending = [waiting] if waiting else []
+        combined = live + waiting
+        cut = seal_point(combined, self._limits.window_bytes // 2)
+        touched = await self._write(combined[:cut])
+        from_live = min(cut, len(live))
+        with self._io.transaction(origin=ORIGIN):
+            del self._text[0 : utf8_len(live[:from_live])]
+            self._drop_pending(cut - from_live)
+            for segment in touched:
+                self._reference(segment)
+            self._set_info(sealed_chars=self._info.sealed_chars + cut)
+            if not self._over_window():
+                self._append_pending()
+
+    def _drop_pending(self, chars: int) -> None:
+        if chars:
+            first = self._pending[0]
+            self._pending[0] = first[chars:]
+            self._pending_bytes -= utf8_len(first[:chars])
+
+    async def _write(self, sealed: str) -> list[_Segment]:
+        """Append ``sealed`` to segments; return them once the server has it all."""
+        touched: list[_Segment] = []
+        position = 0
+        while position < len(sealed):
+            opened = await self._segment_with_room()
+            segment = opened.segment
+            room = self._limits.segment_chars - segment.count
+            piece = sealed[position : position + min(room, self._limits.piece_chars)]
+            with opened.handle.doc.transaction(origin=ORIGIN):
+                entries(opened.handle.doc).append(piece)
+            segment.count += len(piece)
+            position += len(piece)
+            if segment not in touched:
+                touched.append(segment)
+        if self._open is not None:
+            await self._open.handle.flush()
+        return touched
+
+    async def _segment_with_room(self) -> _Open:
+        if self._open is not None and self._open.segment.count < self._limits.segment_chars:
+            return self._open
+        await self._close_segment()
+        last = self._last
+        if last is not None and last.count < self._limits.segment_chars:
+            segment = last  # continue it: reopened after idling or a restart
+        else:
+            number = last.number + 1 if last else 1
+            first = last.first + last.count if last else self._info.sealed_chars
+            segment = _Segment(f"{self.terminal_id}-{number}", number, first, 0)
+        stack = AsyncExitStack()
+        handle = await stack.enter_async_context(self._segments.open(segment.name))
+        opened = _Open(segment, handle, stack)
+        _cut_back(handle.doc, segment)
+        self._open, self._last = opened, segment
+        return opened
+
+    async def _close_segment(self) -> None:
+        opened, self._open = self._open, None
+        if opened is not None:
+            await opened.stack.aclose()
+
+    def _reference(self, segment: _Segment) -> None:
+        ref = SegmentRef(
+            name=segment.name,
+            kind="terminal",
+            terminal_id=self.terminal_id,
+            first=segment.first,
+            count=segment.count,
+            at=datetime.now(UTC),
+        )
+        value = ref.model_dump(mode="json", exclude_none=True)
+        refs = root_of(self._io, SESSION_IO, "segments")
+        index = segment.index
+        if index is not None and index < len(refs) and refs[index].get("name") == segment.name:
+            refs[index] = value
+        else:
+            segment.index = len(refs)
+            refs.append(value)
+
+    # -- the document ------------------------------------------------------------
+
+    def _output_text(self) -> Text:
+        output = root_of(self._io, SESSION_IO, "output")
+        text = output.get(self.terminal_id)
+        if not isinstance(text, Text):
+            output[self.terminal_id] = text = Text()
+        return text
+
+    def _last_segment(self) -> _Segment | None:
+        last: _Segment | None = None
+        ours = re.compile(rf"{self.terminal_id}-(\d+)")
+        for index, ref in enumerate(read_array(self._io, SESSION_IO, "segments")):
+            match = ours.fullmatch(ref.name) if isinstance(ref, SegmentRef) else None
+            if match:
+                last = _Segment(ref.name, int(match[1]), ref.first, ref.count, index)
+        return last
+
+    def _sealed_before(self) -> int:
+        info = read_map(self._io, SESSION_IO, "terminals").get(self.terminal_id)
+        return info.sealed_chars if isinstance(info, TerminalInfo) else 0
+
+    def _set_info(self, **changes: Any) -> None:
+        self._info = self._info.model_copy(update=changes)
+        put(self._io, SESSION_IO, "terminals", self.terminal_id, self._info, origin=ORIGIN)
+
+    def _check_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
+def utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
+def seal_point(text: str, keep_bytes: int) -> int:
+    """How many characters of ``text`` to seal so at most ``keep_bytes`` of
+    UTF-8 stay, ending after a line break when one is near."""
+    tail = text[-keep_bytes:] if keep_bytes > 0 else ""
+    extra = utf8_len(tail) - keep_bytes
+    if extra > 0:
+        raw = tail.encode()
+        start = extra
+        while start < len(raw) and raw[start] & 0xC0 == 0x80:
+            start += 1  # not inside a character
+        tail = raw[start:].decode()
+    cut = len(text) - len(tail)
+    newline = text.find("\n", cut, cut + LINE_SLACK)
+    return newline + 1 if newline != -1 else cut
+
+
+def _cut_back(doc: Doc[Any], segment: _Segment) -> None:
+    """Drop what a seal wrote past ``segment.count`` without reaching ``io``."""
+    items = entries(doc)
+    total = kept = 0
+    for item in items:
+        if total >= segment.count:
+            break
+        total += len(item)
+        kept += 1
+    if total != segment.count:
+        log.warning(
+            "log segment does not match its reference",
+            extra={"segment": segment.name, "has": total, "expected": segment.count},
+        )
+    if kept < len(items):
+        with doc.transaction(origin=ORIGIN):
+            del items[kept:]
