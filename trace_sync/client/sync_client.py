@@ -117,6 +117,7 @@ class SyncClient:
         self._presence_due = False
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._applying_remote = False
         self._subscription = self.doc.observe(self._on_change)
 
     async def __aenter__(self) -> SyncClient:
@@ -205,8 +206,15 @@ class SyncClient:
         if isinstance(message, p.SyncStep1):
             await ws.send(p.sync_step2(self.doc.get_update(message.state)))
         elif isinstance(message, p.SyncStep2 | p.Update):
-            with self.doc.transaction(origin=REMOTE):
-                self.doc.apply_update(message.update)
+            # Observers run synchronously as the transaction ends, so this flag
+            # (not the origin: pycrdt's TransactionEvent exposes only a hash of
+            # it) tells _on_change the update came from the server.
+            self._applying_remote = True
+            try:
+                with self.doc.transaction(origin=REMOTE):
+                    self.doc.apply_update(message.update)
+            finally:
+                self._applying_remote = False
             if isinstance(message, p.SyncStep2):
                 self._synced.set()
                 self._set_state(LinkState.SYNCED)
@@ -236,8 +244,10 @@ class SyncClient:
     # -- changes and presence ----------------------------------------------------
 
     def _on_change(self, event: TransactionEvent) -> None:
-        if event.transaction.origin == REMOTE or self._ws is None:  # type: ignore[attr-defined]
-            return  # offline changes travel in the next handshake
+        # Never echo the server's own updates: on a read-only document the
+        # echo would be refused (4403). Offline changes travel in the next handshake.
+        if self._applying_remote or self._ws is None:
+            return
         self._pending.append(event.update)
         self._drained.clear()
         self._wake.set()
