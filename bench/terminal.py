@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Map, Text
+import psutil
+from pycrdt import Map
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +51,7 @@ from trace_sync.store import Store  # noqa: E402
 from trace_sync.store.records import TokenKind  # noqa: E402
 
 TERMINAL = "bench"
-WORDS = "compiling linking module src/main.rs tests passed warning error ✓ → café done".split()
+WORDS = ["compiling", "linking", "src/main.rs", "tests", "passed", "warning", "error", "✓", "→"]
 COLOURS = ["\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1;34m", "\x1b[2m"]
 
 
@@ -107,7 +108,6 @@ def check(client: SyncClient, index: int, total_chars: int, seen: dict[int, floa
     if index in seen or not info or info.get("state") != "exited":
         return
     text = client.doc.get("output", type=Map).get(TERMINAL)
-    print("check", index, info, len(str(text)), total_chars, file=sys.stderr)
     if info["sealed_chars"] + len(str(text)) == total_chars:
         seen[index] = time.monotonic()
 
@@ -148,8 +148,15 @@ async def recorded_run(
     assert watch.stdout is not None
     assert (await asyncio.wait_for(watch.stdout.readline(), 120)).strip() == b"ready"
     segments = SyncLogSegments(server.url, session_id, runtime_token)
+    assert server.process is not None
+    processes = {
+        "bridge": psutil.Process(),
+        "server": psutil.Process(server.process.pid),
+        "viewers": psutil.Process(watch.pid),
+    }
     async with SyncClient(server.url, io_name, runtime_token) as io:
         await io.wait_synced()
+        cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
         start = time.monotonic()
         async with Terminal(
             io.doc, segments, TERMINAL, ["cat", str(path)], cwd=path.parent, kind="tool"
@@ -157,6 +164,7 @@ async def recorded_run(
             await term.wait()
         recorded = time.monotonic() - start
     result = json.loads(await asyncio.wait_for(watch.stdout.readline(), 600))
+    cpu = {name: cpu_seconds(p) - cpu_before[name] for name, p in processes.items()}
     await watch.wait()
     if len(result["seen"]) < n_viewers:
         raise RuntimeError(f"only {len(result['seen'])} of {n_viewers} viewers saw the end")
@@ -166,7 +174,13 @@ async def recorded_run(
         "recorded_s": recorded,
         "io_bytes": fresh_size,
         "exact": exact,
+        "cpu": cpu,
     }
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 async def check_documents(
@@ -177,10 +191,11 @@ async def check_documents(
         await fresh.wait_synced(60)
         size = len(fresh.doc.get_update())
         window = str(root_of(fresh.doc, SESSION_IO, "output")[TERMINAL])
-        refs = [r for r in read_array(fresh.doc, SESSION_IO, "segments") if isinstance(r, SegmentRef)]
+        refs = read_array(fresh.doc, SESSION_IO, "segments")
+    names = [ref.name for ref in refs if isinstance(ref, SegmentRef)]
     parts = []
-    for ref in refs:
-        async with SyncClient(server.url, segments.doc_name(ref.name), server.token) as seg:
+    for name in names:
+        async with SyncClient(server.url, segments.doc_name(name), server.token) as seg:
             await seg.wait_synced(60)
             parts.append("".join(entries(seg.doc)))
     return size, "".join(parts) + window == expected
@@ -211,9 +226,11 @@ async def main() -> None:
                 print(
                     f"  run {run + 1}: {len(raw) / 1e6:.1f} MB; raw PTY read "
                     f"{len(raw) / 1e6 / raw_s:.1f} MB/s; recorded in {row['recorded_s']:.2f} s; "
-                    f"slowest of {args.viewers} viewers {len(raw) / 1e6 / row['viewers_s']:.1f} MB/s"
+                    f"slowest of {args.viewers} viewers "
+                    f"{len(raw) / 1e6 / row['viewers_s']:.1f} MB/s"
                     f" -> ratio {ratio:.2f}; io document {row['io_bytes'] / 1024:.0f} KiB; "
-                    f"segments + window exact: {row['exact']}",
+                    f"segments + window exact: {row['exact']}; CPU s "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in row["cpu"].items()),
                     flush=True,
                 )
         finally:

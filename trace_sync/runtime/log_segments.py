@@ -80,7 +80,9 @@ class _SyncedSegment:
                 await self.client.flush(SYNC_WAIT_S)
                 if self.client.state is LinkState.SYNCED:
                     return
-            log.info("waiting for the server to take a log segment", extra={"doc": self.client.name})
+            log.info(
+                "waiting for the server to take a log segment", extra={"doc": self.client.name}
+            )
 
 
 class SyncLogSegments:
@@ -88,12 +90,12 @@ class SyncLogSegments:
     (a runtime token: only the runtime hosting a session may write them)."""
 
     def __init__(
-        self, server_url: str, session_id: str, token: str, *, backoff: Backoff = Backoff()
+        self, server_url: str, session_id: str, token: str, *, backoff: Backoff | None = None
     ) -> None:
         self._url = server_url
         self._session_id = session_id
         self._token = token
-        self._backoff = backoff
+        self._backoff = backoff or Backoff()
 
     def doc_name(self, name: str) -> str:
         return str(DocName(DocKind.SESSION_LOG, session_id=self._session_id, segment=name))
@@ -128,5 +130,3 @@ class MemoryLogSegments:
         doc = self.docs.setdefault(name, Doc())
         migrate(doc, DocKind.SESSION_LOG, origin=ORIGIN)
         yield _LocalSegment(doc)
-
-

@@ -25,7 +25,7 @@ from pycrdt import Doc
 from trace_sync.errors import Conflict
 from trace_sync.runtime.log_segments import LogSegments
 from trace_sync.runtime.pty_process import GRACE_S, PtyProcess
-from trace_sync.runtime.terminal_output import OutputLimits, TerminalRecorder
+from trace_sync.runtime.terminal_output import DEFAULT_LIMITS, OutputLimits, TerminalRecorder
 
 #: After the program exits, how long output of what it left behind is still
 #: read before those processes are killed (a terminal that ended leaves nothing running).
@@ -52,7 +52,7 @@ class Terminal:
         kind: Literal["tool", "shell"] = "shell",
         cols: int = 80,
         rows: int = 24,
-        limits: OutputLimits = OutputLimits(),
+        limits: OutputLimits = DEFAULT_LIMITS,
         grace: float = GRACE_S,
     ) -> None:
         self.pty = PtyProcess(argv, cwd=cwd, env=env, cols=cols, rows=rows, grace=grace)

@@ -29,7 +29,6 @@ import codecs
 import contextlib
 import logging
 import re
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -42,7 +41,8 @@ from trace_sync.docs.migrations import migrate
 from trace_sync.docs.names import DocKind
 from trace_sync.docs.typed import put, read_array, read_map, root_of
 from trace_sync.errors import InvalidInput, TraceError
-from trace_sync.runtime.log_segments import ORIGIN, LogSegment, LogSegments, entries
+from trace_sync.runtime.log_segments import ORIGIN, LogSegments
+from trace_sync.runtime.segment_writer import SegmentState, SegmentWriter
 
 log = logging.getLogger(__name__)
 
@@ -62,29 +62,16 @@ class OutputLimits:
     pending_bytes: int = 4 << 20
     #: A segment document is full (and closed) at this many characters.
     segment_chars: int = 2 << 20
-    #: One string of ``entries`` at most (one update, well below frame limits).
-    piece_chars: int = 256 << 10
+    #: One string of ``entries`` at most: one update, at most 4 MiB of UTF-8
+    #: (the server takes frames up to 8 MiB).
+    piece_chars: int = 1 << 20
     #: An open segment with nothing to seal is closed after this long.
     idle_close_s: float = 10.0
     #: Leaving the recorder waits this long at most for the last seal.
     close_timeout_s: float = 10.0
 
 
-@dataclass
-class _Segment:
-    name: str
-    number: int
-    first: int
-    count: int
-    #: Position of its reference in ``io`` ``segments``; None until referenced.
-    index: int | None = None
-
-
-@dataclass(frozen=True)
-class _Open:
-    segment: _Segment
-    handle: LogSegment
-    stack: AsyncExitStack
+DEFAULT_LIMITS = OutputLimits()
 
 
 class TerminalRecorder:
@@ -100,7 +87,7 @@ class TerminalRecorder:
         kind: Literal["tool", "shell"],
         cols: int = 80,
         rows: int = 24,
-        limits: OutputLimits = OutputLimits(),
+        limits: OutputLimits = DEFAULT_LIMITS,
     ) -> None:
         if not TERMINAL_ID.fullmatch(terminal_id):
             raise InvalidInput(f"terminal ids are 1-48 of A-Z a-z 0-9 _, got {terminal_id!r}")
@@ -118,8 +105,7 @@ class TerminalRecorder:
         self._settled = asyncio.Event()
         self._space = asyncio.Event()
         self._failure: Exception | None = None
-        self._last: _Segment | None = None
-        self._open: _Open | None = None
+        self._writer: SegmentWriter
         self._sealer: asyncio.Task[None] | None = None
         self._text: Text
 
@@ -131,9 +117,17 @@ class TerminalRecorder:
         migrate(self._io, DocKind.SESSION_IO, origin=ORIGIN)
         with self._io.transaction(origin=ORIGIN):
             self._text = self._output_text()
-            self._last = self._last_segment()
-            sealed = self._last.first + self._last.count if self._last else self._sealed_before()
+            last = self._last_segment()
+            sealed = last.first + last.count if last else self._sealed_before()
             self._set_info(sealed_chars=sealed)
+        self._writer = SegmentWriter(
+            self._segments,
+            self.terminal_id,
+            last=last,
+            first=sealed,
+            segment_chars=self._limits.segment_chars,
+            piece_chars=self._limits.piece_chars,
+        )
         self._sealer = asyncio.create_task(self._seal_loop(), name=f"seal {self.terminal_id}")
         if self._over_window():
             self._wake.set()
@@ -151,16 +145,19 @@ class TerminalRecorder:
                 self._sealer.cancel()
                 await asyncio.gather(self._sealer, return_exceptions=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._close_segment(), self._limits.close_timeout_s)
+                await asyncio.wait_for(self._writer.aclose(), self._limits.close_timeout_s)
 
     # -- what the terminal reports ------------------------------------------------
 
     async def feed(self, data: bytes) -> None:
         """Record output read from the PTY (waits while too much is unsealed)."""
         self._check_failure()
+        held = len(self._decoder.getstate()[0])
         text = self._decoder.decode(data)
         if text:
-            self._add(text)
+            # The bytes decoded, without encoding again; replacements change the size.
+            size = len(data) + held - len(self._decoder.getstate()[0])
+            self._add(text, utf8_len(text) if "\ufffd" in text else size)
         while self._pending_bytes > self._limits.pending_bytes:
             self._space.clear()
             await self._space.wait()
@@ -173,15 +170,15 @@ class TerminalRecorder:
         """Record the last output, then that the program ended with ``exit_code``."""
         tail = self._decoder.decode(b"", final=True)
         if tail:
-            self._add(tail)
+            self._add(tail, utf8_len(tail))
         await self._drain()
         self._set_info(state="exited", exit_code=exit_code)
 
     # -- gathering and flushing ---------------------------------------------------
 
-    def _add(self, text: str) -> None:
+    def _add(self, text: str, size: int) -> None:
         self._pending.append(text)
-        self._pending_bytes += utf8_len(text)
+        self._pending_bytes += size
         if self._pending_bytes >= self._limits.flush_bytes:
             self._flush()
         elif self._timer is None:
@@ -230,7 +227,7 @@ class TerminalRecorder:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._limits.idle_close_s)
                 except TimeoutError:
-                    await self._close_segment()
+                    await self._writer.idle()
                     continue
                 self._wake.clear()
                 await self._seal_all()
@@ -254,70 +251,29 @@ class TerminalRecorder:
 
     async def _seal_once(self) -> None:
         live = str(self._text)
-        waiting = "".join(self._pending)
+        waiting, waiting_bytes = "".join(self._pending), self._pending_bytes
         self._pending = [waiting] if waiting else []
         combined = live + waiting
         cut = seal_point(combined, self._limits.window_bytes // 2)
-        touched = await self._write(combined[:cut])
+        touched = await self._writer.write(combined[:cut])
         from_live = min(cut, len(live))
         with self._io.transaction(origin=ORIGIN):
             del self._text[0 : utf8_len(live[:from_live])]
-            self._drop_pending(cut - from_live)
+            self._drop_pending(cut - from_live, waiting_bytes)
             for segment in touched:
                 self._reference(segment)
             self._set_info(sealed_chars=self._info.sealed_chars + cut)
             if not self._over_window():
                 self._append_pending()
 
-    def _drop_pending(self, chars: int) -> None:
+    def _drop_pending(self, chars: int, first_bytes: int) -> None:
+        """Drop sealed ``chars`` from the first pending string (of ``first_bytes``)."""
         if chars:
-            first = self._pending[0]
-            self._pending[0] = first[chars:]
-            self._pending_bytes -= utf8_len(first[:chars])
+            kept = self._pending[0][chars:]  # within the window: short
+            self._pending[0] = kept
+            self._pending_bytes += utf8_len(kept) - first_bytes
 
-    async def _write(self, sealed: str) -> list[_Segment]:
-        """Append ``sealed`` to segments; return them once the server has it all."""
-        touched: list[_Segment] = []
-        position = 0
-        while position < len(sealed):
-            opened = await self._segment_with_room()
-            segment = opened.segment
-            room = self._limits.segment_chars - segment.count
-            piece = sealed[position : position + min(room, self._limits.piece_chars)]
-            with opened.handle.doc.transaction(origin=ORIGIN):
-                entries(opened.handle.doc).append(piece)
-            segment.count += len(piece)
-            position += len(piece)
-            if segment not in touched:
-                touched.append(segment)
-        if self._open is not None:
-            await self._open.handle.flush()
-        return touched
-
-    async def _segment_with_room(self) -> _Open:
-        if self._open is not None and self._open.segment.count < self._limits.segment_chars:
-            return self._open
-        await self._close_segment()
-        last = self._last
-        if last is not None and last.count < self._limits.segment_chars:
-            segment = last  # continue it: reopened after idling or a restart
-        else:
-            number = last.number + 1 if last else 1
-            first = last.first + last.count if last else self._info.sealed_chars
-            segment = _Segment(f"{self.terminal_id}-{number}", number, first, 0)
-        stack = AsyncExitStack()
-        handle = await stack.enter_async_context(self._segments.open(segment.name))
-        opened = _Open(segment, handle, stack)
-        _cut_back(handle.doc, segment)
-        self._open, self._last = opened, segment
-        return opened
-
-    async def _close_segment(self) -> None:
-        opened, self._open = self._open, None
-        if opened is not None:
-            await opened.stack.aclose()
-
-    def _reference(self, segment: _Segment) -> None:
+    def _reference(self, segment: SegmentState) -> None:
         ref = SegmentRef(
             name=segment.name,
             kind="terminal",
@@ -344,13 +300,12 @@ class TerminalRecorder:
             output[self.terminal_id] = text = Text()
         return text
 
-    def _last_segment(self) -> _Segment | None:
-        last: _Segment | None = None
+    def _last_segment(self) -> SegmentState | None:
+        last: SegmentState | None = None
         ours = re.compile(rf"{self.terminal_id}-(\d+)")
         for index, ref in enumerate(read_array(self._io, SESSION_IO, "segments")):
-            match = ours.fullmatch(ref.name) if isinstance(ref, SegmentRef) else None
-            if match:
-                last = _Segment(ref.name, int(match[1]), ref.first, ref.count, index)
+            if isinstance(ref, SegmentRef) and (match := ours.fullmatch(ref.name)):
+                last = SegmentState(ref.name, int(match[1]), ref.first, ref.count, index)
         return last
 
     def _sealed_before(self) -> int:
@@ -384,22 +339,3 @@ def seal_point(text: str, keep_bytes: int) -> int:
     cut = len(text) - len(tail)
     newline = text.find("\n", cut, cut + LINE_SLACK)
     return newline + 1 if newline != -1 else cut
-
-
-def _cut_back(doc: Doc[Any], segment: _Segment) -> None:
-    """Drop what a seal wrote past ``segment.count`` without reaching ``io``."""
-    items = entries(doc)
-    total = kept = 0
-    for item in items:
-        if total >= segment.count:
-            break
-        total += len(item)
-        kept += 1
-    if total != segment.count:
-        log.warning(
-            "log segment does not match its reference",
-            extra={"segment": segment.name, "has": total, "expected": segment.count},
-        )
-    if kept < len(items):
-        with doc.transaction(origin=ORIGIN):
-            del items[kept:]
