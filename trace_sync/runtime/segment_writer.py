@@ -3,7 +3,7 @@
 Segments are ``<terminal id>-<n>``, each holding up to ``segment_chars``
 characters as strings of at most ``piece_chars`` (one update each). Opening
 a segment costs a connection and a handshake, so the next one is opened
-while the current one is half full, and a full one is closed in the
+as soon as the current one is written to, and a full one is closed in the
 background once flushed: a flood never waits for either.
 
 A segment is opened knowing how much of it ``io`` references: whatever a
@@ -110,7 +110,7 @@ class SegmentWriter:
     async def _with_room(self) -> tuple[SegmentState, _Open]:
         if self._current is not None and self._room(self._current[0]):
             state = self._current[0]
-            if self._next is None and state.count >= self._segment_chars // 2:
+            if self._next is None:  # opening takes a handshake: have the next one ready
                 self._next = asyncio.create_task(self._open(self._name(state.number + 1), 0))
             return self._current
         last = self._last

@@ -54,14 +54,15 @@ LINE_SLACK = 4096
 
 @dataclass(frozen=True)
 class OutputLimits:
-    #: The live window in ``io``, in bytes of UTF-8; a seal leaves half of it.
+    #: The live window in ``io``, in bytes of UTF-8. A seal leaves a quarter of it:
+    #: seals are big and rare, and a flood churns little through the window.
     window_bytes: int = 256 << 10
     flush_s: float = 0.025
     flush_bytes: int = 64 << 10
     #: Output held in memory while sealing waits; past it the program waits.
     pending_bytes: int = 4 << 20
     #: A segment document is full (and closed) at this many characters.
-    segment_chars: int = 2 << 20
+    segment_chars: int = 4 << 20
     #: One string of ``entries`` at most: one update, at most 4 MiB of UTF-8
     #: (the server takes frames up to 8 MiB).
     piece_chars: int = 1 << 20
@@ -254,7 +255,7 @@ class TerminalRecorder:
         waiting, waiting_bytes = "".join(self._pending), self._pending_bytes
         self._pending = [waiting] if waiting else []
         combined = live + waiting
-        cut = seal_point(combined, self._limits.window_bytes // 2)
+        cut = seal_point(combined, self._limits.window_bytes // 4)
         touched = await self._writer.write(combined[:cut])
         from_live = min(cut, len(live))
         with self._io.transaction(origin=ORIGIN):
