@@ -139,10 +139,14 @@ class SyncClient:
 
         Raises the matching :class:`TraceError` if the server refused us."""
         waiter = asyncio.ensure_future(self._synced.wait())
-        await asyncio.wait(
-            {waiter, self._task_or_never()}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
+        try:
+            await asyncio.wait(
+                {waiter, self._task_or_never()},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()  # also when we are cancelled: never leave it pending
         if self._synced.is_set():
             return
         self._raise_refusal()
