@@ -71,6 +71,13 @@ class OutputLimits:
     #: Leaving the recorder waits this long at most for the last seal.
     close_timeout_s: float = 10.0
 
+    def __post_init__(self) -> None:
+        sizes = (self.window_bytes, self.flush_bytes, self.pending_bytes, self.piece_chars)
+        if min(sizes) < 1 or self.segment_chars < self.piece_chars:
+            raise InvalidInput(f"output limits must be positive, segments >= pieces: {self}")
+        if self.piece_chars > 1 << 20:
+            raise InvalidInput("a piece over 1 Mi characters could pass the server's frame limit")
+
 
 DEFAULT_LIMITS = OutputLimits()
 
