@@ -86,8 +86,12 @@ class SyncClient:
     """``async with SyncClient(url, name, token) as client``: ``client.doc`` stays in sync.
 
     ``on_state`` is called with every :class:`LinkState` change (for a
-    connection indicator). Pass the ``doc`` of a local replica to resume
-    from it: only the difference travels.
+    connection indicator), ``on_presence`` whenever :attr:`peers` changes.
+    Pass the ``doc`` of a local replica to resume from it: only the
+    difference travels. A ``read_only`` client (a reader of a document it
+    may not write) never sends document content: its sync step 2 is empty,
+    since a full diff carries the document's delete set, which the server
+    would take for a write and refuse.
     """
 
     def __init__(
@@ -98,6 +102,8 @@ class SyncClient:
         doc: Doc[Any] | None = None,
         *,
         on_state: Callable[[LinkState], None] | None = None,
+        on_presence: Callable[[], None] | None = None,
+        read_only: bool = False,
         backoff: Backoff = Backoff(),
     ) -> None:
         base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
@@ -109,6 +115,8 @@ class SyncClient:
         #: Everyone else's presence: client id -> state.
         self.peers: dict[int, Any] = {}
         self._on_state = on_state
+        self._on_presence = on_presence
+        self.read_only = read_only
         self._backoff = backoff
         self._synced = asyncio.Event()
         self._pending: list[bytes] = []
@@ -186,6 +194,7 @@ class SyncClient:
                     self.close_code = self._ws.close_code
                 self._ws = None
                 self._synced.clear()
+                self._forget_peers()  # nobody is known to be looking while we are away
             if self.close_code in REFUSALS:
                 self._set_state(LinkState.REFUSED)
                 return
@@ -211,7 +220,8 @@ class SyncClient:
 
     async def _receive(self, ws: ClientConnection, message: p.Message) -> None:
         if isinstance(message, p.SyncStep1):
-            await ws.send(p.sync_step2(self.doc.get_update(message.state)))
+            diff = p.EMPTY_UPDATE if self.read_only else self.doc.get_update(message.state)
+            await ws.send(p.sync_step2(diff))
         elif isinstance(message, p.SyncStep2 | p.Update):
             # Observers run synchronously as the transaction ends, so this flag
             # (not the origin: pycrdt's TransactionEvent exposes only a hash of
@@ -266,6 +276,8 @@ class SyncClient:
         # echo would be refused (4403). Offline changes travel in the next handshake.
         if self._applying_remote or self._ws is None:
             return
+        if self.read_only:
+            return  # a reader's local changes stay local
         self._pending.append(event.update)
         self._drained.clear()
         self._wake.set()
@@ -283,6 +295,14 @@ class SyncClient:
                 self.peers.pop(entry.client_id, None)
             else:
                 self.peers[entry.client_id] = json.loads(entry.state)
+        if self._on_presence is not None:
+            self._on_presence()
+
+    def _forget_peers(self) -> None:
+        if self.peers:
+            self.peers.clear()
+            if self._on_presence is not None:
+                self._on_presence()
 
     # -- state ---------------------------------------------------------------------
 
