@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from tests.conftest import eventually
-from trace_sync.errors import NotFound
+from trace_sync.errors import NotFound, TooLarge
 from trace_sync.runtime.pty_process import PtyProcess
 
 #: Prints a counter every 10 ms: output that only a stopped program stops giving.
@@ -150,3 +150,14 @@ async def test_many_terminals_leave_no_fds_and_no_zombies(tmp_path: Path) -> Non
                 await read_until(pty, f"run-{n}".encode())
     assert len(os.listdir("/proc/self/fd")) == fds_before
     assert [child for child in psutil.Process().children() if child.pid in pids] == []
+
+
+async def test_programs_do_not_get_the_runtimes_token_nor_oversized_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACE_TOKEN", "trace_t_secret_value")
+    script = 'echo "token=[$TRACE_TOKEN]"; read _'
+    async with PtyProcess(["sh", "-c", script], cwd=tmp_path) as pty:
+        assert b"token=[]" in await read_until(pty, b"]")
+        with pytest.raises(TooLarge):
+            await pty.write(b"x" * (2 << 20))

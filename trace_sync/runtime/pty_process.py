@@ -32,7 +32,7 @@ from typing import Any
 import psutil
 import ptyprocess
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.errors import Conflict, InvalidInput, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ READ_BURST = 256 << 10
 #: One read(2) at most; a PTY hands out a few KiB at a time anyway.
 READ_SIZE = 64 << 10
 MAX_SIZE = 1000  # columns or rows
+#: One write of input at most (a paste); the bridge splits nothing bigger.
+MAX_INPUT = 1 << 20
 #: How long a terminated program gets to exit before SIGKILL.
 GRACE_S = 3.0
 #: Where pidfds are missing (macOS), how often the exit is looked for.
@@ -53,7 +55,8 @@ class PtyProcess:
     """``async with PtyProcess(argv, cwd=...) as pty``: a program in a new PTY.
 
     ``argv`` None runs the user's login shell. ``env`` replaces the
-    environment (default: ours), with ``TERM`` set when it is missing.
+    environment (default: ours without ``TRACE_TOKEN``), with ``TERM`` set
+    when it is missing.
     Leaving the block terminates the program (SIGTERM, then SIGKILL after
     ``grace`` seconds), reaps it and closes the PTY.
     """
@@ -72,6 +75,8 @@ class PtyProcess:
         self.argv = list(argv) if argv else [user_shell()]
         self.cwd = Path(cwd)
         self.env = dict(os.environ if env is None else env)
+        if env is None:
+            self.env.pop("TRACE_TOKEN", None)  # the runtime's credential is not the program's
         self.env.setdefault("TERM", "xterm-256color")
         self.cols, self.rows = cols, rows
         self.grace = grace
@@ -121,6 +126,8 @@ class PtyProcess:
 
     async def write(self, data: bytes) -> None:
         """Type ``data`` into the terminal, waiting while the program does not read."""
+        if len(data) > MAX_INPUT:
+            raise TooLarge(f"terminal input of {len(data)} bytes is over {MAX_INPUT}")
         fd = self._running().fd
         async with self._write_lock:
             view = memoryview(data)
@@ -193,19 +200,23 @@ class PtyProcess:
             _signal_group(group, signal.SIGKILL)
 
     async def _watch_exit(self) -> None:
-        proc = self._proc
+        # The exit is read without reaping (WNOWAIT): while the program is a
+        # zombie its pid, the session id, cannot be reused, so signalling what
+        # it left behind never hits a stranger. It is reaped on close.
+        pid = self._proc.pid
         try:
-            pidfd = os.pidfd_open(proc.pid)
+            pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
             pidfd = None
         try:
-            while proc.isalive():
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            while (ended := os.waitid(os.P_PID, pid, flags)) is None:  # noqa: ASYNC222 - WNOHANG
                 await (_readable(pidfd) if pidfd is not None else asyncio.sleep(EXIT_POLL_S))
         finally:
             if pidfd is not None:
                 os.close(pidfd)
-        status = proc.exitstatus
-        self.returncode = status if status is not None else -int(proc.signalstatus)
+        exited = ended.si_code == os.CLD_EXITED
+        self.returncode = ended.si_status if exited else -ended.si_status
         self._exited.set()
 
     # -- the PTY fd ----------------------------------------------------------------

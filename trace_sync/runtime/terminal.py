@@ -60,7 +60,8 @@ class Terminal:
             io,
             segments,
             terminal_id,
-            title=title or " ".join(self.pty.argv),
+            # Not the command line by default: arguments may hold secrets.
+            title=title or os.path.basename(self.pty.argv[0]),
             kind=kind,
             cols=cols,
             rows=rows,
