@@ -57,8 +57,9 @@ class PtyProcess:
     ``argv`` None runs the user's login shell. ``env`` replaces the
     environment (default: ours without ``TRACE_TOKEN``), with ``TERM`` set
     when it is missing.
-    Leaving the block terminates the program (SIGTERM, then SIGKILL after
-    ``grace`` seconds), reaps it and closes the PTY.
+    Leaving the block terminates the program (SIGHUP and SIGTERM, then
+    SIGKILL after ``grace`` seconds), kills what it left running, reaps it
+    and closes the PTY.
     """
 
     def __init__(

@@ -68,6 +68,7 @@ class Terminal:
             limits=limits,
         )
         self._pump: asyncio.Task[int] | None = None
+        self._close_timeout = limits.close_timeout_s
 
     @property
     def terminal_id(self) -> str:
@@ -87,6 +88,9 @@ class Terminal:
         try:
             await self.pty.terminate()
             if self._pump is not None:
+                # Bounded: a pump held up by a server that is down must not hold us.
+                await asyncio.wait({self._pump}, timeout=self._close_timeout)
+                self._pump.cancel()
                 await asyncio.gather(self._pump, return_exceptions=True)
         finally:
             await self.pty.__aexit__(None, None, None)
