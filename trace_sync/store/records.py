@@ -113,6 +113,8 @@ class SessionRow:
     created_at: datetime
     last_activity_at: datetime
     cost_usd: float
+    #: True when ``cost_usd`` was computed from token counts, not reported by the tool.
+    cost_estimated: bool = False
 
     @property
     def access(self) -> SessionAccess:

@@ -209,7 +209,10 @@ class Sessions:
             return int((await conn.execute(query)).scalar_one())
 
     async def delete(self, session_id: str) -> None:
-        async with self._db.begin() as conn:
+        """Delete the row; its search entries go with it (``ON DELETE CASCADE``)."""
+        # The cascade reaches SQLite's FTS5 index, which reads before it writes:
+        # take the write lock up front (see trace_sync.store.search).
+        async with self._db.begin(exclusive=True) as conn:
             removed = await conn.execute(sessions.delete().where(sessions.c.id == session_id))
         if removed.rowcount == 0:
             raise NotFound(f"no session {session_id}")
