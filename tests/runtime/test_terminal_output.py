@@ -166,3 +166,20 @@ def test_a_seal_ends_after_a_line_break_and_keeps_at_most_the_bytes_asked() -> N
     assert text[:cut].endswith("\n")
     assert len(text[cut:].encode()) <= 1000
     assert seal_point("ab" * 100, 0) == 200
+
+
+async def test_terminals_whose_ids_look_alike_keep_their_own_segments() -> None:
+    io, segments = Doc(), MemoryLogSegments()
+    texts = {tid: "".join(f"{tid} {n}\r\n" for n in range(700)) for tid in ("a", "a-1", "a_1")}
+    for round_ in range(2):  # interleaved, and each continued once
+        for tid, text in texts.items():
+            half = text[: len(text) // 2] if round_ == 0 else text[len(text) // 2 :]
+            async with TerminalRecorder(
+                io, segments, tid, title=tid, kind="shell", limits=SMALL
+            ) as rec:
+                await rec.feed(half.encode())
+                await rec.finish(0)
+    for tid, text in texts.items():
+        own = [r for r in refs(io) if r.terminal_id == tid]
+        sealed = "".join("".join(entries(segments.docs[r.name])) for r in own)
+        assert sealed + str(root_of(io, SESSION_IO, "output")[tid]) == text

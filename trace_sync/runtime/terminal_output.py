@@ -47,7 +47,7 @@ from trace_sync.runtime.segment_writer import SegmentState, SegmentWriter
 log = logging.getLogger(__name__)
 
 #: Terminal ids leave room for ``-<n>`` within a segment name (64 characters).
-TERMINAL_ID = re.compile(r"[A-Za-z0-9_]{1,48}")
+TERMINAL_ID = re.compile(r"[A-Za-z0-9_-]{1,56}")
 #: A seal ends after a line break within this many characters, so the window starts on a line.
 LINE_SLACK = 4096
 
@@ -98,7 +98,7 @@ class TerminalRecorder:
         limits: OutputLimits = DEFAULT_LIMITS,
     ) -> None:
         if not TERMINAL_ID.fullmatch(terminal_id):
-            raise InvalidInput(f"terminal ids are 1-48 of A-Z a-z 0-9 _, got {terminal_id!r}")
+            raise InvalidInput(f"terminal ids are 1-56 of A-Z a-z 0-9 _ -, got {terminal_id!r}")
         self.terminal_id = terminal_id
         self._io = io
         self._segments = segments
@@ -310,9 +310,11 @@ class TerminalRecorder:
 
     def _last_segment(self) -> SegmentState | None:
         last: SegmentState | None = None
-        ours = re.compile(rf"{self.terminal_id}-(\d+)")
+        ours = re.compile(rf"{re.escape(self.terminal_id)}-(\d+)")
         for index, ref in enumerate(read_array(self._io, SESSION_IO, "segments")):
-            if isinstance(ref, SegmentRef) and (match := ours.fullmatch(ref.name)):
+            if not isinstance(ref, SegmentRef) or ref.terminal_id != self.terminal_id:
+                continue
+            if match := ours.fullmatch(ref.name):
                 last = SegmentState(ref.name, int(match[1]), ref.first, ref.count, index)
         return last
 
