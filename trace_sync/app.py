@@ -149,7 +149,12 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
     async def needs_runtime(actor: Principal, session: SessionRow) -> None:
         await bridges.router.needs_runtime(actor, session)  # bound below, before any request
 
-    sessions = SessionService(store, documents, on_needs_runtime=needs_runtime)
+    async def released(session: SessionRow) -> None:
+        await bridges.router.released(session)
+
+    sessions = SessionService(
+        store, documents, on_needs_runtime=needs_runtime, on_released=released
+    )
     bridges = await stack.enter_async_context(
         BridgeServices(store, documents, accounts, sessions, settings)
     )

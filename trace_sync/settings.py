@@ -6,10 +6,13 @@ Every setting documents its default and why.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+
+from trace_sync.runtime.hosts import HOSTS
 
 
 class SettingsError(ValueError):
@@ -69,6 +72,8 @@ class Settings:
     bridge: BridgeTimings = field(default_factory=BridgeTimings)
     #: The host adapter that starts bridges for cloud sessions (none: they wait).
     cloud_host: str | None = None
+    #: That host's own settings, from ``TRACE_<HOST>_<NAME>`` (``{"name": value}``).
+    cloud_host_options: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -79,6 +84,7 @@ class Settings:
         env = dict(os.environ if env is None else env)
         data_dir = Path(env.get("TRACE_DATA_DIR") or platformdirs.user_data_dir("trace"))
         database_url = env.get("TRACE_DATABASE_URL") or sqlite_url(data_dir / "trace.db")
+        cloud_host = env.get("TRACE_CLOUD_HOST") or None
         return cls(
             data_dir=data_dir.expanduser().resolve(),
             database_url=database_url,
@@ -87,12 +93,24 @@ class Settings:
             public_url=env.get("TRACE_PUBLIC_URL") or None,
             database_schema=env.get("TRACE_DATABASE_SCHEMA") or None,
             bridge=_bridge_timings(env),
-            cloud_host=env.get("TRACE_CLOUD_HOST") or None,
+            cloud_host=cloud_host,
+            cloud_host_options=_host_options(env, cloud_host),
         )
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _host_options(env: dict[str, str], cloud_host: str | None) -> dict[str, str]:
+    """``TRACE_SANDBOX_DIR=/x`` -> ``{"dir": "/x"}`` for host ``sandbox``."""
+    if cloud_host is None:
+        return {}
+    if cloud_host not in HOSTS:
+        known = ", ".join(sorted(HOSTS))
+        raise SettingsError(f"TRACE_CLOUD_HOST must be one of {known}, got {cloud_host!r}")
+    prefix = f"TRACE_{cloud_host.upper()}_"
+    return {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
 
 
 def _bridge_timings(env: dict[str, str]) -> BridgeTimings:

@@ -92,8 +92,11 @@ class FakeCloudHost:
     async def start(self, launch: Launch) -> None:
         self.launches.append(launch)
 
-    async def stop(self, runtime_id: str) -> None:
-        self.launches = [x for x in self.launches if x.runtime_id != runtime_id]
+    async def stop(self, session_id: str) -> None:
+        self.launches = [x for x in self.launches if x.session_id != session_id]
+
+    async def close(self) -> None:
+        self.launches = []
 
 
 @pytest.fixture

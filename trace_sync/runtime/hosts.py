@@ -5,20 +5,33 @@ token that may touch only that session (least privilege). The router
 provisions the runtime and its token, then hands them to the adapter::
 
     hosts = HostRegistry()
-    hosts.add("sandbox", SandboxHost(...))
+    hosts.add("sandbox", load_host("sandbox", HostConfig(data_dir, options)))
     await hosts.get("sandbox").start(Launch(server_url, runtime_id, token, session_id))
 
-Adapters: ``local`` (``trace bridge`` as a subprocess here), ``sandbox``
-(bubblewrap), ``docker`` (a container); each lives in its own module.
+Adapters live in ``adapters/hosts`` and are loaded by import path from
+:data:`HOSTS` (the server never imports them by name): ``sandbox`` (the
+bridge under bubblewrap on this machine) and ``docker`` (a container).
+Local mode's own bridge is not a host adapter: ``trace serve`` starts it
+(runtime/local_bridge.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from trace_sync.errors import NotFound
-from trace_sync.runtime.protocol import RuntimeKind
+from trace_sync.runtime.protocol import RepoRef, RuntimeKind
+
+#: name -> "module:factory"; the factory takes a :class:`HostConfig`.
+HOSTS: dict[str, str] = {
+    "sandbox": "adapters.hosts.sandbox:SandboxHost",
+    "docker": "adapters.hosts.docker:DockerHost",
+}
 
 
 @dataclass(frozen=True)
@@ -30,9 +43,24 @@ class Launch:
     #: A runtime token of ``runtime_id``; a secret (never log it).
     token: str
     session_id: str
+    #: The runtime's instance id, which its bridge keeps and says in its hello.
+    instance_id: str = ""
+    #: The session's repo: a host shows the bridge this one (read-only), no other.
+    repo: RepoRef | None = None
+    #: The session's branch, which a host brings back to the repo after a run.
+    branch: str | None = None
 
     def __repr__(self) -> str:
         return f"Launch({self.server_url!r}, {self.runtime_id!r}, session={self.session_id!r})"
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """What a host adapter is made from: the server's data dir and its own settings."""
+
+    data_dir: Path
+    #: ``TRACE_<HOST>_<NAME>`` variables as ``{"name": value}`` (e.g. ``TRACE_SANDBOX_DIR``).
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 class HostAdapter(Protocol):
@@ -42,11 +70,16 @@ class HostAdapter(Protocol):
         ...
 
     async def start(self, launch: Launch) -> None:
-        """Start a bridge for one session; return once it is on its way."""
+        """Start a bridge for one session (replacing one it still runs);
+        return once it is on its way."""
         ...
 
-    async def stop(self, runtime_id: str) -> None:
-        """Stop the bridge of ``runtime_id`` if it still runs."""
+    async def stop(self, session_id: str) -> None:
+        """Stop the session's bridge if it still runs; what it made is kept."""
+        ...
+
+    async def close(self) -> None:
+        """The server is stopping: stop the bridges that cannot outlive it."""
         ...
 
 
@@ -67,3 +100,21 @@ class HostRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._hosts)
+
+    async def close(self) -> None:
+        """Close every host (each stops the bridges that die with the server)."""
+        await asyncio.gather(*(host.close() for host in self._hosts.values()))
+
+
+def load_host(name: str, config: HostConfig) -> HostAdapter:
+    """The host adapter ``name`` of :data:`HOSTS`, made from ``config``."""
+    target = HOSTS.get(name)
+    if target is None:
+        raise NotFound(f"no runtime host named {name!r}; known: {', '.join(sorted(HOSTS))}")
+    module_name, _, factory_name = target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except (ImportError, AttributeError) as exc:
+        raise NotFound(f"the {name} host cannot be loaded: {exc}") from exc
+    made: HostAdapter = factory(config)
+    return made

@@ -16,7 +16,7 @@ import logging
 from types import TracebackType
 
 from trace_sync.errors import TraceError
-from trace_sync.runtime.hosts import HostRegistry
+from trace_sync.runtime.hosts import HOSTS, HostConfig, HostRegistry, load_host
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.bridge_control import ControlService
 from trace_sync.services.broker import Broker
@@ -47,6 +47,9 @@ class BridgeServices:
         self.timings = timings = settings.bridge
         self.broker = broker = Broker(timings.request_s)
         self.hosts = HostRegistry()
+        if settings.cloud_host in HOSTS:  # others (a test's fake) are added by hand
+            config = HostConfig(settings.data_dir, settings.cloud_host_options)
+            self.hosts.add(settings.cloud_host, load_host(settings.cloud_host, config))
         index = RuntimeIndex(store, documents)
         self.terminals = TerminalService(store, broker)
         self.grants = GrantService(store, documents, on_withdrawn=self.terminals.withdrawn)
@@ -82,6 +85,7 @@ class BridgeServices:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        await self.hosts.close()  # the bridges that die with this server stop gracefully
         await self.broker.close_all(SERVICE_RESTART, "server shutting down; reconnect")
 
     async def _watch(self) -> None:

@@ -180,14 +180,30 @@ class Router:
             await self._note(session.id, "runtime.waiting", reason="no cloud host is configured")
             return None
         host = self.hosts.get(self._cloud_host)
+        instance = f"{host.kind}-{session.id}"
         runtime = await self._store.runtimes.register(
-            actor.user_id, f"{host.kind}-{session.id}", f"{host.kind} for {session.id}", host.kind
+            actor.user_id, instance, f"{host.kind} for {session.id}", host.kind
         )
         token = await issue_runtime_token(self._store, self._accounts, runtime)
         await self.assign(session, runtime.id, send=False)
         await self._index.publish(runtime, online=False)
-        await host.start(Launch(self._server_url, runtime.id, token, session.id))
+        repo = (await self.assignment(session)).repo
+        await host.start(
+            Launch(self._server_url, runtime.id, token, session.id, instance, repo, session.branch)
+        )
         return runtime.id
+
+    async def released(self, session: SessionRow) -> None:
+        """A cloud session was stopped, archived or deleted: its host stops its
+        bridge (what it made is kept; a resume starts a new one). Never fails
+        the command that called it."""
+        if session.location != "cloud" or self._cloud_host is None:
+            return
+        try:
+            await self.hosts.get(self._cloud_host).stop(session.id)
+        except TraceError as exc:
+            facts = {"session": session.id, "why": str(exc)}
+            log.warning("a cloud bridge did not stop", extra=facts)
 
     async def _note(self, session_id: str, kind: str, **payload: object) -> None:
         async with self._documents.document(session_doc(session_id)) as doc:

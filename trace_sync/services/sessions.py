@@ -71,15 +71,23 @@ _CAS_ATTEMPTS = 5
 Location = Literal["local", "cloud"]
 #: Called after a session was started, forked or resumed: place it on a runtime.
 NeedsRuntime = Callable[[Principal, SessionRow], Awaitable[None]]
+#: Called after a session was stopped, archived or deleted: its runtime may let go.
+Released = Callable[[SessionRow], Awaitable[None]]
+_RELEASING = (Command.STOP, Command.ARCHIVE)
 
 
 class SessionService:
     def __init__(
-        self, store: Store, documents: Documents, on_needs_runtime: NeedsRuntime | None = None
+        self,
+        store: Store,
+        documents: Documents,
+        on_needs_runtime: NeedsRuntime | None = None,
+        on_released: Released | None = None,
     ) -> None:
         self._store = store
         self._documents = documents
         self._on_needs_runtime = on_needs_runtime
+        self._on_released = on_released
 
     # -- queries -----------------------------------------------------------------
 
@@ -220,6 +228,8 @@ class SessionService:
         await self._write(session, event(actor.user_id, kind), desired, interrupted=cleared)
         if resumed:
             await self._needs_runtime(actor, session)
+        elif command in _RELEASING and self._on_released is not None:
+            await self._on_released(session)
         return session
 
     async def rename(self, actor: Principal, session_id: str, title: str) -> SessionRow:
@@ -254,6 +264,8 @@ class SessionService:
         await self._store.sessions.delete(session_id)
         async with self._documents.document(workspace_doc(session.workspace_id)) as doc:
             typed.delete(doc, WORKSPACE, "sessions", session_id, origin=SERVICES)
+        if self._on_released is not None:
+            await self._on_released(session)
 
     # -- the runtime's side ------------------------------------------------------
 

@@ -1,0 +1,107 @@
+"""One cloud session's directory on the server's machine, as a host keeps it.
+
+    <root>/<sid>/                  0700, the server's
+        bridge/                    the bridge's data dir: the only place it may write
+            runtime.json           its runtime credentials (0600), seeded here
+            instance-id
+            home/                  its HOME (.gitconfig: every repo it sees is trusted)
+            repos/<repo id>/       its clone of the session's repo
+            worktrees/<sid>/       the session's worktree
+        bridge.log                 its output (out of its reach)
+        trust.gitconfig            lets the server's git read the bridge's clone
+
+The bridge cannot write to the session's repo (it sees it read-only), so it
+works in a clone of it. Its work comes back to the repo when the host stops
+it (and before the host starts it again, should the server have died): the
+session branch and its checkpoints are fetched from the clone into the repo,
+where people see them as with any local session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from trace_sync.runtime.checkpoints import REF_PREFIX
+from trace_sync.runtime.gitexec import GitFailed, git, out
+from trace_sync.runtime.hosts import Launch
+from trace_sync.runtime.protocol import RepoRef
+from trace_sync.runtime.registration import (
+    CREDENTIALS_FILE,
+    INSTANCE_FILE,
+    RuntimeCredentials,
+    save_credentials,
+    write_private,
+)
+from trace_sync.runtime.worktrees import BRANCH_PREFIX
+
+log = logging.getLogger(__name__)
+
+#: The bridge's git trusts the repos it sees: they are read-only to it, and
+#: may belong to the server's user when it runs as another.
+TRUST_ALL = "[safe]\n\tdirectory = *\n"
+
+
+class SessionDir:
+    def __init__(self, root: Path, session_id: str) -> None:
+        self.session_id = session_id
+        self.base = root / session_id
+        self.data = self.base / "bridge"
+        self.home = self.data / "home"
+        self.log = self.base / "bridge.log"
+
+    def prepare(self, launch: Launch, owner: tuple[int, int] | None = None) -> None:
+        """Make the directories and give the bridge its credentials (owned by
+        ``owner``, the sandbox's user, when it is not the server's)."""
+        self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # 0755: bwrap (root, without capabilities) must enter it for the sandbox's
+        # user; nobody else can reach it, under the 0700 base.
+        self.data.mkdir(exist_ok=True)
+        self.data.chmod(0o755)
+        self.home.mkdir(exist_ok=True, mode=0o700)
+        creds = RuntimeCredentials(
+            launch.server_url, launch.runtime_id, launch.token, launch.instance_id
+        )
+        save_credentials(self.data, creds)
+        write_private(self.data / INSTANCE_FILE, launch.instance_id + "\n")
+        write_private(self.home / ".gitconfig", TRUST_ALL)
+        if owner is not None:
+            for path in (self.data, self.home, *self._seeded()):
+                os.chown(path, *owner)
+
+    def forget_credentials(self) -> None:
+        """The runtime token is not left on disk once its bridge stopped."""
+        (self.data / CREDENTIALS_FILE).unlink(missing_ok=True)
+
+    def bring_back(self, repo: RepoRef | None, branch: str | None) -> list[str]:
+        """Fetch the session branch and checkpoints from the bridge's clone into the
+        repo (blocking: run it in a thread); the refs brought back."""
+        target = Path(repo.path) if repo is not None else None
+        clone = self.data / "repos" / repo.id if repo is not None else None
+        if target is None or clone is None or not (clone / ".git").is_dir():
+            return []
+        env = {"GIT_CONFIG_GLOBAL": str(self._trust(clone))}
+        wanted = [f"{REF_PREFIX}/{self.session_id}/"]
+        if branch is not None and branch.startswith(BRANCH_PREFIX):
+            wanted.append(f"refs/heads/{branch}")
+        refs = out(clone, "for-each-ref", "--format=%(refname)", *wanted, env=env).split()
+        if not refs:
+            return []
+        try:
+            git(target, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(clone),
+                *(f"+{ref}:{ref}" for ref in refs), env=env)  # fmt: skip
+        except GitFailed as exc:
+            facts = {"session": self.session_id, "why": str(exc)}
+            log.warning("a sandbox's work was not brought back", extra=facts)
+            return []
+        return refs
+
+    def _trust(self, clone: Path) -> Path:
+        path = self.base / "trust.gitconfig"
+        write_private(path, f"[safe]\n\tdirectory = {clone}\n\tdirectory = {clone}/.git\n")
+        return path
+
+    def _seeded(self) -> list[Path]:
+        names = (CREDENTIALS_FILE, INSTANCE_FILE)
+        return [*(self.data / name for name in names), self.home / ".gitconfig"]

@@ -1,0 +1,78 @@
+"""Sandboxes for real: bubblewrap on this machine, a server's data dir and home of
+the test's own, a real repo, and a way to run a command as a session's bridge would be.
+
+Without ``bwrap`` these tests skip (install: ``apt install bubblewrap``), except
+under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters.hosts.sandbox import SandboxHost
+from adapters.hosts.sandbox_argv import sandbox_argv, sandbox_env
+from adapters.hosts.session_dir import SessionDir
+from tests.support.git import make_repo
+from trace_sync.runtime.hosts import HostConfig, Launch
+from trace_sync.runtime.protocol import RepoRef
+
+TOKEN = "rt-secret-token-0123456789"
+
+
+def need_bwrap() -> None:
+    if shutil.which("bwrap") is None:
+        message = "bubblewrap is not installed: apt install bubblewrap"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@dataclass
+class Box:
+    """One session's sandbox, not yet running its bridge."""
+
+    host: SandboxHost
+    folder: SessionDir
+    launch: Launch
+    home: Path
+    data_dir: Path
+    repo: Path
+
+    def run(self, script: str) -> subprocess.CompletedProcess[str]:
+        """``sh -c script`` in the sandbox the session's bridge would get."""
+        plan = self.host.plan(self.folder, ["/bin/sh", "-c", script], self.launch)
+        env = sandbox_env(os.environ, self.folder.home, TOKEN)
+        return subprocess.run(
+            sandbox_argv(plan), env=env, capture_output=True, text=True, timeout=60
+        )
+
+
+@pytest.fixture
+def server_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The server's home directory (``$HOME``), with something private in it."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def box(tmp_path: Path, server_home: Path) -> Box:
+    need_bwrap()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "local-token").write_text("owner-token\n")
+    repo = make_repo(server_home / "code" / "app", branch="main")
+    host = SandboxHost(HostConfig(data_dir))
+    ref = RepoRef(id="rp_1", name="app", source=str(repo), path=str(repo), default_branch="main")
+    launch = Launch("http://127.0.0.1:9", "rt_1", TOKEN, "s_1", "sandbox-s_1", ref, "trace/t-1")
+    folder = SessionDir(host.settings.root, "s_1")
+    folder.prepare(launch, host.settings.user)
+    return Box(host, folder, launch, server_home, data_dir, repo)
