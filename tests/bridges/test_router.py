@@ -16,6 +16,7 @@ from trace_sync.errors import NotFound
 from trace_sync.runtime.hosts import Launch
 from trace_sync.runtime.protocol import RuntimeKind
 from trace_sync.runtime.registration import RuntimeCredentials
+from trace_sync.services.lifecycle import Command
 
 
 async def test_a_session_goes_to_the_actors_own_desktop_bridge(bed: Bed) -> None:
@@ -88,11 +89,13 @@ class FakeCloudHost:
 
     def __init__(self) -> None:
         self.launches: list[Launch] = []
+        self.stopped: list[str] = []
 
     async def start(self, launch: Launch) -> None:
         self.launches.append(launch)
 
     async def stop(self, session_id: str) -> None:
+        self.stopped.append(session_id)
         self.launches = [x for x in self.launches if x.session_id != session_id]
 
     async def close(self) -> None:
@@ -130,3 +133,26 @@ async def test_a_cloud_session_gets_a_bridge_of_its_own_with_a_token_for_it_alon
     async with SyncClient(bed.live.url, f"session/{other.id}", launch.token) as not_mine:
         with pytest.raises(NotFound):
             await not_mine.wait_synced()
+
+
+async def test_a_cloud_launch_names_the_repo_and_branch_and_stop_ends_the_bridge(
+    cloud_bed: Bed,
+) -> None:
+    bed = cloud_bed
+    host = bed.live.ctx.bridges.hosts.get("fake")
+    assert isinstance(host, FakeCloudHost)
+    local = await bed.start(bed.member)
+    session = await bed.start(bed.member, location="cloud")
+    [launch] = host.launches
+    assert launch.repo is not None and launch.repo.path == bed.repo.path
+    assert launch.branch == session.branch and launch.instance_id == f"sandbox-{session.id}"
+    sessions = bed.live.ctx.sessions
+    await sessions.command(bed.member.principal, local.id, Command.STOP)
+    assert host.stopped == []  # a local session's bridge is a person's own
+    await sessions.command(bed.member.principal, session.id, Command.STOP)
+    assert host.stopped == [session.id] and host.launches == []
+    await sessions.command(bed.member.principal, session.id, Command.RESUME)
+    assert [x.session_id for x in host.launches] == [session.id]  # a bridge again
+    await sessions.command(bed.member.principal, session.id, Command.STOP)
+    await sessions.delete(bed.member.principal, session.id)
+    assert host.stopped == [session.id] * 3

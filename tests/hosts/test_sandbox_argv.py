@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from adapters.hosts.options import Options
 from adapters.hosts.sandbox_argv import Limits, Mount, SandboxPlan, sandbox_argv, sandbox_env
+from trace_sync.settings import Settings, SettingsError
 
 OWN = Path("/srv/trace/sandboxes/s_1/bridge")
 PLAN = SandboxPlan(
@@ -89,3 +93,26 @@ def test_the_environment_is_not_the_servers() -> None:
         "TRACE_TOOL_CLAUDE_CODE_MODEL": "claude-x",
         "ANTHROPIC_API_KEY": "sk-1",
     }
+
+
+def test_the_cloud_host_and_its_options_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"TRACE_DATA_DIR": str(tmp_path), "TRACE_CLOUD_HOST": "sandbox"}
+    env |= {"TRACE_SANDBOX_TMP_SIZE": "256M", "TRACE_SANDBOX_PASS_ENV": "A,B"}
+    env |= {"TRACE_DOCKER_IMAGE": "not-for-this-host"}
+    settings = Settings.from_env(env)
+    assert settings.cloud_host == "sandbox"
+    assert settings.cloud_host_options == {"tmp_size": "256M", "pass_env": "A,B"}
+    with pytest.raises(SettingsError, match="one of docker, sandbox"):
+        Settings.from_env({"TRACE_DATA_DIR": str(tmp_path), "TRACE_CLOUD_HOST": "sandbx"})
+
+
+def test_bad_host_options_name_their_variable(tmp_path: Path) -> None:
+    options = Options("sandbox", {"tmp_size": "lots", "open_files": "0", "pass_env": "A-B"})
+    with pytest.raises(SettingsError, match="TRACE_SANDBOX_TMP_SIZE"):
+        options.size("tmp_size", None)
+    with pytest.raises(SettingsError, match="TRACE_SANDBOX_OPEN_FILES"):
+        options.count("open_files", 4096, low=64)
+    with pytest.raises(SettingsError, match="TRACE_SANDBOX_PASS_ENV"):
+        options.names("pass_env")
+    assert Options("sandbox", {"memory": "2G", "file_size": "off"}).size("memory", None) == 2 << 30
+    assert Options("sandbox", {"file_size": "off"}).size("file_size", 1) is None
