@@ -17,7 +17,17 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from trace_app.web import WebApp
-from trace_sync.api import accounts, ops, repos, runtimes, search, sessions, workspaces, worktrees
+from trace_sync.api import (
+    accounts,
+    approvals,
+    ops,
+    repos,
+    runtimes,
+    search,
+    sessions,
+    workspaces,
+    worktrees,
+)
 from trace_sync.api.bridge_socket import BridgeSocket
 from trace_sync.api.endpoints import Endpoint, routes
 from trace_sync.api.errors import EXCEPTION_HANDLERS, error_response
@@ -26,6 +36,7 @@ from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.auth.principal import Principal
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.approvals import ApprovalService
 from trace_sync.services.bridges import BridgeServices
 from trace_sync.services.io_observer import IoObserver
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
@@ -48,6 +59,7 @@ ENDPOINTS: list[Endpoint] = [
     *workspaces.endpoints,
     *repos.endpoints,
     *sessions.endpoints,
+    *approvals.endpoints,
     *search.endpoints,
     *runtimes.endpoints,
     *worktrees.endpoints,
@@ -70,6 +82,7 @@ class Context:
     workspaces: WorkspaceService
     repos: RepoService
     sessions: SessionService
+    approvals: ApprovalService
     search: SearchService
     observer: IoObserver
     signin: SignInCodes
@@ -153,6 +166,7 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         workspaces=workspaces,
         repos=RepoService(store, documents, settings.data_dir),
         sessions=sessions,
+        approvals=ApprovalService(store, documents),
         search=SearchService(store),
         observer=observer,
         signin=SignInCodes(),

@@ -138,3 +138,50 @@ async def _watch(server: ServerProcess, sid: str) -> asyncio.subprocess.Process:
 
 async def _line(stream: asyncio.StreamReader) -> str:
     return (await asyncio.wait_for(stream.readline(), 30)).decode().rstrip("\n")
+
+
+async def test_approvals_are_listed_and_answered_from_the_command_line(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    checkout = make_repo(tmp_path / "shop", branch="main")
+    await asyncio.to_thread(ok, server, "repo", "add", str(checkout))
+    started = await asyncio.to_thread(
+        ok_json, server, "session", "start", "--repo", "shop", "--tool", "claude_code",
+        "--permission-mode", "accept-edits",
+    )  # fmt: skip
+    sid = started["id"]
+    assert started["permission_mode"] == "accept_edits"
+    now = datetime.now(UTC).isoformat()
+    asks = {
+        "a1": {
+            "kind": "permission",
+            "tool": "Bash",
+            "title": "Bash",
+            "detail": {"command": "make"},
+        },
+        "a2": {"kind": "permission", "tool": "Bash", "title": "Bash", "detail": {"command": "rm"}},
+        "q1": {"kind": "question", "tool": "AskUserQuestion", "title": "Which port?"},
+    }
+    async with SyncClient(server.url, f"session/{sid}/io", await runtime_for(server, sid)) as io:
+        await io.wait_synced()
+        with io.doc.transaction(origin="runtime"):
+            for request_id, fields in asks.items():
+                io.doc.get("approvals", type=Map)[request_id] = fields | {
+                    "id": request_id,
+                    "at": now,
+                }
+        await io.flush()
+        table = await asyncio.to_thread(ok, server, "session", "approvals", sid)
+        assert "make" in table and "rm" in table and "Which port?" in table
+        assert "a1: allow_always" in await asyncio.to_thread(
+            ok, server, "session", "approve", sid, "a1", "--always"
+        )
+        assert "a2: deny" in await asyncio.to_thread(
+            ok, server, "session", "deny", sid, "a2", "-m", "not on main"
+        )
+        assert "q1: answered" in await asyncio.to_thread(
+            ok, server, "session", "answer", sid, "8080"
+        )
+        again = await asyncio.to_thread(trace, server, "session", "approve", sid, "a1")
+        assert again.returncode == 1 and "already answered" in again.stderr
+        assert await asyncio.to_thread(ok_json, server, "session", "approvals", sid) == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from trace_sync.api.endpoints import Call, Endpoint
 from trace_sync.api.pages import PageQuery, page_of
-from trace_sync.api.session_models import RepoIn, RepoOut, RepoPage
+from trace_sync.api.session_models import RepoIn, RepoOut, RepoPage, RepoSetupBody
+from trace_sync.store.records import RepoSetup
 
 REPOS = "/api/workspaces/{wid}/repos"
 
@@ -26,6 +27,13 @@ async def get_repo(call: Call) -> RepoOut:
     return RepoOut.of(await call.ctx.repos.get(call.actor, call.path["wid"], call.path["rid"]))
 
 
+async def set_setup(call: Call) -> RepoOut:
+    body: RepoSetupBody = call.body
+    setup = RepoSetup(tuple(body.copy_files), body.command)
+    repo = await call.ctx.repos.set_setup(call.actor, call.path["wid"], call.path["rid"], setup)
+    return RepoOut.of(repo)
+
+
 async def remove_repo(call: Call) -> None:
     await call.ctx.repos.remove(call.actor, call.path["wid"], call.path["rid"])
 
@@ -42,6 +50,14 @@ endpoints = [
         status=201,
     ),
     Endpoint("GET", f"{REPOS}/{{rid}}", get_repo, "A connected repo", response=RepoOut),
+    Endpoint(
+        "PUT",
+        f"{REPOS}/{{rid}}/setup",
+        set_setup,
+        "Files copied into and a command run in each new worktree (admins)",
+        body=RepoSetupBody,
+        response=RepoOut,
+    ),
     Endpoint(
         "DELETE",
         f"{REPOS}/{{rid}}",

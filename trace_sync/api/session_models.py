@@ -9,7 +9,7 @@ from pydantic import Field
 
 from trace_sync.api.models import Model
 from trace_sync.api.pages import Page, PageQuery
-from trace_sync.docs.entries import SessionStatus
+from trace_sync.docs.entries import PermissionMode, SessionStatus
 from trace_sync.services.session_input import MAX_PROMPT, MAX_TITLE, Tool
 from trace_sync.store.records import Repo, SessionRow
 
@@ -21,6 +21,17 @@ class RepoIn(Model):
     name: str | None = Field(None, min_length=1, max_length=100)
 
 
+class RepoSetupBody(Model):
+    """What each new worktree of the repo gets before its tool starts."""
+
+    copy_files: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="globs of git-ignored files copied from the checkout (.env)",
+    )
+    command: str | None = Field(None, max_length=4096, description="run in the new worktree")
+
+
 class RepoOut(Model):
     id: str
     workspace_id: str
@@ -30,10 +41,12 @@ class RepoOut(Model):
     default_branch: str
     added_by: str
     added_at: datetime
+    setup: RepoSetupBody
 
     @classmethod
     def of(cls, repo: Repo) -> RepoOut:
-        return cls(**vars(repo))
+        setup = RepoSetupBody(copy_files=list(repo.setup.copy_files), command=repo.setup.command)
+        return cls(**vars(repo) | {"setup": setup})
 
 
 class RepoPage(Page[RepoOut]):
@@ -70,6 +83,7 @@ class SessionOut(Model):
     cost_usd: float
     cost_estimated: bool
     needs_attention: bool
+    permission_mode: PermissionMode
     documents: SessionDocuments
     sync_path: str = Field("/sync", description="websocket path the documents sync at")
 
@@ -99,6 +113,9 @@ class StartSessionIn(Model):
     title: str | None = Field(None, max_length=MAX_TITLE)
     location: Literal["local", "cloud"] = "local"
     private: bool = False
+    permission_mode: PermissionMode = Field(
+        "ask", description="ask: every permission goes to a person; bypass: none (explicit)"
+    )
 
 
 class TitleIn(Model):

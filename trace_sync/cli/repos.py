@@ -23,7 +23,14 @@ def register(commands: Any) -> None:
     listing = sub.add_parser("list", help="the workspace's repositories")
     remove = sub.add_parser("remove", help="disconnect a repository no session uses")
     remove.add_argument("repo", metavar="REPO", help="id, name or local path")
-    for parser, run in ((add, add_repo), (listing, list_repos), (remove, remove_repo)):
+    setup = sub.add_parser("setup", help="what each new worktree gets before its tool starts")
+    setup.add_argument("repo", metavar="REPO", help="id, name or local path")
+    setup.add_argument(
+        "--copy", action="append", default=[], metavar="GLOB", help="git-ignored files (.env)"
+    )
+    setup.add_argument("--command", help="a command run in the new worktree (npm ci)")
+    parsers = ((add, add_repo), (listing, list_repos), (remove, remove_repo), (setup, set_setup))
+    for parser, run in parsers:
         parser.add_argument("--workspace", help="workspace id (default: your first workspace)")
         add_connection_options(parser)
         parser.set_defaults(run=run)
@@ -52,6 +59,20 @@ def remove_repo(args: argparse.Namespace) -> None:
         show([repo], [], as_json=True)
     else:
         print(f"removed {repo['name']} ({repo['id']})")
+
+
+def set_setup(args: argparse.Namespace) -> None:
+    client = connect(args)
+    wid = workspace_of(client, args.workspace)
+    repo = find_repo(client, wid, args.repo)
+    body = {"copy_files": args.copy, "command": args.command}
+    repo = client.put(f"/api/workspaces/{wid}/repos/{repo['id']}/setup", body)
+    if args.json:
+        show([repo], [], as_json=True)
+        return
+    setup = repo["setup"]
+    copied = ", ".join(setup["copy_files"]) or "nothing"
+    print(f"{repo['name']}: copies {copied}; runs {setup['command'] or 'no command'}")
 
 
 def find_repo(client: ApiClient, workspace_id: str, ref: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ DETAIL = [
     "parent_checkpoint",
     "cost_usd",
     "cost_estimated",
+    "permission_mode",
     "created_at",
     "last_activity_at",
 ]
@@ -54,6 +55,13 @@ def register(commands: Any) -> None:
     start.add_argument("--branch", help="base branch (default: the repo's default branch)")
     start.add_argument("--model", help="the tool's model")
     start.add_argument("--private", action="store_true", help="only you and admins see it")
+    start.add_argument(
+        "--permission-mode",
+        choices=["ask", "accept-edits", "bypass"],
+        default="ask",
+        help="ask: you approve what the tool asks (default); accept-edits: file edits "
+        "need no approval; bypass: nothing is asked (shown on the session)",
+    )
     listing = _action(sub, "list", "sessions you may see, most recent first", run_list, True)
     listing.add_argument("--status", action="append", choices=[s.value for s in SessionStatus])
     listing.add_argument("--limit", type=int, default=50)
@@ -81,6 +89,24 @@ def register(commands: Any) -> None:
     search = _action(sub, "search", "search titles, prompts and transcripts", run_search, True)
     search.add_argument("query")
     _action(sub, "watch", "follow status and transcript live", watch.run).add_argument("id")
+    _register_approvals(sub)
+
+
+def _register_approvals(sub: Any) -> None:
+    listing = _action(sub, "approvals", "what the tool asks and waits for", run_approvals)
+    listing.add_argument("id")
+    approve = _action(sub, "approve", "allow a pending request", run_approve)
+    approve.add_argument("id")
+    approve.add_argument("request")
+    approve.add_argument("--always", action="store_true", help="also for the rest of the session")
+    deny = _action(sub, "deny", "deny a pending request", run_deny)
+    deny.add_argument("id")
+    deny.add_argument("request")
+    deny.add_argument("-m", "--message", help="why (the tool is told)")
+    answer = _action(sub, "answer", "answer the tool's open question", run_answer)
+    answer.add_argument("id")
+    answer.add_argument("text")
+    answer.add_argument("--request", help="which question (default: the only open one)")
 
 
 def _action(
@@ -105,6 +131,7 @@ def run_start(args: argparse.Namespace) -> None:
         "base_branch": args.branch,
         "model": args.model,
         "private": args.private,
+        "permission_mode": args.permission_mode.replace("-", "_"),
     }
     session = client.post(f"/api/workspaces/{wid}/sessions", _set(body))
     show_one(session, DETAIL, args.json)
@@ -171,6 +198,47 @@ def run_search(args: argparse.Namespace) -> None:
         for h in hits
     ]
     show(rows, ["id", "title", "in", "match"], False)
+
+
+def run_approvals(args: argparse.Namespace) -> None:
+    requests = connect(args).get(f"/api/sessions/{args.id}/approvals")["items"]
+    if args.json:
+        show(requests, [], as_json=True)
+        return
+    rows = [r | {"asks": _asks(r)} for r in requests]
+    show(rows, ["id", "kind", "tool", "asks", "at"], False)
+
+
+def _asks(request: dict[str, Any]) -> str:
+    detail = request["detail"]
+    return str(detail.get("command") or detail.get("path") or request["title"])
+
+
+def run_approve(args: argparse.Namespace) -> None:
+    behavior = "allow_always" if args.always else "allow"
+    _decided(args, {"behavior": behavior})
+
+
+def run_deny(args: argparse.Namespace) -> None:
+    _decided(args, _set({"behavior": "deny", "message": args.message}))
+
+
+def _decided(args: argparse.Namespace, body: dict[str, Any]) -> None:
+    path = f"/api/sessions/{args.id}/approvals/{args.request}"
+    decision = connect(args).post(path, body)
+    if args.json:
+        show_one(decision, [], as_json=True)
+    else:
+        print(f"{decision['request_id']}: {decision['behavior']}")
+
+
+def run_answer(args: argparse.Namespace) -> None:
+    body = _set({"text": args.text, "request_id": args.request})
+    decision = connect(args).post(f"/api/sessions/{args.id}/answer", body)
+    if args.json:
+        show_one(decision, [], as_json=True)
+    else:
+        print(f"{decision['request_id']}: answered")
 
 
 def _done(session: dict[str, Any], as_json: bool) -> None:

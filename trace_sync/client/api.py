@@ -81,6 +81,9 @@ class ApiClient:
     def patch(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PATCH", path, body=body, key=str(uuid.uuid4()))
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PUT", path, body=body, key=str(uuid.uuid4()))
+
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path, key=str(uuid.uuid4()))
 

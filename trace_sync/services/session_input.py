@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from trace_sync.auth.principal import Principal
-from trace_sync.docs.entries import PromptEntry
+from trace_sync.docs.entries import PERMISSION_MODES, PromptEntry
 from trace_sync.errors import InvalidInput
 from trace_sync.store.ids import new_id
 
@@ -54,6 +54,12 @@ def clean_model(model: str | None) -> str | None:
     if model is not None and not 0 < len(model.strip()) <= MAX_MODEL:
         raise InvalidInput(f"a model name is 1-{MAX_MODEL} characters")
     return model.strip() if model else None
+
+
+def check_permission_mode(mode: str) -> str:
+    if mode not in PERMISSION_MODES:
+        raise InvalidInput(f"permission mode is one of {', '.join(PERMISSION_MODES)}, not {mode!r}")
+    return mode
 
 
 def check_branch(name: str) -> str:

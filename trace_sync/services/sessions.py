@@ -44,6 +44,7 @@ from trace_sync.services.lifecycle import LIVE, Command, apply_command, apply_re
 from trace_sync.services.session_input import (
     PromptMode,
     check_branch,
+    check_permission_mode,
     check_tool,
     clean_model,
     clean_title,
@@ -122,10 +123,12 @@ class SessionService:
         title: str | None = None,
         location: Location = "local",
         private: bool = False,
+        permission_mode: str = "ask",
     ) -> SessionRow:
         require_writer(await role_in(self._store, workspace_id, actor), "starting a session")
         if location not in ("local", "cloud"):
             raise InvalidInput(f"a session runs 'local' or 'cloud', not {location!r}")
+        check_permission_mode(permission_mode)
         repo = await self._store.repos.get(workspace_id, repo_id)
         first = new_prompt(actor, prompt) if prompt else None
         session_id = new_id("s")
@@ -143,8 +146,10 @@ class SessionService:
             branch=f"trace/{slug(title)}-{session_id[-6:]}",
             status=apply_command(Command.START, SessionStatus.CREATED).value,
             location=location,
+            permission_mode=permission_mode,
         )
-        await self._write_new(row, event(actor.user_id, "session.started"), first)
+        started = event(actor.user_id, "session.started", permission_mode=permission_mode)
+        await self._write_new(row, started, first)
         await self._needs_runtime(actor, row)
         return row
 
@@ -180,6 +185,7 @@ class SessionService:
             location=parent.location,
             parent_id=parent.id,
             parent_checkpoint=checkpoint,
+            permission_mode=parent.permission_mode,
         )
         started = event(actor.user_id, "session.forked", parent_id=parent.id, checkpoint=checkpoint)
         await self._write_new(row, started, first)
@@ -398,6 +404,7 @@ def _meta(session: SessionRow) -> SessionMeta:
         owner_id=session.owner_id,
         created_at=session.created_at,
         parent=parent,
+        permission_mode=session.permission_mode,  # type: ignore[arg-type]
     )
 
 
@@ -415,4 +422,5 @@ def _summary(session: SessionRow) -> SessionSummary:
         cost_usd=session.cost_usd,
         cost_estimated=session.cost_estimated,
         needs_attention=status in (SessionStatus.WAITING_APPROVAL, SessionStatus.WAITING_INPUT),
+        permission_mode=session.permission_mode,  # type: ignore[arg-type]
     )

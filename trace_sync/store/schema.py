@@ -38,9 +38,11 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    inspect,
     select,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateColumn
 
@@ -138,6 +140,8 @@ repos = Table(
     Column("default_branch", Text, nullable=False),
     Column("added_by", Text, ForeignKey("users.id"), nullable=False),
     Column("added_at", Timestamp, nullable=False),
+    # Added in step 5: JSON {"copy": [globs], "command": str | null}, run in new worktrees.
+    Column("setup", Text, nullable=False, server_default="{}"),
     UniqueConstraint("workspace_id", "name"),
 )
 
@@ -166,6 +170,8 @@ sessions = Table(
     Column("cost_usd", Float, nullable=False, server_default="0"),
     # Added in step 4: true when cost_usd is computed from tokens, not reported.
     Column("cost_estimated", Boolean, nullable=False, server_default=false()),
+    # Added in step 5: how the tool asks for permissions (ask, accept_edits, bypass).
+    Column("permission_mode", Text, nullable=False, server_default="ask"),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
 )
 
@@ -320,3 +326,21 @@ async def _runtimes_and_grants(conn: AsyncConnection) -> None:
 MIGRATIONS.append(_runtimes_and_grants)
 # Step 4 (issue 3): full-text search and sessions.cost_estimated, defined above.
 MIGRATIONS.append(_search)
+
+
+async def _permissions_and_setup(conn: AsyncConnection) -> None:
+    """Sessions' permission mode (issue 5) and repos' worktree setup (issue 4).
+
+    Step 2 creates ``repos`` from the latest table definition, so a database
+    that passed through it may have ``setup`` already."""
+    for table, name in ((sessions, "permission_mode"), (repos, "setup")):
+        if name not in await conn.run_sync(_column_names, table.name):
+            column = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            await conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column}"))
+
+
+def _column_names(sync: Connection, table: str) -> set[str]:
+    return {column["name"] for column in inspect(sync).get_columns(table)}
+
+
+MIGRATIONS.append(_permissions_and_setup)

@@ -62,6 +62,7 @@ class Sessions:
         location: str = "local",
         parent_id: str | None = None,
         parent_checkpoint: int | None = None,
+        permission_mode: str = "ask",
     ) -> SessionRow:
         """Record a session (``Conflict`` if ``session_id`` is taken, ``NotFound``
         for an unknown workspace, creator or repo)."""
@@ -87,6 +88,7 @@ class Sessions:
             created_at=created,
             last_activity_at=created,
             cost_usd=0.0,
+            permission_mode=permission_mode,
         )
         try:
             async with self._db.begin() as conn:
