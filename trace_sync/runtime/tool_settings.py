@@ -37,10 +37,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from trace_sync.docs.entries import PERMISSION_MODES, PermissionMode
 from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.runtime.registration import write_private
 from trace_sync.runtime.registry import ADAPTERS
-from trace_sync.runtime.tools import PERMISSION_MODES, PermissionMode, Provider, ToolContext
+from trace_sync.runtime.tools import Provider, ToolContext
 
 CONFIG_FILE = "tools.toml"
 SECRETS_DIR = "secrets"
