@@ -8,6 +8,7 @@ session's io document as a person would (read-only SyncClient).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from trace_sync.docs.layouts import SESSION_IO
 from trace_sync.docs.typed import root_of
 from trace_sync.runtime.bridge import Bridge, BridgeConfig
 from trace_sync.settings import sqlite_url
+
+
+_ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +69,11 @@ class IoView:
     def output(self, terminal_id: str = "tool") -> str:
         text = self.root("output").get(terminal_id)
         return "" if text is None else str(text)
+
+    def lines(self, terminal_id: str = "tool") -> list[str]:
+        """The terminal's output as lines, escape sequences left out."""
+        plain = _ESCAPES.sub("", self.output(terminal_id))
+        return [line for line in re.split(r"\r\n|\n|\r", plain) if line]
 
     def transcript(self) -> list[dict[str, Any]]:
         return [dict(entry) for entry in self.root("transcript")]
