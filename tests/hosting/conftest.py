@@ -27,7 +27,6 @@ from trace_sync.docs.typed import root_of
 from trace_sync.runtime.bridge import Bridge, BridgeConfig
 from trace_sync.settings import sqlite_url
 
-
 _ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")
 
 
