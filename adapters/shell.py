@@ -9,20 +9,27 @@ directly.
 When is a turn over? A shell runs each command as a job in its own process
 group, which holds the terminal's foreground until it ends; the shell takes
 the foreground back when it shows its prompt again. So for the user's shell
-a turn ends once the foreground is the shell's own and output has been
-quiet for ``settle_s`` (a long silent command stays ``running``). A
-configured command that is not a job-control shell never hands the
-foreground back: its turn ends after ``quiet_s`` without output.
+a turn ends once the foreground is the shell's own, the shell sleeps (waiting
+for its next line) with no child left (a job is forked before it takes the
+foreground) and output has been quiet for ``settle_s``; a long silent command
+stays ``running``.
+With background jobs left (children that never take the foreground) it ends
+after ``quiet_s`` of quiet at the prompt. A configured command that is not a
+job-control shell never hands the foreground back: its turn ends after
+``quiet_s`` without output.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import psutil
 
 from trace_sync.docs.entries import ApprovalRequest, Decision, UsageNote, UserPrompt
 from trace_sync.errors import Conflict, NotFound
@@ -47,6 +54,8 @@ SETTLE_S = 0.3
 QUIET_S = 2.0
 #: How often a running turn is looked at.
 CHECK_S = 0.1
+#: Longest wait for the program to settle at start (a shell reading its rc files).
+STARTUP_S = 10.0
 
 _END = object()
 
@@ -91,6 +100,7 @@ class ShellRun:
         self._quiet_s = quiet_s
         self._queue: asyncio.Queue[Any] = asyncio.Queue(EVENT_BUFFER)
         self._in_turn = False
+        self._at_prompt = False
         self._last_output = 0.0
         self._pump: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -106,8 +116,14 @@ class ShellRun:
     async def __aenter__(self) -> Self:
         await self.pty.__aenter__()
         await self._queue.put(RunStarted("shell", self.context.permission_mode, self.pty.pid))
+        self._ready = asyncio.Event()
+        self._last_output = asyncio.get_running_loop().time()
         self._pump = asyncio.create_task(self._read(), name=f"shell {self.pty.pid}")
         self._watch = asyncio.create_task(self._watch_turns())
+        # Lines typed while a shell still starts would be echoed before its prompt,
+        # and its start taken for a turn's end: prompts go once it has settled.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), STARTUP_S)
         return self
 
     async def __aexit__(
@@ -155,7 +171,7 @@ class ShellRun:
 
     def _begin_turn(self) -> None:
         self._last_output = asyncio.get_running_loop().time()
-        self._in_turn = True
+        self._in_turn, self._at_prompt = True, False
 
     async def _read(self) -> None:
         try:
@@ -164,6 +180,7 @@ class ShellRun:
                     self._begin_turn()
                     await self._queue.put(TurnStarted())
                 self._last_output = asyncio.get_running_loop().time()
+                self._at_prompt = False
                 await self._queue.put(TerminalOutput(chunk))
             code = await self.pty.wait()
             if self._in_turn:
@@ -176,15 +193,31 @@ class ShellRun:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(CHECK_S)  # a periodic look, not a synchronisation
-            if self._in_turn and self._turn_over(loop.time() - self._last_output):
+            quiet = loop.time() - self._last_output
+            # Seen at its prompt twice in a row with no output between: a shell
+            # caught between two commands of a line (or busy) is not taken for done.
+            at_prompt, self._at_prompt = self._at_prompt, self._in_turn and self._turn_over(quiet)
+            if at_prompt and self._at_prompt:
                 await self._end_turn("prompt" if self._prompt_wait is not None else "quiet")
+                self._ready.set()
+            elif not self._in_turn and quiet >= SETTLE_S:
+                self._ready.set()  # it printed nothing at start
 
     def _turn_over(self, quiet: float) -> bool:
         if self._prompt_wait is None:
             return quiet >= self._quiet_s
+        if quiet < self._prompt_wait:
+            return False
         try:
-            return quiet >= self._prompt_wait and self.pty.foreground_group() == self.pty.pid
-        except Conflict:  # the terminal closed meanwhile: the reader reports the end
+            if self.pty.foreground_group() != self.pty.pid:
+                return False  # a job holds the terminal
+            shell = psutil.Process(self.pty.pid)
+            if quiet >= self._quiet_s:
+                return True  # at the prompt, with background jobs left, say
+            # Reading its next line: asleep with no child. (Between reading a line and
+            # forking its job the shell is runnable, even when the machine makes it wait.)
+            return shell.status() == psutil.STATUS_SLEEPING and not shell.children()
+        except (Conflict, psutil.Error):  # the shell is gone: the reader reports the end
             return False
 
     async def _end_turn(self, reason: str) -> None:

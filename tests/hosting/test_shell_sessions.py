@@ -101,6 +101,9 @@ async def test_a_prompt_waits_for_the_turn_and_an_interrupting_one_ends_it(
     sid = await hosting.start(prompt="sleep 300; echo slept")
     async with hosting.io(sid) as io:
         await io.status("running")
+        await eventually(lambda: io.runtime().get("pid") is not None)
+        shell = psutil.Process(int(io.runtime()["pid"]))
+        await eventually(lambda: any(c.name() == "sleep" for c in shell.children()))
         queued = await hosting.api("POST", f"/api/sessions/{sid}/prompts", text="echo queued-one")
         assert queued.status_code == 201
         await hosting.api(
