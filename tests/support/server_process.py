@@ -33,6 +33,9 @@ class ServerProcess:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Start the owner's local bridge as ``python server.py`` does by default (off
+    #: here, so tests that do not host sessions run no bridge).
+    local_bridge: bool = False
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
 
@@ -51,6 +54,7 @@ class ServerProcess:
     def env(self) -> dict[str, str]:
         env = dict(os.environ, TRACE_DATA_DIR=str(self.data_dir), TRACE_PORT=str(self.port))
         env["TRACE_HOST"] = "127.0.0.1"
+        env["TRACE_LOCAL_BRIDGE"] = "1" if self.local_bridge else "0"
         env.update(self.extra_env)
         return env
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trace_sync.cli import accounts, app, repos, serve, sessions
+from trace_sync.cli import accounts, app, bridge, repos, serve, sessions
 from trace_sync.cli.client import CliError
 from trace_sync.errors import TraceError
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     repos.register(commands)
     sessions.register(commands)
     app.register(commands)
+    bridge.register(commands)
     return parser
 
 

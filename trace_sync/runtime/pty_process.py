@@ -146,6 +146,14 @@ class PtyProcess:
         self._running().setwinsize(rows, cols)
         self.cols, self.rows = cols, rows
 
+    def foreground_group(self) -> int | None:
+        """The process group in the terminal's foreground: the shell's own (its
+        pid) while it shows its prompt, a job's while that runs; None once closed."""
+        try:
+            return os.tcgetpgrp(self._running().fd)
+        except (OSError, Conflict):
+            return None
+
     # -- the process -------------------------------------------------------------
 
     def pause(self) -> None:

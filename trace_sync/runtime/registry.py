@@ -19,6 +19,7 @@ ADAPTERS: dict[str, str] = {
     "claude_code": "adapters.claude_code:ClaudeCodeAdapter",
     "codex": "adapters.codex:CodexAdapter",
     "acp": "adapters.acp:AcpAdapter",
+    "shell": "adapters.shell:ShellAdapter",
 }
 
 

@@ -54,6 +54,7 @@ class Terminal:
         rows: int = 24,
         limits: OutputLimits = DEFAULT_LIMITS,
         grace: float = GRACE_S,
+        opened_by: str | None = None,
     ) -> None:
         self.pty = PtyProcess(argv, cwd=cwd, env=env, cols=cols, rows=rows, grace=grace)
         self.recorder = TerminalRecorder(
@@ -66,6 +67,7 @@ class Terminal:
             cols=cols,
             rows=rows,
             limits=limits,
+            opened_by=opened_by,
         )
         self._pump: asyncio.Task[int] | None = None
         self._close_timeout = limits.close_timeout_s

@@ -96,6 +96,7 @@ class TerminalRecorder:
         cols: int = 80,
         rows: int = 24,
         limits: OutputLimits = DEFAULT_LIMITS,
+        opened_by: str | None = None,
     ) -> None:
         if not TERMINAL_ID.fullmatch(terminal_id):
             raise InvalidInput(f"terminal ids are 1-56 of A-Z a-z 0-9 _ -, got {terminal_id!r}")
@@ -103,7 +104,9 @@ class TerminalRecorder:
         self._io = io
         self._segments = segments
         self._limits = limits
-        self._info = TerminalInfo(id=terminal_id, title=title, kind=kind, cols=cols, rows=rows)
+        self._info = TerminalInfo(
+            id=terminal_id, title=title, kind=kind, cols=cols, rows=rows, opened_by=opened_by
+        )
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending: list[str] = []
         self._pending_bytes = 0

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import SecretStr
 
@@ -154,8 +154,21 @@ class Exited:
     stderr_tail: str = ""
 
 
+@dataclass(frozen=True)
+class TerminalOutput:
+    """Bytes the tool wrote to its own terminal (a tool that runs in a PTY, like
+    ``shell``); the bridge records them into io ``output``, ANSI escapes kept."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    """A turn began without a prompt from Trace (a person typed into the tool's terminal)."""
+
+
 ControlEvent = RunStarted | ToolSessionStarted | ApprovalRequested | ApprovalResolved
-ToolEvent = TranscriptEntry | ControlEvent | TurnEnded | Exited
+ToolEvent = TranscriptEntry | ControlEvent | TerminalOutput | TurnStarted | TurnEnded | Exited
 
 
 # -- the interface -----------------------------------------------------------------
@@ -198,6 +211,17 @@ class ToolRun(Protocol):
     def events(self) -> AsyncIterator[ToolEvent]:
         """The run's events in order, ending with :class:`Exited`."""
         ...
+
+
+@runtime_checkable
+class TerminalRun(Protocol):
+    """A run whose tool sits in a PTY: people may type into its terminal and resize it."""
+
+    async def write(self, data: bytes) -> None:
+        """Type ``data`` into the tool's terminal."""
+        ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
 
 
 class ToolAdapter(Protocol):

@@ -1,0 +1,141 @@
+"""A hosted session's worktree: changed files in io, checkpoints, restore, fork, merge, archive."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.conftest import eventually
+from tests.hosting.conftest import Hosting, IoView
+from tests.support.git import commit_all, git, write
+from trace_sync.docs.layouts import SESSION
+from trace_sync.docs.typed import root_of
+
+
+async def idle_session(hosting: Hosting, **options: object) -> str:
+    sid = await hosting.start(**options)
+    await hosting.status(sid, "idle")
+    return sid
+
+
+async def seen_after(io: IoView, path: str, status: str) -> float:
+    """Seconds until io ``files`` shows ``path`` with ``status`` after the change was made."""
+    began = time.monotonic()
+    await eventually(lambda: io.files().get(path, {}).get("status") == status, within=20)
+    return time.monotonic() - began
+
+
+async def test_each_kind_of_change_shows_in_files(hosting: Hosting) -> None:
+    checkout = Path(hosting.bed.repo.path)
+    write(checkout, {"old.txt": "keep me\n" * 20, "gone.txt": "bye\n"})
+    commit_all(checkout, "more files")
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    delays = {}
+    async with hosting.io(sid) as io:
+        await eventually(lambda: io.runtime().get("worktree") is not None)
+        (tree / "README.md").write_text("hello\nedited\n")
+        delays["edit"] = await seen_after(io, "README.md", "modified")
+        (tree / "new.txt").write_text("brand new\n")
+        delays["add"] = await seen_after(io, "new.txt", "untracked")
+        (tree / "gone.txt").unlink()
+        delays["delete"] = await seen_after(io, "gone.txt", "deleted")
+        (tree / "old.txt").rename(tree / "renamed.txt")
+        delays["rename"] = await seen_after(io, "renamed.txt", "renamed")
+        (tree / "blob.bin").write_bytes(bytes(range(256)) * 4)
+        delays["binary"] = await seen_after(io, "blob.bin", "untracked")
+        files = io.files()
+    assert "+edited" in files["README.md"]["diff"]
+    assert files["renamed.txt"]["old_path"] == "old.txt"
+    assert files["blob.bin"]["binary"] and "diff" not in files["blob.bin"]
+    assert "old.txt" not in files
+    shown = ", ".join(f"{kind} {delay * 1000:.0f} ms" for kind, delay in delays.items())
+    print(f"\nworktree change -> io files: {shown}")
+
+
+async def test_checkpoint_edit_restore_brings_the_files_back(hosting: Hosting) -> None:
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "notes.txt").write_text("first\n")
+    made = await hosting.api("POST", f"/api/sessions/{sid}/checkpoints", label="first notes")
+    assert made.status_code == 200
+    n = made.json()["n"]
+    assert made.json()["label"] == "first notes"
+    (tree / "notes.txt").write_text("second\n")
+    (tree / "extra.txt").write_text("later\n")
+    restored = await hosting.api("POST", f"/api/sessions/{sid}/checkpoints/{n}/restore")
+    assert restored.status_code == 200
+    saved = restored.json()["saved"]
+    assert (tree / "notes.txt").read_text() == "first\n" and not (tree / "extra.txt").exists()
+    async with hosting.io(sid) as io:
+        await eventually(lambda: [c["n"] for c in io.checkpoints()] == [n, saved])
+        assert io.checkpoints()[-1]["label"] == f"Before restoring checkpoint {n}"
+        await eventually(lambda: set(io.files()) == {"notes.txt"})
+    await eventually(lambda: _registry(hosting, sid, [n, saved]))
+    assert "checkpoint.restored" in await hosting.bed.timeline(sid)
+
+
+async def _registry(hosting: Hosting, sid: str, numbers: list[int]) -> bool:
+    async with hosting.bed.live.ctx.sync.rooms.document(f"session/{sid}") as doc:
+        return [c["n"] for c in root_of(doc, SESSION, "checkpoints")] == numbers
+
+
+async def test_a_fork_from_a_checkpoint_has_its_files_and_lineage(hosting: Hosting) -> None:
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "plan.md").write_text("step one\n")
+    n = (await hosting.api("POST", f"/api/sessions/{sid}/checkpoints")).json()["n"]
+    await eventually(lambda: _registry(hosting, sid, [n]))
+    (tree / "plan.md").write_text("step two\n")
+    forked = await hosting.api("POST", f"/api/sessions/{sid}/fork", checkpoint=n, title="Other way")
+    assert forked.status_code == 201
+    child = forked.json()
+    assert child["parent_id"] == sid and child["parent_checkpoint"] == n
+    await hosting.status(child["id"], "idle")
+    child_tree = hosting.worktree(child["id"])
+    assert (child_tree / "plan.md").read_text() == "step one\n"
+    assert (tree / "plan.md").read_text() == "step two\n"
+    log = git(child_tree, "log", "-1", "--format=%B")
+    assert f"Trace-Forked-From: {sid}" in log and f"Trace-Checkpoint: {n}" in log
+
+
+async def test_merges_apply_clean_work_and_report_conflicts(hosting: Hosting) -> None:
+    checkout = Path(hosting.bed.repo.path)
+    clean = await idle_session(hosting)
+    (hosting.worktree(clean) / "feature.txt").write_text("done\n")
+    merged = await hosting.api("POST", f"/api/sessions/{clean}/merge")
+    assert merged.status_code == 200 and merged.json()["merged"] is True
+    assert git(checkout, "show", "main:feature.txt") == "done"
+    assert (checkout / "feature.txt").read_text() == "done\n"  # the checkout followed
+    clashing = await idle_session(hosting)
+    (hosting.worktree(clashing) / "README.md").write_text("theirs\n")
+    write(checkout, {"README.md": "ours\n"})
+    commit_all(checkout, "meanwhile on main")
+    refused = await hosting.api("POST", f"/api/sessions/{clashing}/merge")
+    assert refused.json() == {
+        "merged": False,
+        "commit": None,
+        "conflicts": ["README.md"],
+        "session_commit": None,
+    }
+    assert (checkout / "README.md").read_text() == "ours\n"
+    assert (hosting.worktree(clashing) / "README.md").read_text() == "theirs\n"
+    assert "session.merge_failed" in await hosting.bed.timeline(clashing)
+
+
+async def test_archive_removes_the_worktree_and_a_restored_session_gets_its_work_back(
+    hosting: Hosting,
+) -> None:
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "unsaved.txt").write_text("not committed\n")
+    for command in ("stop", "archive"):
+        assert (await hosting.api("POST", f"/api/sessions/{sid}/{command}")).status_code == 200
+    await eventually(lambda: not tree.exists())
+    async with hosting.io(sid) as io:
+        await eventually(lambda: io.runtime().get("status") == "archived")
+        assert io.checkpoints()[-1]["label"] == "archived"
+    for command in ("restore", "resume"):
+        assert (await hosting.api("POST", f"/api/sessions/{sid}/{command}")).status_code == 200
+    await hosting.status(sid, "idle")
+    assert (tree / "unsaved.txt").read_text() == "not committed\n"

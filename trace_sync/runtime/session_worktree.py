@@ -1,0 +1,132 @@
+"""A hosted session's worktree, made or found from its assignment.
+
+- the checkout: the repo's path when it is a git checkout on this machine,
+  else a clone of the repo's source kept in ``<data dir>/repos/<repo id>``;
+- the worktree ``<data dir>/worktrees/<sid>``: opened when it exists (a
+  bridge restart); re-created from the kept branch when only the branch
+  exists (an archived session coming back, with its unsaved work); forked
+  from the parent's checkpoint (or head) for a fork; else created on the
+  session's branch from the base branch, followed by the setup step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from trace_sync.errors import InvalidInput, NotFound
+from trace_sync.runtime.archives import ARCHIVE_LABEL, unarchive
+from trace_sync.runtime.checkpoints import list_checkpoints
+from trace_sync.runtime.forks import fork_worktree
+from trace_sync.runtime.gitexec import git, rev
+from trace_sync.runtime.protocol import Assignment, RepoRef
+from trace_sync.runtime.setups import SetupResult, run_setup
+from trace_sync.runtime.worktrees import (
+    BRANCH_PREFIX,
+    Worktree,
+    create_worktree,
+    open_worktree,
+    slugify,
+    toplevel,
+    worktree_path,
+)
+
+log = logging.getLogger(__name__)
+
+#: Longest a clone or fetch of a repo's source may take.
+CLONE_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    tree: Worktree
+    #: What the setup step did, when the worktree was made just now.
+    setup: SetupResult | None = None
+    #: How it was found: created, forked, opened or unarchived.
+    how: str = "opened"
+
+
+async def prepare(assignment: Assignment, data_dir: Path) -> Prepared:
+    """The session's worktree, ready for its tool."""
+    if assignment.repo is None:
+        raise NotFound(f"session {assignment.session_id} has no repo (was it removed?)")
+    checkout = await checkout_of(assignment.repo, data_dir)
+    sid = assignment.session_id
+    base = assignment.base_branch or assignment.repo.default_branch
+    slug = _slug(assignment)
+    branch = BRANCH_PREFIX + slug
+    path = worktree_path(data_dir, sid)
+    if path.exists():
+        return Prepared(await open_worktree(checkout, data_dir, sid, branch, base))
+    if await asyncio.to_thread(rev, checkout, f"refs/heads/{branch}") is not None:
+        tree = await open_worktree(checkout, data_dir, sid, branch, base)
+        return Prepared(await unarchive(tree, checkpoint=await _unsaved(tree)), how="unarchived")
+    if assignment.parent is not None:
+        parent = assignment.parent
+        # The fork's base is the parent's branch: the fork grows from its history.
+        parent_path = worktree_path(data_dir, parent.session_id)
+        source = Worktree(parent.session_id, checkout, parent_path, base, base)
+        if parent.checkpoint is not None or source.path.is_dir():
+            tree = await fork_worktree(source, data_dir, sid, slug, checkpoint=parent.checkpoint)
+            return Prepared(tree, how="forked")
+    tree = await create_worktree(checkout, data_dir, sid, slug, base)
+    setup = assignment.setup
+    done = await run_setup(tree, copy=setup.copy_files, command=setup.command)
+    return Prepared(tree, done, how="created")
+
+
+async def ensure_present(tree: Worktree) -> bool:
+    """Bring back the worktree of an archived session; True if it had to."""
+    if tree.path.exists():
+        return False
+    await unarchive(tree, checkpoint=await _unsaved(tree))
+    return True
+
+
+async def checkout_of(repo: RepoRef, data_dir: Path) -> Path:
+    """Where the repo's checkout is on this machine (cloned here when it is elsewhere)."""
+    local = await asyncio.to_thread(_local_checkout, Path(repo.path))
+    if local is not None:
+        return local
+    return await asyncio.to_thread(_clone, repo, data_dir / "repos" / repo.id)
+
+
+def _local_checkout(path: Path) -> Path | None:
+    if not path.is_dir():
+        return None
+    try:
+        return toplevel(path)
+    except InvalidInput:
+        return None  # not a checkout here: the source is cloned instead
+
+
+def _clone(repo: RepoRef, target: Path) -> Path:
+    if not (target / ".git").exists():
+        log.info("cloning a repo", extra={"repo": repo.id, "into": str(target)})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        git(target.parent, "clone", "--quiet", "--no-checkout", repo.source, str(target))
+    # The base branches as the source has them, where that is a fast-forward (a merge
+    # made here into a base is never undone by a fetch).
+    refs = "refs/heads/*:refs/heads/*"
+    git(target, "fetch", "--quiet", "--update-head-ok", "origin", refs, ok=(0, 1))
+    return target
+
+
+async def _unsaved(tree: Worktree) -> int | None:
+    """The checkpoint archiving made of the worktree's unsaved work, if it is the
+    state to bring back (made on top of the branch as it still is)."""
+    kept = [c for c in await list_checkpoints(tree.checkout, tree.sid) if c.label == ARCHIVE_LABEL]
+    if not kept:
+        return None
+    head = await asyncio.to_thread(rev, tree.checkout, f"refs/heads/{tree.branch}")
+    parent = await asyncio.to_thread(rev, tree.checkout, f"{kept[-1].commit}^")
+    return kept[-1].n if head is not None and head == parent else None
+
+
+def _slug(assignment: Assignment) -> str:
+    branch = assignment.branch or ""
+    if branch.startswith(BRANCH_PREFIX):
+        return branch.removeprefix(BRANCH_PREFIX)
+    return slugify(branch or assignment.session_id, assignment.session_id)
