@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from adapters.hosts.options import Options
-from adapters.hosts.session_dir import SessionDir
+from adapters.hosts.session_dir import SessionDir, bring_back_others
 from trace_sync import __version__
 from trace_sync.errors import Conflict, InvalidInput
 from trace_sync.runtime.hosts import HostConfig, Launch
@@ -153,8 +153,10 @@ class DockerHost:
 
     async def start(self, launch: Launch) -> None:
         sid = launch.session_id
-        await self._remove(sid)  # one container per session: a new token replaces the old
-        folder = SessionDir(self.settings.root, sid)
+        await self._stop(sid, launch)  # one container per session: a new token replaces the old
+        root = self.settings.root
+        await asyncio.to_thread(bring_back_others, root, self._launches.values(), launch)
+        folder = SessionDir(root, sid)
         user = IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
         await asyncio.to_thread(folder.prepare, launch, user)
         box = self.container(launch, folder, user)
@@ -163,8 +165,10 @@ class DockerHost:
         self._launches[sid] = launch
 
     async def stop(self, session_id: str) -> None:
+        await self._stop(session_id, self._launches.pop(session_id, None))
+
+    async def _stop(self, session_id: str, launch: Launch | None) -> None:
         await self._remove(session_id)
-        launch = self._launches.pop(session_id, None)
         folder = SessionDir(self.settings.root, session_id)
         if launch is not None and folder.base.is_dir():
             await asyncio.to_thread(folder.bring_back, launch.repo, launch.branch)

@@ -36,8 +36,8 @@ import trace_sync
 from adapters.hosts.child import BridgeChild
 from adapters.hosts.options import Options
 from adapters.hosts.sandbox_argv import Limits, Mount, SandboxPlan, sandbox_argv, sandbox_env
-from adapters.hosts.session_dir import SessionDir
-from trace_sync.errors import InvalidInput
+from adapters.hosts.session_dir import SessionDir, bring_back_others
+from trace_sync.errors import Conflict, InvalidInput
 from trace_sync.runtime.hosts import HostConfig, Launch
 from trace_sync.runtime.protocol import RuntimeKind
 from trace_sync.settings import SettingsError
@@ -105,19 +105,13 @@ class SandboxHost:
         sid = launch.session_id
         async with self._lock(sid):
             await self._stop(sid, launch)  # replaces a bridge it still runs, and brings work back
-            folder = SessionDir(self.settings.root, sid)
+            root, running = self.settings.root, [self._launches[s] for s in self._children]
+            await asyncio.to_thread(bring_back_others, root, running, launch)
+            folder = SessionDir(root, sid)
             await asyncio.to_thread(folder.prepare, launch, self.settings.user)
             plan = self.plan(folder, self.bridge_command(launch, folder), launch)
             env = sandbox_env(os.environ, folder.home, launch.token, self.settings.passed_env)
-            with folder.log.open("ab") as log:
-                process = await asyncio.create_subprocess_exec(
-                    *sandbox_argv(plan),
-                    env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True,  # the server's Ctrl-C is for the server
-                )
+            process = await _spawn(sandbox_argv(plan), env, folder.log)
             child = BridgeChild(sid, launch.runtime_id, process, folder.log)
             child.watch()
             self._children[sid], self._launches[sid] = child, launch
@@ -173,6 +167,23 @@ class SandboxHost:
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
+
+
+async def _spawn(
+    argv: Sequence[str], env: dict[str, str], log_path: Path
+) -> asyncio.subprocess.Process:
+    try:
+        with log_path.open("ab") as log:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # the server's Ctrl-C is for the server
+            )
+    except OSError as exc:
+        raise Conflict(f"the sandbox did not start ({argv[0]}): {exc}") from exc
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:

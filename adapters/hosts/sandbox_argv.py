@@ -106,6 +106,8 @@ def sandbox_env(
         "PATH": server_env.get("PATH") or DEFAULT_PATH,
         "HOME": str(home),
         "TMPDIR": "/tmp",
+        # the shell tool and terminals: the server's user's shell, not nobody's nologin
+        "SHELL": server_env.get("SHELL") or "/bin/sh",
         "TRACE_TOKEN": token,  # the runtime token; trace bridge strips it from its children
     }
     for name, value in server_env.items():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from trace_sync.runtime.checkpoints import REF_PREFIX
@@ -105,3 +106,14 @@ class SessionDir:
     def _seeded(self) -> list[Path]:
         names = (CREDENTIALS_FILE, INSTANCE_FILE)
         return [*(self.data / name for name in names), self.home / ".gitconfig"]
+
+
+def bring_back_others(root: Path, running: Iterable[Launch], launch: Launch) -> None:
+    """Bring back the work of the other sessions running on the same repo, before
+    ``launch``'s bridge clones it: a fork finds its parent's branch and checkpoints."""
+    repo_id = launch.repo.id if launch.repo is not None else None
+    for other in running:
+        if other.session_id == launch.session_id or other.repo is None:
+            continue
+        if other.repo.id == repo_id:
+            SessionDir(root, other.session_id).bring_back(other.repo, other.branch)

@@ -88,6 +88,7 @@ def test_the_environment_is_not_the_servers() -> None:
         "PATH": "/usr/bin",
         "HOME": str(OWN / "home"),
         "TMPDIR": "/tmp",
+        "SHELL": "/bin/sh",
         "TRACE_TOKEN": "rt-token",
         "LANG": "C.UTF-8",
         "TRACE_TOOL_CLAUDE_CODE_MODEL": "claude-x",

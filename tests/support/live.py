@@ -39,11 +39,12 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
-    """Run ``create_app(settings)`` until the block ends, then shut it down cleanly."""
+async def serve(settings: Settings, port: int = 0) -> AsyncIterator[LiveServer]:
+    """Run ``create_app(settings)`` until the block ends, then shut it down cleanly.
+    On a free port, unless ``port`` names one (the one ``settings.base_url`` says)."""
     app = create_app(settings)
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
         app,
         log_config=None,

@@ -56,6 +56,9 @@ def register(commands: Any) -> None:
     start.add_argument("--model", help="the tool's model")
     start.add_argument("--private", action="store_true", help="only you and admins see it")
     start.add_argument(
+        "--cloud", action="store_true", help="run it on the server's cloud host, not your bridge"
+    )
+    start.add_argument(
         "--permission-mode",
         choices=["ask", "accept-edits", "bypass"],
         default="ask",
@@ -131,6 +134,7 @@ def run_start(args: argparse.Namespace) -> None:
         "base_branch": args.branch,
         "model": args.model,
         "private": args.private,
+        "location": "cloud" if args.cloud else "local",
         "permission_mode": args.permission_mode.replace("-", "_"),
     }
     session = client.post(f"/api/workspaces/{wid}/sessions", _set(body))

@@ -1,7 +1,9 @@
 """A hosted session's worktree, made or found from its assignment.
 
-- the checkout: the repo's path when it is a git checkout on this machine,
-  else a clone of the repo's source kept in ``<data dir>/repos/<repo id>``;
+- the checkout: the repo's path when it is a git checkout on this machine
+  that the bridge may write to, else a clone kept in ``<data dir>/repos/<repo
+  id>`` (of that checkout when the bridge only reads it, as in a sandbox; of
+  the repo's source when it is elsewhere);
 - the worktree ``<data dir>/worktrees/<sid>``: opened when it exists (a
   bridge restart); re-created from the kept branch when only the branch
   exists (an archived session coming back, with its unsaved work); forked
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.runtime.archives import ARCHIVE_LABEL, unarchive
 from trace_sync.runtime.checkpoints import list_checkpoints
 from trace_sync.runtime.forks import fork_worktree
-from trace_sync.runtime.gitexec import git, rev
+from trace_sync.runtime.gitexec import git, out, rev
 from trace_sync.runtime.protocol import Assignment, RepoRef
 from trace_sync.runtime.setups import SetupResult, run_setup
 from trace_sync.runtime.worktrees import (
@@ -86,11 +89,13 @@ async def ensure_present(tree: Worktree) -> bool:
 
 
 async def checkout_of(repo: RepoRef, data_dir: Path) -> Path:
-    """Where the repo's checkout is on this machine (cloned here when it is elsewhere)."""
+    """Where the repo's checkout is on this machine: cloned here when it is elsewhere,
+    or when this bridge may not write to it (a sandbox sees it read-only)."""
     local = await asyncio.to_thread(_local_checkout, Path(repo.path))
-    if local is not None:
+    if local is not None and await asyncio.to_thread(_writable, local):
         return local
-    return await asyncio.to_thread(_clone, repo, data_dir / "repos" / repo.id)
+    source = str(local) if local is not None else repo.source
+    return await asyncio.to_thread(_clone, repo.id, source, data_dir / "repos" / repo.id)
 
 
 def _local_checkout(path: Path) -> Path | None:
@@ -102,15 +107,22 @@ def _local_checkout(path: Path) -> Path | None:
         return None  # not a checkout here: the source is cloned instead
 
 
-def _clone(repo: RepoRef, target: Path) -> Path:
+def _writable(checkout: Path) -> bool:
+    """Whether worktrees, branches and checkpoints can be made in the checkout's git dir."""
+    common = out(checkout, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return os.access(common, os.W_OK)
+
+
+def _clone(repo_id: str, source: str, target: Path) -> Path:
     if not (target / ".git").exists():
-        log.info("cloning a repo", extra={"repo": repo.id, "into": str(target)})
+        log.info("cloning a repo", extra={"repo": repo_id, "into": str(target)})
         target.parent.mkdir(parents=True, exist_ok=True)
-        git(target.parent, "clone", "--quiet", "--no-checkout", repo.source, str(target))
+        git(target.parent, "clone", "--quiet", "--no-checkout", source, str(target))
     # The base branches as the source has them, where that is a fast-forward (a merge
-    # made here into a base is never undone by a fetch).
-    refs = "refs/heads/*:refs/heads/*"
-    git(target, "fetch", "--quiet", "--update-head-ok", "origin", refs, ok=(0, 1))
+    # made here into a base is never undone by a fetch), and checkpoints it has that
+    # this clone lacks (a fork's parent's, brought back from another sandbox).
+    refs = ("refs/heads/*:refs/heads/*", "refs/trace/*:refs/trace/*")
+    git(target, "fetch", "--quiet", "--update-head-ok", "origin", *refs, ok=(0, 1))
     return target
 
 
