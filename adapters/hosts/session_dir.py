@@ -19,9 +19,13 @@ where people see them as with any local session.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import stat
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 
 from trace_sync.runtime.checkpoints import REF_PREFIX
@@ -32,7 +36,6 @@ from trace_sync.runtime.registration import (
     CREDENTIALS_FILE,
     INSTANCE_FILE,
     RuntimeCredentials,
-    save_credentials,
     write_private,
 )
 from trace_sync.runtime.worktrees import BRANCH_PREFIX
@@ -53,23 +56,29 @@ class SessionDir:
         self.log = self.base / "bridge.log"
 
     def prepare(self, launch: Launch, owner: tuple[int, int] | None = None) -> None:
-        """Make the directories and give the bridge its credentials (owned by
-        ``owner``, the sandbox's user, when it is not the server's)."""
+        """Make the directories and give the bridge its credentials, owned by
+        ``owner`` (the sandbox's user, when it is not the server's)."""
         self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data.mkdir(exist_ok=True)
         # 0755: bwrap (root, without capabilities) must enter it for the sandbox's
         # user; nobody else can reach it, under the 0700 base.
-        self.data.mkdir(exist_ok=True)
         self.data.chmod(0o755)
-        self.home.mkdir(exist_ok=True, mode=0o700)
         creds = RuntimeCredentials(
             launch.server_url, launch.runtime_id, launch.token, launch.instance_id
         )
-        save_credentials(self.data, creds)
-        write_private(self.data / INSTANCE_FILE, launch.instance_id + "\n")
-        write_private(self.home / ".gitconfig", TRUST_ALL)
-        if owner is not None:
-            for path in (self.data, self.home, *self._seeded()):
-                os.chown(path, *owner)
+        data = os.open(self.data, _DIR)
+        try:
+            if owner is not None:
+                os.fchown(data, *owner)
+            _write(data, CREDENTIALS_FILE, json.dumps(asdict(creds)) + "\n", owner)
+            _write(data, INSTANCE_FILE, launch.instance_id + "\n", owner)
+            home = _directory(data, "home", owner)
+            try:
+                _write(home, ".gitconfig", TRUST_ALL, owner)
+            finally:
+                os.close(home)
+        finally:
+            os.close(data)
 
     def forget_credentials(self) -> None:
         """The runtime token is not left on disk once its bridge stopped."""
@@ -79,8 +88,11 @@ class SessionDir:
         """Fetch the session branch and checkpoints from the bridge's clone into the
         repo (blocking: run it in a thread); the refs brought back."""
         target = Path(repo.path) if repo is not None else None
-        clone = self.data / "repos" / repo.id if repo is not None else None
+        clone = (self.data / "repos" / repo.id).resolve() if repo is not None else None
         if target is None or clone is None or not (clone / ".git").is_dir():
+            return []
+        if self.data.resolve() not in clone.parents:
+            log.warning("a sandbox's clone links out of it", extra={"session": self.session_id})
             return []
         env = {"GIT_CONFIG_GLOBAL": str(self._trust(clone))}
         wanted = [f"{REF_PREFIX}/{self.session_id}/"]
@@ -103,9 +115,38 @@ class SessionDir:
         write_private(path, f"[safe]\n\tdirectory = {clone}\n\tdirectory = {clone}/.git\n")
         return path
 
-    def _seeded(self) -> list[Path]:
-        names = (CREDENTIALS_FILE, INSTANCE_FILE)
-        return [*(self.data / name for name in names), self.home / ".gitconfig"]
+
+# What the host writes into the bridge's directory it writes as the server's user
+# (root, maybe) into a place the sandbox's user controls: links planted there are
+# never followed (O_NOFOLLOW, relative to an opened directory), files made anew.
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+
+def _directory(parent: int, name: str, owner: tuple[int, int] | None) -> int:
+    """``name`` in ``parent`` as a real directory (whatever was there instead goes)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(name, dir_fd=parent).st_mode):
+            os.unlink(name, dir_fd=parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=parent)
+    fd = os.open(name, _DIR, dir_fd=parent)
+    if owner is not None:
+        os.fchown(fd, *owner)
+    return fd
+
+
+def _write(parent: int, name: str, text: str, owner: tuple[int, int] | None) -> None:
+    """A new 0600 file ``name`` in ``parent`` holding ``text``."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=parent)
+    fd = os.open(name, _NEW, 0o600, dir_fd=parent)
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def bring_back_others(root: Path, running: Iterable[Launch], launch: Launch) -> None:
