@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -54,6 +55,7 @@ async def test_a_cloud_session_runs_in_its_sandbox_and_cannot_read_outside_it(
     secret = server_home / ".ssh" / "id_ed25519"
     token_file = cloud.live.ctx.settings.data_dir / "local-token"
     command = f"pwd; echo made > made.txt; cat {secret} {token_file}; echo exit=$?"
+    began = time.monotonic()
     session = await cloud.start(cloud.owner, location="cloud", prompt=command)
     host = _host(cloud)
     worktree = host.settings.root / session.id / "bridge" / "worktrees" / session.id
@@ -62,6 +64,7 @@ async def test_a_cloud_session_runs_in_its_sandbox_and_cannot_read_outside_it(
         await client.wait_synced()
         io = IoView(client)
         await eventually(lambda: "exit=" in io.output(), 90)
+        first = time.monotonic() - began
         lines = io.lines()
     assert str(worktree) in lines  # pwd: the worktree in the sandbox's own directory
     assert (worktree / "made.txt").read_text() == "made\n"  # written inside: there
@@ -69,6 +72,7 @@ async def test_a_cloud_session_runs_in_its_sandbox_and_cannot_read_outside_it(
     assert not any("PRIVATE KEY" in line or cloud.live.token in line for line in lines)
     assert sum("No such file or directory" in line for line in lines) == 2  # ...both unseen
     assert await cloud.status(session.id) in ("running", "idle")
+    print(f"\ncloud session start -> its sandbox's output in io: {first * 1000:.0f} ms")
 
 
 async def test_its_bridge_is_sandboxed_and_stopping_it_brings_its_work_back(
