@@ -2,10 +2,10 @@
 
 Every change — an update from a client or an in-process write by a service
 (``with room.doc.transaction(origin=...)``) — takes one path: ``doc.observe``
-→ persist (group commit) + broadcast. Changes are merged and encoded once for
+→ persist (group commit) + broadcast. Changes are merged and framed once for
 all receivers: an idle room broadcasts at the end of the event-loop turn; a
 busy one at most once per :data:`BROADCAST_INTERVAL_S`, so the cost of a
-broadcast (one send per receiver) is paid per interval, not per keystroke.
+broadcast (one write per receiver) is paid per interval, not per keystroke.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 from trace_sync.errors import Forbidden, StoreError, TraceError
 from trace_sync.metrics import Metrics
 from trace_sync.sync.awareness import AwarenessStates
-from trace_sync.sync.peer import Peer, fold_frames
+from trace_sync.sync.peer import Peer
 from trace_sync.sync.protocol import (
     EMPTY_UPDATE,
     Awareness,
@@ -35,6 +35,7 @@ from trace_sync.sync.protocol import (
     update_message,
 )
 from trace_sync.sync.store import DocumentStore
+from trace_sync.sync.wire import Frame
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,22 @@ class Room:
     def connect(self, peer: Peer) -> None:
         """Greet a new connection with our state vector and everyone's presence."""
         self.connections.add(peer)
-        peer.send(sync_step1(self.doc.get_state()))
+        peer.send(Frame(sync_step1(self.doc.get_state())))
         presence = self.awareness.full_message()
         if presence:
-            peer.send(presence)
+            peer.send(Frame(presence))
 
     def disconnect(self, peer: Peer) -> None:
         self.connections.discard(peer)
         removal = self.awareness.remove_owner(peer)
         if removal:
-            self._broadcast_raw(removal)
+            self._broadcast_raw(Frame(removal))
 
-    def catch_up(self, state: bytes) -> list[bytes]:
+    def catch_up(self, state: bytes) -> list[Frame]:
         """Frames that bring a client from ``state`` to now (used by folds)."""
-        return fold_frames(self.doc.get_update(state), self.awareness.full_message())
+        frames = [Frame(update_message(self.doc.get_update(state)))]
+        presence = self.awareness.full_message()
+        return frames + [Frame(presence)] if presence else frames
 
     # -- messages ------------------------------------------------------------
 
@@ -110,11 +113,11 @@ class Room:
             self._apply(peer, message.update, writable)
         elif isinstance(message, Awareness):
             self.awareness.apply(peer, message.entries)
-            self._broadcast_raw(frame)  # to the sender too, as the reference server does
+            self._broadcast_raw(Frame(frame))  # to the sender too, as the reference server does
         elif isinstance(message, QueryAwareness):
             presence = self.awareness.full_message()
             if presence:
-                peer.send(presence)
+                peer.send(Frame(presence))
 
     def _handshake(self, peer: Peer, state: bytes) -> None:
         try:
@@ -122,7 +125,7 @@ class Room:
         except ValueError as exc:
             raise ProtocolError(f"bad state vector: {exc}") from exc
         # No await between the diff and joining: the client misses nothing.
-        peer.send(sync_step2(diff), state_before=state)
+        peer.send(Frame(sync_step2(diff)), state_before=state)
         peer.joined = True
 
     def _apply(self, peer: Peer, update: bytes, writable: bool) -> None:
@@ -169,14 +172,14 @@ class Room:
         self._last_flush = asyncio.get_running_loop().time()
         batch, origins, state = self._batch, self._batch_origins, self._batch_state
         self._batch, self._batch_origins = [], set()
-        frame = update_message(batch[0] if len(batch) == 1 else merge_updates(*batch))
+        frame = Frame(update_message(batch[0] if len(batch) == 1 else merge_updates(*batch)))
         only_from = next(iter(origins)) if len(origins) == 1 else None
         receivers = [p for p in self.connections if p.joined and p is not only_from]
         for peer in receivers:
             peer.send(frame, state_before=state)
         self._metrics.updates_out.inc(len(receivers))
 
-    def _broadcast_raw(self, frame: bytes) -> None:
+    def _broadcast_raw(self, frame: Frame) -> None:
         for peer in self.connections:
             peer.send(frame)
 
