@@ -104,3 +104,20 @@ async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path)
             await slow.catch_up(writer.doc)
             assert str(slow.doc.get("t", type=Text)) == "after before"
         slow.close()
+
+
+async def test_a_burst_bigger_than_a_batch_arrives_whole_and_in_order(server: LiveServer) -> None:
+    """600 writes in one event-loop turn: the pending batch is merged on the way
+    (every 256 updates) and still reaches receivers as one ordered whole."""
+    name = f"session/{await new_session(server)}/notes"
+    url = f"{server.ws_url}/sync/{name}"
+    async with PyClient(url, server.token) as a, PyClient(url, server.token) as b:
+        await asyncio.gather(a.synced.wait(), b.synced.wait())
+        async with server.ctx.sync.rooms.open(name) as room:
+            text = room.doc.get("t", type=Text)
+            for i in range(600):
+                with room.doc.transaction(origin="svc"):
+                    text += f"#{i:04d}#"
+        for client in (a, b):
+            await client.wait_for(lambda c=client: len(str(c.text)) == 600 * 6)
+            assert markers(client.updates_received) == list(range(600))
