@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pycrdt import Doc, Text
 
@@ -78,10 +79,16 @@ async def test_frames_of_every_length_arrive_intact(server: LiveServer) -> None:
     async with PyClient(url, server.token) as writer, PyClient(url, server.token) as reader:
         await asyncio.gather(writer.synced.wait(), reader.synced.wait())
         # Websocket lengths: 7 bits up to 125 bytes, 16 bits up to 65535, 64 bits above.
-        for size in (1, 100, 125, 126, 1000, 65_000, 65_536, 200_000):
+        sizes = (1, 100, 125, 126, 1000, 65_000, 65_536, 200_000)
+        for size in sizes:
             writer.edit(len(writer.text), "x" * size)
             await reader.wait_for(lambda: same_state(reader.doc, writer.doc))
         assert str(reader.text) == str(writer.text)
+    # What went out is counted, for operators reading /metrics.
+    async with httpx.AsyncClient() as http:
+        scraped = (await http.get(f"{server.url}/metrics")).text
+    sent = re.search(r"^trace_sync_bytes_out_total (\S+)$", scraped, re.MULTILINE)
+    assert sent is not None and float(sent[1]) >= sum(sizes)
 
 
 async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path) -> None:
