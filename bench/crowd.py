@@ -137,16 +137,64 @@ async def connect(url: str, on_binary: Callable[[BenchSocket, bytes], None]) -> 
     return sock
 
 
+class Arrivals:
+    """When each watched marker (index ``0 .. count - 1``) first reached one receiver.
+
+    A frame holds a run of consecutive markers (the merged or folded updates
+    of one writer), so it is noted as one ``(first, last, time)`` run, and
+    spread out per marker only for the results: noting each marker in Python
+    would cost the crowd more than the server spends sending at N=1000.
+    """
+
+    __slots__ = ("count", "runs", "seen_through", "gaps")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.runs: list[tuple[int, int, float]] = []
+        #: Every marker up to this index has arrived.
+        self.seen_through = -1
+        self.gaps = False
+
+    def note(self, lo: int, hi: int, now: float) -> bool:
+        """Note markers ``lo .. hi``; True when this completes the receiver."""
+        lo, hi = max(lo, 0), min(hi, self.count - 1)
+        if hi <= self.seen_through or lo > hi:
+            return False  # nothing new (or nothing watched)
+        self.runs.append((lo, hi, now))
+        if lo <= self.seen_through + 1 and not self.gaps:
+            self.seen_through = hi
+        else:  # out of order: rare, recount from every run
+            self.gaps = True
+            for run_lo, run_hi, _ in sorted(self.runs):
+                if run_lo > self.seen_through + 1:
+                    break
+                self.seen_through = max(self.seen_through, run_hi)
+        return self.seen_through == self.count - 1
+
+    def times(self) -> array[float]:
+        """Per marker, when it first arrived (``NOT_SEEN`` if it never did)."""
+        times = array("d", [NOT_SEEN]) * self.count
+        top = -1
+        for lo, hi, at in self.runs:
+            for i in range(lo, min(hi, top) + 1):  # overlaps what came before
+                if times[i] == NOT_SEEN:
+                    times[i] = at
+            if hi > top:
+                start = max(lo, top + 1)
+                times[start : hi + 1] = array("d", [at]) * (hi + 1 - start)
+                top = hi
+        return times
+
+
 class Receivers:
     """The crowd inside one process: records when each marker reached each receiver."""
 
     def __init__(self, report: Callable[[tuple[Any, ...]], None]) -> None:
         self.report = report
         self.sockets: list[BenchSocket] = []
-        self.index: dict[BenchSocket, int] = {}
+        self.arrivals: dict[BenchSocket, Arrivals] = {}
         self.joined: dict[BenchSocket, asyncio.Future[None]] = {}
-        self.first, self.count, self.missing = 0, 0, 0
-        self.times: list[array[float]] = []
+        self.first, self.waiting = 0, 0
 
     async def join(self, urls: list[str], step1: bytes) -> tuple[Any, ...]:
         """Connect every receiver; each is ready once the server answered its step 1."""
@@ -158,15 +206,14 @@ class Receivers:
     async def _join(self, url: str, step1: bytes) -> None:
         loop = asyncio.get_running_loop()
         sock = await connect(url, self.on_binary)
-        self.index[sock] = len(self.sockets)
         self.sockets.append(sock)
         self.joined[sock] = loop.create_future()
         sock.send(step1)
         await asyncio.wait_for(self.joined[sock], 120)
 
     def watch(self, first: int, count: int) -> tuple[Any, ...]:
-        self.first, self.count, self.missing = first, count, count * len(self.sockets)
-        self.times = [array("d", [NOT_SEEN]) * count for _ in self.sockets]
+        self.first, self.waiting = first, len(self.sockets)
+        self.arrivals = {sock: Arrivals(count) for sock in self.sockets}
         return ("watching",)
 
     def on_binary(self, sock: BenchSocket, payload: bytes) -> None:
@@ -174,20 +221,24 @@ class Receivers:
         joined = self.joined.get(sock)
         if joined is not None and not joined.done() and payload.startswith(SYNC_STEP2):
             joined.set_result(None)
-        if not self.missing or b"#" not in payload:
+        arrivals = self.arrivals.get(sock)
+        if arrivals is None or not (found := MARKER.findall(payload)):
             return
-        times, first, count = self.times[self.index[sock]], self.first, self.count
-        for match in MARKER.finditer(payload):
-            i = int(match[1]) - first
-            if 0 <= i < count and times[i] == NOT_SEEN:
-                times[i] = now
-                self.missing -= 1
-        if not self.missing:
-            self.report(("complete", first, now))
+        lo, hi = int(found[0]) - self.first, int(found[-1]) - self.first
+        # One frame never holds a marker twice, so k markers spanning exactly
+        # k numbers are the whole run; anything else is noted one by one.
+        runs = (
+            [(lo, hi)] if hi - lo + 1 == len(found) else [(int(m) - self.first,) * 2 for m in found]
+        )
+        if any([arrivals.note(a, b, now) for a, b in runs]):
+            self.waiting -= 1
+            if not self.waiting:
+                self.report(("complete", self.first, now))
 
     def results(self) -> tuple[Any, ...]:
         closed = sum(sock.closed for sock in self.sockets)
-        return ("results", [t.tobytes() for t in self.times], closed)
+        times = [self.arrivals[sock].times().tobytes() for sock in self.sockets]
+        return ("results", times, closed)
 
 
 def crowd_main(conn: Connection, urls: list[str], step1: bytes) -> None:
