@@ -11,14 +11,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from trace_sync.api import accounts, ops
-from trace_sync.api.errors import EXCEPTION_HANDLERS
+from trace_app.web import WebApp
+from trace_sync.api import accounts, ops, runtimes, worktrees
+from trace_sync.api.bridge_socket import BridgeSocket
+from trace_sync.api.errors import EXCEPTION_HANDLERS, error_response
 from trace_sync.auth.gatekeeper import Gatekeeper
+from trace_sync.auth.principal import Principal
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.bridges import BridgeServices
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
 from trace_sync.services.repos import RepoService
 from trace_sync.services.sessions import SessionService
@@ -26,6 +32,7 @@ from trace_sync.services.signin import SignInCodes
 from trace_sync.services.workspaces import WorkspaceService
 from trace_sync.settings import Settings
 from trace_sync.store import Store
+from trace_sync.store.records import SessionRow
 from trace_sync.sync.endpoint import SyncServer
 
 log = logging.getLogger(__name__)
@@ -49,23 +56,37 @@ class Context:
     signin: SignInCodes
     sync: SyncServer
     owner: LocalOwner
+    #: Runtimes, the router, grants, terminals and worktree operations (issue 4).
+    bridges: BridgeServices
 
 
 def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = None) -> Starlette:
     """Build the server; ``on_ready`` runs once it accepts work (``trace serve``
     prints the sign-in link there)."""
 
+    web = WebApp()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             app.state.ctx = await _start(settings, stack)
+            await stack.enter_async_context(web)  # closed first: its tabs use the server
             if on_ready:
                 on_ready(app.state.ctx)
             yield
             log.info("shutting down: closing connections and flushing the store")
 
     return Starlette(
-        routes=[*ops.routes, *accounts.routes, WebSocketRoute("/sync/{name:path}", _sync)],
+        routes=[
+            *ops.routes,
+            *accounts.routes,
+            *runtimes.routes,
+            *worktrees.routes,
+            WebSocketRoute("/sync/{name:path}", _sync),
+            WebSocketRoute("/bridge", _bridge),
+            Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
+            Mount("/", app=web.asgi),  # the web app (Flet) gets every other path
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
         max_body_size=MAX_BODY_BYTES,
@@ -95,6 +116,14 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
     if owner.first_start:
         [default] = await store.directory.list_workspaces(owner.user_id)
         await workspaces.project(default.id)
+
+    async def needs_runtime(actor: Principal, session: SessionRow) -> None:
+        await bridges.router.needs_runtime(actor, session)  # bound below, before any request
+
+    sessions = SessionService(store, documents, on_needs_runtime=needs_runtime)
+    bridges = await stack.enter_async_context(
+        BridgeServices(store, documents, accounts, sessions, settings)
+    )
     return Context(
         settings=settings,
         metrics=metrics,
@@ -103,12 +132,33 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         accounts=accounts,
         workspaces=workspaces,
         repos=RepoService(store, documents, settings.data_dir),
-        sessions=SessionService(store, documents),
+        sessions=sessions,
         signin=SignInCodes(),
         sync=sync,
         owner=owner,
+        bridges=bridges,
     )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _no_endpoint(request: Request) -> Response:
+    # Without this the web app mounted at / would answer unknown API paths with its page.
+    message = f"no endpoint {request.method} {request.url.path}"
+    return error_response(404, "not_found", message)
 
 
 async def _sync(websocket: WebSocket) -> None:
     await websocket.app.state.ctx.sync.handle(websocket)
+
+
+async def _bridge(websocket: WebSocket) -> None:
+    ctx: Context = websocket.app.state.ctx
+    socket = BridgeSocket(
+        ctx.gate,
+        ctx.bridges.control,
+        max_frame_bytes=ctx.settings.limits.max_frame_bytes,
+        hello_within_s=ctx.settings.bridge.lease_s,
+    )
+    await socket.handle(websocket)

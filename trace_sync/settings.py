@@ -34,6 +34,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class BridgeTimings:
+    """How the server keeps track of bridges on ``/bridge``."""
+
+    #: Bridges send a heartbeat this often.
+    heartbeat_s: float = 5.0
+    #: A bridge not heard from for this long is lost: its live sessions fail
+    #: (interrupted, offered for resume). Four heartbeats, so one or two late
+    #: ones on a busy machine do not lose it.
+    lease_s: float = 20.0
+    #: How long a service waits for a bridge's reply (checkpoint, merge, files).
+    request_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``create_app`` needs; build with :meth:`from_env` or by hand in tests."""
 
@@ -52,6 +66,9 @@ class Settings:
     public_url: str | None = None
     #: PostgreSQL schema to keep Trace's tables in (created if missing).
     database_schema: str | None = None
+    bridge: BridgeTimings = field(default_factory=BridgeTimings)
+    #: The host adapter that starts bridges for cloud sessions (none: they wait).
+    cloud_host: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -69,11 +86,35 @@ class Settings:
             port=_int(env, "TRACE_PORT", 4000),
             public_url=env.get("TRACE_PUBLIC_URL") or None,
             database_schema=env.get("TRACE_DATABASE_SCHEMA") or None,
+            bridge=_bridge_timings(env),
+            cloud_host=env.get("TRACE_CLOUD_HOST") or None,
         )
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _bridge_timings(env: dict[str, str]) -> BridgeTimings:
+    default = BridgeTimings()
+    heartbeat = _seconds(env, "TRACE_BRIDGE_HEARTBEAT_S", default.heartbeat_s)
+    lease = _seconds(env, "TRACE_BRIDGE_LEASE_S", default.lease_s)
+    if lease <= heartbeat:
+        raise SettingsError("TRACE_BRIDGE_LEASE_S must be longer than TRACE_BRIDGE_HEARTBEAT_S")
+    return BridgeTimings(heartbeat_s=heartbeat, lease_s=lease, request_s=default.request_s)
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be between 0 and 3600 seconds, got {value}")
+    return value
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

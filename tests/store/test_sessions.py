@@ -139,7 +139,8 @@ async def test_a_version_1_database_keeps_its_sessions(store_target: StoreTarget
     created = datetime(2026, 1, 2, tzinfo=UTC)
     db = Database(str(store_target.url), store_target.schema)
     async with db, db.begin() as conn:
-        for table in ("idempotency", "sessions", "repos", "schema_version"):  # newest first
+        # newest first
+        for table in ("grants", "runtimes", "idempotency", "sessions", "repos", "schema_version"):
             await conn.execute(text(f"DROP TABLE {table}"))
         await conn.run_sync(lambda sync: schema_version.create(sync))
         await conn.run_sync(lambda sync: old_sessions.create(sync))

@@ -1,4 +1,9 @@
-"""Install the pinned JS test packages once, into ``.cache/js/<lock hash>/``."""
+"""Install pinned npm packages for the tests once, into ``.cache/<name>/<lock hash>/``.
+
+``tests/js`` holds the real Yjs clients, ``tests/tools`` the real coding-tool
+CLIs (Claude Code, Codex, claude-code-acp). Each is installed with ``npm ci``
+from its committed lock file, shared by every test and run until the lock changes.
+"""
 
 from __future__ import annotations
 
@@ -13,32 +18,46 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "tests" / "js"
 FILES = ("package.json", "package-lock.json", "client.mjs")
+TOOLS = ROOT / "tests" / "tools"
 
 
-def require_node() -> str:
+def require_node(purpose: str = "the JS Yjs client tests") -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node and npm:
         return node
-    message = "install Node.js and npm to run the JS Yjs client tests"
+    message = f"install Node.js and npm to run {purpose}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
 
 
-def js_clients_dir() -> Path:
-    """A directory holding client.mjs beside its installed node_modules."""
-    require_node()
-    digest = hashlib.sha256(b"".join((SOURCE / f).read_bytes() for f in FILES)).hexdigest()[:16]
-    target = ROOT / ".cache" / "js" / digest
-    if not (target / "node_modules" / "yjs").is_dir():
+def installed(source: Path, files: tuple[str, ...], cache: str, probe: str) -> Path:
+    """``source``'s ``files`` copied beside their ``npm ci``-installed node_modules."""
+    digest = hashlib.sha256(b"".join((source / f).read_bytes() for f in files)).hexdigest()[:16]
+    target = ROOT / ".cache" / cache / digest
+    if not (target / "node_modules" / probe).exists():
         target.mkdir(parents=True, exist_ok=True)
-        for name in FILES:
-            shutil.copy(SOURCE / name, target / name)
+        for name in files:
+            shutil.copy(source / name, target / name)
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=target,
             check=True,
             capture_output=True,
-            timeout=300,
+            timeout=600,
         )
     return target
+
+
+def js_clients_dir() -> Path:
+    """A directory holding client.mjs beside its installed node_modules."""
+    require_node()
+    return installed(SOURCE, FILES, "js", "yjs")
+
+
+def coding_tools_bin() -> Path:
+    """``node_modules/.bin`` holding the pinned ``claude``, ``codex`` and ``claude-code-acp``."""
+    require_node("the coding-tool tests (they install the real CLIs with npm)")
+    files = ("package.json", "package-lock.json")
+    target = installed(TOOLS, files, "tools", ".bin/claude-code-acp")
+    return target / "node_modules" / ".bin"

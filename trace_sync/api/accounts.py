@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from trace_sync.api.bodies import read_body, reply
-from trace_sync.api.credentials import principal_of
+from trace_sync.api.credentials import person_of
 from trace_sync.api.models import (
     AddMemberIn,
     MemberOut,
@@ -38,7 +38,7 @@ def _token(t: TokenRecord) -> TokenOut:
 
 
 async def me(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     store = request.app.state.ctx.store
     user = await store.accounts.get_user(principal.user_id)
     workspaces = []
@@ -49,14 +49,14 @@ async def me(request: Request) -> Response:
 
 
 async def list_members(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     wid = request.path_params["wid"]
     members = await request.app.state.ctx.workspaces.members(principal, wid)
     return reply([MemberOut(user=_user(m.user), role=m.role) for m in members])
 
 
 async def add_member(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     body = await read_body(request, AddMemberIn)
     wid = request.path_params["wid"]
     added = await request.app.state.ctx.workspaces.add_member(principal, wid, body.name, body.role)
@@ -65,18 +65,18 @@ async def add_member(request: Request) -> Response:
 
 
 async def list_tokens(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     return reply([_token(t) for t in await request.app.state.ctx.accounts.tokens(principal)])
 
 
 async def revoke_token(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     token_id = request.path_params["token_id"]
     return reply(_token(await request.app.state.ctx.accounts.revoke_token(principal, token_id)))
 
 
 async def signin_link(request: Request) -> Response:
-    principal = await principal_of(request)
+    principal = await person_of(request)
     ctx = request.app.state.ctx
     return reply(
         SignInLinkOut(url=sign_in_url(ctx.settings.base_url, ctx.signin.mint(principal.user_id)))

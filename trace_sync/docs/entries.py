@@ -67,6 +67,25 @@ class SessionSummary(Entry):
     needs_attention: bool = False
 
 
+class RuntimeTool(Entry):
+    name: str
+    available: bool
+    version: str | None = None
+
+
+class RuntimeEntry(Entry):
+    """A bridge of a workspace member, as the server last knew it."""
+
+    id: str
+    name: str
+    kind: Literal["desktop", "sandbox", "docker"]
+    owner_id: str
+    version: str = ""
+    online: bool = False
+    last_seen_at: datetime | None = None
+    tools: list[RuntimeTool] = Field(default_factory=list)
+
+
 # -- session/<sid> -------------------------------------------------------------
 
 
@@ -91,6 +110,8 @@ class SessionMeta(Entry):
     owner_id: str
     created_at: datetime
     parent: Lineage | None = None
+    #: True once a run was cut off (its runtime was lost or restarted); a resume clears it.
+    interrupted: bool = False
 
 
 class Desired(Entry):
@@ -277,6 +298,8 @@ class TerminalInfo(Entry):
     cols: int = 80
     rows: int = 24
     sealed_chars: int = 0
+    #: Who opened a shell terminal (user id); absent for the tool's own.
+    opened_by: str | None = None
 
 
 class FileChange(Entry):

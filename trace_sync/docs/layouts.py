@@ -54,7 +54,7 @@ WORKSPACE = Layout(
         Root("members", "Map", e.MemberEntry, "user id -> name and role"),
         Root("repos", "Map", e.RepoEntry, "repo id -> connected repository"),
         Root("sessions", "Map", e.SessionSummary, "session id -> summary (private ones left out)"),
-        Root("runtimes", "Map", None, "runtime id -> bridge state (runtimes issue)"),
+        Root("runtimes", "Map", e.RuntimeEntry, "runtime id -> a member's bridge, online or not"),
         Root("timeline", "Array", e.TimelineEvent, "workspace changes: members, repos, names"),
     ),
 )

@@ -12,7 +12,7 @@ come back through :meth:`SessionService.report_status`.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -66,12 +66,17 @@ _CAS_ATTEMPTS = 5
 
 PromptMode = Literal["queue", "interrupt"]
 Location = Literal["local", "cloud"]
+#: Called after a session was started, forked or resumed: place it on a runtime.
+NeedsRuntime = Callable[[Principal, SessionRow], Awaitable[None]]
 
 
 class SessionService:
-    def __init__(self, store: Store, documents: Documents) -> None:
+    def __init__(
+        self, store: Store, documents: Documents, on_needs_runtime: NeedsRuntime | None = None
+    ) -> None:
         self._store = store
         self._documents = documents
+        self._on_needs_runtime = on_needs_runtime
 
     # -- queries -----------------------------------------------------------------
 
@@ -138,6 +143,7 @@ class SessionService:
             location=location,
         )
         await self._write_new(row, event(actor.user_id, "session.started"), first)
+        await self._needs_runtime(actor, row)
         return row
 
     async def fork(
@@ -177,6 +183,7 @@ class SessionService:
         await self._write_new(row, started, first)
         note = event(actor.user_id, "session.fork_made", child_id=row.id, checkpoint=checkpoint)
         await self._write(parent, note)
+        await self._needs_runtime(actor, row)
         return row
 
     async def send(
@@ -200,7 +207,11 @@ class SessionService:
         session, role = await visible_session(self._store, session_id, actor)
         require_writer(role, f"{command.value} a session")
         session = await self._move(session_id, lambda status: apply_command(command, status))
-        await self._write(session, event(actor.user_id, kind), desired)
+        resumed = command is Command.RESUME
+        cleared = False if resumed else None  # a resume ends an interruption
+        await self._write(session, event(actor.user_id, kind), desired, interrupted=cleared)
+        if resumed:
+            await self._needs_runtime(actor, session)
         return session
 
     async def rename(self, actor: Principal, session_id: str, title: str) -> SessionRow:
@@ -237,6 +248,19 @@ class SessionService:
 
     # -- the runtime's side ------------------------------------------------------
 
+    async def interrupt(self, session_id: str, kind: str, **payload: Any) -> SessionRow | None:
+        """A live session's run was cut off (its runtime was lost or restarted):
+        it becomes failed, marked interrupted and offered for resume, with ``kind``
+        on its timeline. Returns ``None`` if the session was not live."""
+        if SessionStatus((await self._store.sessions.get(session_id)).status) not in LIVE:
+            return None
+        failed = SessionStatus.FAILED
+        session = await self._move(session_id, lambda status: failed if status in LIVE else status)
+        if session.status != failed:
+            return None  # a person's command got there first
+        await self._write(session, event("runtime", kind, **payload), interrupted=True)
+        return session
+
     async def report_status(self, session_id: str, reported: SessionStatus) -> SessionRow:
         """What the runtime says is happening (derived from ``session/<sid>/io``).
 
@@ -264,6 +288,10 @@ class SessionService:
                 continue
         raise Conflict(f"session {session_id} keeps changing; try again")
 
+    async def _needs_runtime(self, actor: Principal, session: SessionRow) -> None:
+        if self._on_needs_runtime is not None:
+            await self._on_needs_runtime(actor, session)
+
     async def _require_checkpoint(self, session_id: str, checkpoint: int) -> None:
         async with self._documents.document(session_doc(session_id)) as doc:
             registry = list(typed.root_of(doc, SESSION, "checkpoints"))
@@ -283,12 +311,17 @@ class SessionService:
         change: TimelineEvent,
         desired: DesiredState | None = None,
         prompt: PromptEntry | None = None,
+        *,
+        interrupted: bool | None = None,
     ) -> None:
         """Mirror the row into ``session/<sid>`` and the workspace index, with
         ``change`` on the timeline, in one transaction per document."""
+        meta = _meta(session)
+        if interrupted is not None:
+            meta = meta.model_copy(update={"interrupted": interrupted})
         async with self._documents.document(session_doc(session.id)) as doc:
             with doc.transaction(origin=SERVICES):
-                typed.put_fields(doc, SESSION, "meta", _meta(session), origin=SERVICES)
+                typed.put_fields(doc, SESSION, "meta", meta, origin=SERVICES)
                 if desired is not None:
                     _set_desired(doc, desired)
                 if prompt is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -132,3 +133,58 @@ class StoredReply:
     fingerprint: str
     status: int | None  # None while the first request is still running
     body: bytes
+
+
+class Capability(StrEnum):
+    """What a grant lets someone do on another person's runtime."""
+
+    SESSION = "session"  # run sessions on it
+    TERMINAL = "terminal"  # type into its sessions' terminals
+
+
+class GrantState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class RuntimeRecord:
+    """A bridge instance of one user (desktop) or one session (sandbox, docker)."""
+
+    id: str
+    owner_id: str
+    instance_id: str
+    name: str
+    kind: str
+    version: str
+    #: What the bridge said about itself in its last hello (tools found).
+    capabilities: dict[str, Any]
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    runtime_id: str
+    grantee_id: str
+    capabilities: frozenset[Capability]
+    #: The one session it covers; None for every session on the runtime.
+    session_id: str | None
+    expires_at: datetime | None
+    state: GrantState
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+
+    def allows(self, capability: Capability, session_id: str | None, at: datetime) -> bool:
+        """True if approved, unexpired at ``at``, and covering ``capability`` for ``session_id``."""
+        return (
+            self.state is GrantState.APPROVED
+            and capability in self.capabilities
+            and (self.session_id is None or self.session_id == session_id)
+            and (self.expires_at is None or at < self.expires_at)
+        )

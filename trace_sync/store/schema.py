@@ -239,3 +239,50 @@ async def _record(conn: AsyncConnection, versions: range) -> list[int]:
         rows = [{"version": v, "applied_at": applied_at} for v in versions]
         await conn.execute(schema_version.insert(), rows)
     return list(versions)
+
+
+# -- Runtimes (bridges) and access grants to them: issue 4 -----------------------
+# Kept together at the end, and appended to MIGRATIONS as a step of their own.
+
+runtimes = Table(
+    "runtimes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Text, ForeignKey("users.id"), nullable=False, index=True),
+    #: A stable id the bridge keeps in its data dir: re-registering finds the same row.
+    Column("instance_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("version", Text, nullable=False, server_default=""),
+    #: JSON: the tools the bridge found, as it said in its last hello.
+    Column("capabilities", Text, nullable=False, server_default="{}"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp),
+    UniqueConstraint("owner_id", "instance_id"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("runtime_id", Text, ForeignKey("runtimes.id"), nullable=False, index=True),
+    Column("grantee_id", Text, ForeignKey("users.id"), nullable=False, index=True),
+    #: Comma-separated capabilities: session, terminal.
+    Column("capabilities", Text, nullable=False),
+    #: One session, or NULL for every session on the runtime.
+    Column("session_id", Text, ForeignKey("sessions.id", ondelete="CASCADE")),
+    Column("expires_at", Timestamp),
+    Column("state", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("decided_at", Timestamp),
+    Column("decided_by", Text, ForeignKey("users.id")),
+)
+
+
+async def _runtimes_and_grants(conn: AsyncConnection) -> None:
+    """Runtimes (bridges) and the access grants their owners give."""
+    await conn.run_sync(lambda sync: runtimes.create(sync, checkfirst=True))
+    await conn.run_sync(lambda sync: grants.create(sync, checkfirst=True))
+
+
+MIGRATIONS.append(_runtimes_and_grants)

@@ -145,6 +145,35 @@ class Sessions:
         """Set (or clear, with ``None``) the runtime hosting a session."""
         await self.update(session_id, runtime_id=runtime_id)
 
+    async def on_runtime(self, runtime_id: str, statuses: Collection[str] = ()) -> list[SessionRow]:
+        """Sessions placed on a runtime (only those in ``statuses``, when given)."""
+        query = select(sessions).where(sessions.c.runtime_id == runtime_id)
+        if statuses:
+            query = query.where(sessions.c.status.in_(list(statuses)))
+        async with self._db.begin() as conn:
+            return [_session(row) for row in await conn.execute(query.order_by(sessions.c.id))]
+
+    async def awaiting_runtime(self, owner_id: str, status: str) -> list[SessionRow]:
+        """Local sessions of ``owner_id`` in ``status`` that no runtime hosts yet."""
+        query = select(sessions).where(
+            sessions.c.owner_id == owner_id,
+            sessions.c.runtime_id.is_(None),
+            sessions.c.location == "local",
+            sessions.c.status == status,
+        )
+        async with self._db.begin() as conn:
+            return [_session(row) for row in await conn.execute(query.order_by(sessions.c.id))]
+
+    async def runtimes_hosting(self, statuses: Collection[str]) -> set[str]:
+        """Runtimes that hold at least one session in ``statuses``."""
+        query = (
+            select(sessions.c.runtime_id)
+            .where(sessions.c.runtime_id.is_not(None), sessions.c.status.in_(list(statuses)))
+            .distinct()
+        )
+        async with self._db.begin() as conn:
+            return {str(rid) for rid in (await conn.execute(query)).scalars()}
+
     async def page(
         self,
         workspace_id: str,

@@ -8,8 +8,10 @@ from trace_sync.metrics import Metrics
 from trace_sync.store.accounts import Accounts
 from trace_sync.store.database import Database
 from trace_sync.store.directory import Directory
+from trace_sync.store.grants import Grants
 from trace_sync.store.idempotency import IdempotencyKeys
 from trace_sync.store.repos import Repos
+from trace_sync.store.runtimes import Runtimes
 from trace_sync.store.sessions import Sessions
 from trace_sync.store.updates import UpdateLog
 
@@ -49,6 +51,8 @@ class Store:
         self.repos = Repos(self.db)
         self.sessions = Sessions(self.db)
         self.idempotency = IdempotencyKeys(self.db)
+        self.runtimes = Runtimes(self.db)
+        self.grants = Grants(self.db)
 
     async def __aenter__(self) -> Store:
         await self.db.__aenter__()

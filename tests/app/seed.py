@@ -1,0 +1,291 @@
+"""Seeded workspaces for the app's tests, made the real way.
+
+Sessions are started by the real services on the real store; what a runtime
+would write into ``session/<sid>/io`` is written by a **scripted runtime**: a
+:class:`~trace_sync.client.SyncClient` holding a runtime token (the session
+assigned to its runtime), writing entries through ``trace_sync.docs.typed``
+into the running server, exactly as a bridge would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pycrdt import Array, Doc, Map, Text
+
+from tests.support.git import make_repo
+from trace_sync.auth.principal import Principal
+from trace_sync.client import SyncClient
+from trace_sync.docs import entries as e
+from trace_sync.docs import typed
+from trace_sync.docs.entries import SessionStatus
+from trace_sync.docs.layouts import SESSION_IO, SESSION_LOG
+from trace_sync.services.accounts import AccountService
+from trace_sync.services.documents import Documents
+from trace_sync.services.repos import RepoService
+from trace_sync.services.sessions import SessionService
+from trace_sync.store import Store, TokenKind
+
+RUNTIME = "rt_scripted"
+ORIGIN = "scripted-runtime"
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+DIFF = """--- a/app/models.py
++++ b/app/models.py
+@@ -1,4 +1,5 @@
+ class User:
+-    name = ""
++    name: str = ""
++    email: str = ""
+ 
+     def greet(self):
+"""
+NEW_FILE = "--- /dev/null\n+++ b/docs/email.md\n@@ -0,0 +1 @@\n+Users have an email now.\n"
+TERMINAL = (
+    "$ pytest -q\r\n"
+    "\x1b[32m....\x1b[0m\x1b[31mF\x1b[0m\r\n"
+    "\x1b[1;31mFAILED\x1b[0m tests/test_models.py::test_email - AssertionError\r\n"
+    "\x1b[33m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m in 0.12s\r\n"
+)
+OLDER = (
+    "$ git status\r\nOn branch trace/add-email\r\n"
+    "\x1b[36molder output from a sealed segment\x1b[0m\r\n"
+)
+
+
+@dataclass
+class Seeded:
+    workspace_id: str
+    owner: Principal
+    #: title -> session id
+    sessions: dict[str, str]
+    runtime_token: str
+
+
+async def seed(store: Store, documents: Documents, owner: Principal, root: Path) -> Seeded:
+    """A repo and three sessions, one hosted by the scripted runtime (waiting for approval)."""
+    [workspace] = await store.directory.list_workspaces(owner.user_id)
+    repo_path = make_repo(root / "repo")
+    _commit_change(repo_path)
+    repo = await RepoService(store, documents, root / "data").add(
+        owner, workspace.id, str(repo_path)
+    )
+    sessions = SessionService(store, documents)
+    ids: dict[str, str] = {}
+    for title, tool in (("Add email to users", "claude_code"), ("Fix flaky CI", "codex"),
+                        ("Explore the parser", "shell")):  # fmt: skip
+        row = await sessions.start(
+            owner, workspace.id, repo_id=repo.id, tool=tool, title=title, prompt=f"{title}, please"
+        )
+        ids[title] = row.id
+    hosted = ids["Add email to users"]
+    await store.sessions.assign_runtime(hosted, RUNTIME)
+    await sessions.report_status(hosted, SessionStatus.WAITING_APPROVAL)
+    await sessions.report_status(ids["Fix flaky CI"], SessionStatus.RUNNING)
+    await sessions.report_status(ids["Explore the parser"], SessionStatus.IDLE)
+    await sessions.command(owner, ids["Explore the parser"], _pause())
+    issued = await AccountService(store).issue_token(
+        owner.user_id, "scripted runtime", kind=TokenKind.RUNTIME, runtime_id=RUNTIME
+    )
+    return Seeded(workspace.id, owner, ids, issued.token)
+
+
+def _pause() -> Any:
+    from trace_sync.services.lifecycle import Command
+
+    return Command.PAUSE
+
+
+def _commit_change(path: Path) -> None:
+    (path / "notes.txt").write_text("a change\n")
+
+
+# -- the scripted runtime ---------------------------------------------------------
+
+
+def write_io(doc: Doc[Any], sid: str) -> None:
+    """Everything a runtime reports about a session that waits for approval."""
+    put = lambda root, key, entry: typed.put(doc, SESSION_IO, root, key, entry, origin=ORIGIN)  # noqa: E731
+    add = lambda root, entry: typed.append(doc, SESSION_IO, root, entry, origin=ORIGIN)  # noqa: E731
+    with doc.transaction(origin=ORIGIN):
+        typed.root_of(doc, SESSION_IO, "runtime").update(
+            {"runtime_id": RUNTIME, "status": "waiting_approval", "branch": "trace/add-email"}
+        )
+        for entry in transcript():
+            add("transcript", entry)
+        put(
+            "terminals",
+            "t1",
+            e.TerminalInfo(id="t1", title="tests", kind="tool", sealed_chars=len(OLDER)),
+        )
+        typed.root_of(doc, SESSION_IO, "output")["t1"] = Text(TERMINAL)
+        add(
+            "segments",
+            e.SegmentRef(
+                name="t1-0", kind="terminal", terminal_id="t1", first=0, count=len(OLDER), at=NOW
+            ),
+        )
+        put(
+            "files",
+            "app/models.py",
+            e.FileChange(path="app/models.py", status="modified", added=2, removed=1, diff=DIFF),
+        )
+        put(
+            "files",
+            "docs/email.md",
+            e.FileChange(
+                path="docs/email.md",
+                status="added",
+                added=1,
+                diff=NEW_FILE,
+            ),
+        )
+        put("approvals", "req-1", approval())
+        add(
+            "checkpoints",
+            e.Checkpoint(
+                n=1,
+                ref=f"refs/trace/checkpoints/{sid}/1",
+                commit="a1b2c3d4e5f6a7b8",
+                at=NOW,
+                label="after first turn",
+            ),
+        )
+        typed.root_of(doc, SESSION_IO, "usage").update(
+            {"input_tokens": 1200, "output_tokens": 340, "cost_usd": 0.42}
+        )
+
+
+def write_segment(doc: Doc[Any]) -> None:
+    with doc.transaction(origin=ORIGIN):
+        typed.root_of(doc, SESSION_LOG, "entries").extend([OLDER])
+
+
+def approval() -> e.ApprovalRequest:
+    return e.ApprovalRequest(
+        id="req-1",
+        kind="permission",
+        tool="Bash",
+        title="Run the test suite",
+        input={"command": "pytest -q tests/test_models.py"},
+        detail=e.ApprovalDetail(
+            command="pytest -q tests/test_models.py",
+            description="Runs the tests the change touches",
+        ),
+        at=NOW,
+    )
+
+
+def transcript() -> list[e.TranscriptEntry]:
+    return [
+        e.UserPrompt(id="1", at=NOW, text="Add an email field to users"),
+        e.Thinking(
+            id="2", at=NOW, text="The model lives in app/models.py; add the field and a test."
+        ),
+        e.ToolCall(
+            id="3",
+            at=NOW,
+            call_id="c1",
+            name="Edit",
+            input={"file_path": "app/models.py"},
+            status="done",
+        ),
+        e.ToolResult(id="4", at=NOW, call_id="c1", output="edited app/models.py"),
+        e.AssistantText(
+            id="5",
+            at=NOW,
+            text="I added **email** to `User`. Running the tests now",
+            streaming=True,
+        ),
+        e.RawEvent(
+            id="6", at=NOW, source="claude_code", data={"type": "system", "subtype": "hook"}
+        ),
+        e.TranscriptEntry.model_validate(
+            {"id": "7", "kind": "sparkle", "at": NOW.isoformat(), "x": 1}
+        ),
+    ]
+
+
+class ScriptedRuntime:
+    """The runtime side of one hosted session: ``async with ScriptedRuntime(url, sid, token)``."""
+
+    def __init__(self, server_url: str, sid: str, token: str) -> None:
+        self.sid = sid
+        self.io = SyncClient(server_url, f"session/{sid}/io", token)
+        self.segment = SyncClient(server_url, f"session/{sid}/log/t1-0", token)
+
+    async def __aenter__(self) -> ScriptedRuntime:
+        await self.io.__aenter__()
+        await self.segment.__aenter__()
+        await self.io.wait_synced()
+        await self.segment.wait_synced()
+        write_io(self.io.doc, self.sid)
+        write_segment(self.segment.doc)
+        await self.io.flush()
+        await self.segment.flush()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.segment.__aexit__(*exc)
+        await self.io.__aexit__(*exc)
+
+    def answer_approval(self, status: str = "running") -> None:
+        """What a runtime does once the decision reached the tool."""
+        with self.io.doc.transaction(origin=ORIGIN):
+            del typed.root_of(self.io.doc, SESSION_IO, "approvals")["req-1"]
+            typed.root_of(self.io.doc, SESSION_IO, "runtime")["status"] = status
+
+    def stream(self, more: str) -> None:
+        """Streamed assistant text: the entry is replaced as text comes."""
+        transcript: Array[Any] = self.io.doc.get("transcript", type=Array)
+        with self.io.doc.transaction(origin=ORIGIN):
+            for i, value in enumerate(list(transcript)):
+                if isinstance(value, dict) and value.get("id") == "5":
+                    transcript[i] = value | {"text": value["text"] + more}
+
+
+@dataclass
+class SeededDir:
+    seeded: Seeded
+    #: A second person (a member) and their token.
+    other_token: str
+
+
+async def seed_data_dir(data_dir: Path, root: Path) -> SeededDir:
+    """Seed a server's data dir before it starts (as its first start would, plus sessions)."""
+    from trace_sync.metrics import Metrics
+    from trace_sync.services.local_mode import ensure_local_owner
+    from trace_sync.services.workspaces import WorkspaceService
+    from trace_sync.settings import sqlite_url
+    from trace_sync.store.records import Role
+    from trace_sync.sync.rooms import Rooms
+
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    async with Store(sqlite_url(data_dir / "trace.db")) as store:
+        local = await ensure_local_owner(store, data_dir)
+        user = await store.accounts.get_user(local.user_id)
+        owner = Principal(user.id, user.name, "t_seed")
+        async with Rooms(store.updates, Metrics(), grace_s=0) as rooms:
+            accounts = AccountService(store)
+            [workspace] = await store.directory.list_workspaces(owner.user_id)
+            await WorkspaceService(store, rooms, accounts).project(workspace.id)
+            seeded = await seed(store, rooms, owner, root)
+            bob = await store.accounts.create_user("bob")
+            await store.directory.set_member(workspace.id, bob.id, Role.MEMBER)
+            await WorkspaceService(store, rooms, accounts).project(workspace.id)
+            other = (await accounts.issue_token(bob.id, label="bob")).token
+    return SeededDir(seeded, other)
+
+
+async def decided(server_url: str, sid: str, token: str, request_id: str = "req-1") -> None:
+    """Wait until a person's decision on ``request_id`` is in ``session/<sid>``."""
+    from tests.conftest import eventually
+
+    async with SyncClient(server_url, f"session/{sid}", token, read_only=True) as session:
+        await session.wait_synced()
+        decisions = session.doc.get("decisions", type=Map)
+        await eventually(lambda: request_id in decisions, within=30)

@@ -1,0 +1,121 @@
+"""The app's client layer against a real server: replicas, presence, outbox, review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pycrdt import Text
+
+from tests.app.conftest import FAST, World
+from tests.conftest import eventually
+from trace_app import commands, notes
+from trace_app.api import Unreachable
+from trace_app.client import TraceClient
+from trace_sync.client import SyncClient
+
+
+async def test_the_session_list_and_a_session_come_from_the_documents(world: World) -> None:
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as trace:
+        await trace.start()
+        await eventually(lambda: len(trace.sessions()) == 3)
+        statuses = {r.title: r.status for r in trace.sessions()}
+        assert statuses["Add email to users"] == "waiting_approval"
+        assert statuses["Explore the parser"] == "paused"
+        state = await trace.open_session(world.hosted)
+        await eventually(lambda: len(trace.session(world.hosted).approvals) == 1)
+        state = trace.session(world.hosted)
+        assert [a.detail.command for a in state.approvals] == ["pytest -q tests/test_models.py"]
+        kinds = [i.kind for i in state.items]
+        assert kinds == ["user_prompt", "thinking", "tool_call", "assistant_text", "raw", "raw"]
+        assert state.items[2].result == "edited app/models.py"  # the result folds into its call
+        assert state.terminals[0].segments == ("t1-0",)
+        assert "older output" in await trace.older_output(world.hosted, "t1-0")
+        assert trace.attention()[0].id == world.hosted
+
+
+async def test_streamed_text_shows_as_it_arrives(world: World) -> None:
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as trace:
+        await trace.start()
+        await trace.open_session(world.hosted)
+        world.runtime.stream(" and they pass.")
+        await world.runtime.io.flush()
+        text = lambda: {i.id: i.text for i in trace.session(world.hosted).items}.get("5", "")  # noqa: E731
+        await eventually(lambda: text().endswith("Running the tests now and they pass."))
+
+
+async def test_two_people_edit_the_draft_and_see_each_other(world: World) -> None:
+    async with (
+        TraceClient(world.live.url, world.live.token, backoff=FAST) as ada,
+        TraceClient(world.live.url, world.live.token, backoff=FAST) as bob,
+    ):
+        for person in (ada, bob):
+            await person.start()
+            await person.open_session(world.hosted)
+        await eventually(lambda: ada.notes_of(world.hosted).state.value == "synced")
+        await eventually(lambda: bob.notes_of(world.hosted).state.value == "synced")
+        notes.edit_text(ada.notes_of(world.hosted).doc, "draft", "Please add ")
+        notes.edit_text(bob.notes_of(world.hosted).doc, "draft", "a test")
+        same = lambda: ada.session(world.hosted).draft == bob.session(world.hosted).draft  # noqa: E731
+        await eventually(lambda: same() and len(ada.session(world.hosted).draft) == 17)
+        notes.look_at(ada.notes_of(world.hosted), ada.user_id, "ada", cursor=5)
+        await eventually(
+            lambda: any(p.get("cursor") == 5 for p in notes.viewers(bob.notes_of(world.hosted)))
+        )
+
+
+async def test_a_command_is_pending_then_done_and_a_refusal_shows_the_servers_message(
+    world: World,
+) -> None:
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as trace:
+        await trace.start()
+        done = trace.send(commands.add_member(trace.workspace_id, "grace", "member"))
+        refused = trace.send(commands.add_member(trace.workspace_id, "grace", "member"))
+        assert [c.status for c in trace.outbox.commands()] == ["pending", "pending"]
+        box = trace.outbox.commands
+        await eventually(lambda: [(c.id, c.status) for c in box()] == [(refused.id, "failed")])
+        [failed] = box()
+        assert failed.status == "failed" and "grace" in (failed.error or "")
+        assert done.key != refused.key
+        members = await trace.api.members(trace.workspace_id)
+        assert "grace" in {m["user"]["name"] for m in members}
+
+
+async def test_review_comments_become_one_prompt_and_are_marked_sent(world: World) -> None:
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as trace:
+        await trace.start()
+        await trace.open_session(world.hosted)
+        doc = trace.notes_of(world.hosted).doc
+        notes.add_comment(doc, trace.user_id, "app/models.py", 3, "validate the address")
+        notes.add_comment(doc, trace.user_id, "app/models.py", 2, "type hints, nice")
+        command = trace.send_review(world.hosted)
+        assert command is not None and command.body is not None
+        assert command.body["text"].splitlines()[2:] == [
+            "- app/models.py:2: type hints, nice",
+            "- app/models.py:3: validate the address",
+        ]
+        assert notes.open_comments(doc) == []
+        assert trace.send_review(world.hosted) is None
+
+
+async def test_a_saved_replica_opens_without_the_server(world: World, tmp_path: Path) -> None:
+    app_data = tmp_path / "app-data"
+    async with TraceClient(
+        world.live.url, world.live.token, data_dir=app_data, backoff=FAST
+    ) as trace:
+        await trace.start()
+        await trace.open_session(world.hosted)
+        await eventually(lambda: len(trace.session(world.hosted).files) == 2)
+    async with TraceClient("http://127.0.0.1:9", world.live.token, data_dir=app_data) as other:
+        with pytest.raises(Unreachable):  # another server is another replica: nothing saved
+            await other.start()
+
+
+async def test_a_read_only_client_syncs_a_document_with_deletions(world: World) -> None:
+    name = f"workspace/{world.seeded.workspace_id}"  # rewritten by the services: it has deletions
+    async with SyncClient(world.live.url, name, world.live.token, read_only=True) as reader:
+        await reader.wait_synced()
+        with reader.doc.transaction(origin="me"):
+            reader.doc.get("scratch", type=Text).insert(0, "stays local")
+        await reader.wait_synced()
+        assert reader.state.value == "synced"

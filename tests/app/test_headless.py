@@ -1,0 +1,84 @@
+"""The views driven headless (Flet's Session in this process) against a real server."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from tests.app.conftest import World
+from tests.app.headless import Headless
+from tests.conftest import eventually
+from trace_app.ui.shell import Origin
+
+
+def origin(world: World, token: str | None = None) -> Origin:
+    return Origin(world.live.url, token if token is not None else world.live.token)
+
+
+async def test_sign_in_with_a_bad_token_says_so_then_a_good_one_shows_the_sessions(
+    world: World,
+) -> None:
+    async with Headless(Origin(world.live.url, None)) as app:
+        token = app.find(ft.TextField, "Token")
+        await app.type_into(token, "t_nope.bad")
+        await app.click(app.find(ft.Button, "Sign in"))
+        await eventually(lambda: "Could not sign in" in app.text())
+        await app.type_into(token, world.live.token)
+        await app.click(app.find(ft.Button, "Sign in"))
+        await eventually(lambda: "Add email to users" in app.text())
+        assert "waiting for approval" in app.text()
+
+
+async def test_desktop_shows_a_rail_and_split_panes_a_phone_a_bottom_bar(world: World) -> None:
+    async with Headless(origin(world), width=1280) as desktop:
+        assert any(isinstance(c, ft.NavigationRail) for c in desktop.controls())
+        assert desktop.page.navigation_bar is None
+    async with Headless(origin(world), width=390, height=844) as phone:
+        assert isinstance(phone.page.navigation_bar, ft.NavigationBar)
+        assert not any(isinstance(c, ft.NavigationRail) for c in phone.controls())
+
+
+def listed(app: Headless) -> set[str]:
+    tags = (c.identifier for c in app.controls() if isinstance(c, ft.Semantics))
+    return {t.removeprefix("session-") for t in tags if t and t.startswith("session-")}
+
+
+async def test_filters_search_and_the_attention_notice(world: World) -> None:
+    ids = world.seeded.sessions
+    async with Headless(origin(world)) as app:
+        await eventually(lambda: len(listed(app)) == 3)
+        await app.click(app.find(ft.Chip, "needs me (1)"), "select")
+        assert listed(app) == {world.hosted}
+        await app.click(app.find(ft.Chip, "all (3)"), "select")
+        await app.type_into(app.find(ft.TextField, ""), "flaky")
+        assert listed(app) == {ids["Fix flaky CI"]}
+        assert "“Add email to users” needs your approval" in app.text()  # yours, and it waits
+
+
+async def test_a_session_shows_what_the_runtime_wrote_and_approving_queues_the_command(
+    world: World,
+) -> None:
+    async with Headless(origin(world)) as app:
+        await eventually(lambda: "Add email to users" in app.text())
+        await app.click(app.tagged(f"session-{world.hosted}").content)
+        await eventually(lambda: "Run the test suite" in app.text())
+        text = app.text()
+        assert "pytest -q tests/test_models.py" in text  # exactly what is asked
+        assert "I added **email**" in text and "sparkle event" in text  # unknown kinds shown
+        await app.click(app.find(ft.Button, "Approve"))
+        assert "approve: pending" in app.text() or "approve failed" in app.text()
+        await app.click(app.find(ft.Chip, "terminal"), "select")
+        await eventually(lambda: "FAILED" in app.text())
+        await app.click(app.find(ft.TextButton, "Load older output"))
+        await eventually(lambda: "older output from a sealed segment" in app.text())
+        await app.click(app.find(ft.Chip, "files (2)"), "select")
+        assert 'email: str = ""' in app.text()
+
+
+async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:
+    async with Headless(origin(world)) as ada, Headless(origin(world)) as bob:
+        for app in (ada, bob):
+            await eventually(lambda app=app: len(listed(app)) == 3)
+            await app.click(app.tagged(f"session-{world.hosted}").content)
+            await eventually(lambda app=app: "Run the test suite" in app.text())
+        await ada.type_into(ada.find(ft.TextField, "Shared prompt draft"), "Also add a migration.")
+        await eventually(lambda: "Also add a migration." in bob.texts())

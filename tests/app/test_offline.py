@@ -1,0 +1,71 @@
+"""Offline: with the server down the app keeps showing the last state (also after a
+restart), takes draft edits and commands, and delivers both once the server is back."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pycrdt import Text
+
+from tests.app.conftest import FAST
+from tests.app.seed import ScriptedRuntime, SeededDir, seed_data_dir
+from tests.conftest import eventually
+from tests.support.server_process import ServerProcess
+from trace_app import commands, notes
+from trace_app.client import TraceClient
+from trace_sync.client import SyncClient
+
+
+@pytest.fixture
+async def started(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, SeededDir]]:
+    seeded = await seed_data_dir(tmp_path / "data", tmp_path)
+    server = ServerProcess(tmp_path / "data")
+    server.start()
+    try:
+        yield server, seeded
+    finally:
+        if server.process is not None:
+            server.stop(signal.SIGKILL)
+
+
+async def test_the_last_state_stays_and_offline_work_arrives_after_reconnect(
+    started: tuple[ServerProcess, SeededDir], tmp_path: Path
+) -> None:
+    server, seeded = started
+    sid = seeded.seeded.sessions["Add email to users"]
+    app_data = tmp_path / "app-data"
+    async with ScriptedRuntime(server.url, sid, seeded.seeded.runtime_token) as runtime:
+        await runtime.io.flush()
+        async with TraceClient(server.url, server.token, data_dir=app_data, backoff=FAST) as trace:
+            await trace.start()
+            await trace.open_session(sid)
+            await eventually(lambda: len(trace.session(sid).files) == 2)
+    server.stop(signal.SIGKILL)
+
+    # The app restarts with the server down: everything comes from its replicas.
+    async with TraceClient(server.url, server.token, data_dir=app_data, backoff=FAST) as trace:
+        await trace.start()
+        assert trace.connection().state != "online"
+        assert {r.title for r in trace.sessions()} >= {"Add email to users", "Fix flaky CI"}
+        state = await trace.open_session(sid)
+        assert [f.path for f in state.files] == ["app/models.py", "docs/email.md"]
+        assert state.approvals[0].title == "Run the test suite"
+        assert "FAILED" in state.terminals[0].output
+        notes.edit_text(trace.notes_of(sid).doc, "draft", "written offline")
+        command = trace.send(commands.add_member(trace.workspace_id, "carol", "viewer"))
+        assert trace.connection().pending == 1
+        assert trace.outbox.commands()[0].status == "pending"
+
+        server.start()
+        await eventually(lambda: trace.connection().state == "online", within=30)
+        await eventually(lambda: trace.connection().pending == 0, within=30)
+        async with SyncClient(server.url, f"session/{sid}/notes", seeded.other_token) as bob:
+            await bob.wait_synced()
+            draft = lambda: str(bob.doc.get("draft", type=Text))  # noqa: E731
+            await eventually(lambda: draft() == "written offline")
+        members = await trace.api.members(trace.workspace_id)
+        assert "carol" in {m["user"]["name"] for m in members}
+        assert command.key  # sent once, under its own idempotency key

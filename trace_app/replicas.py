@@ -1,0 +1,181 @@
+"""Local replicas of the documents a person has open.
+
+A replica opens instantly from the local store (every update it ever saw,
+kept on SQLite in the app-data dir by :mod:`trace_sync.store`), then a
+:class:`~trace_sync.client.SyncClient` brings it up to date and keeps it
+there. Every change, local or remote, is appended to the local store, so the
+last state survives a restart with the server down, and offline edits travel
+in the next handshake.
+
+>>> async with Replicas(server_url, token, store.updates) as replicas:
+...     notes = await replicas.open("session/s_1/notes")
+...     str(notes.doc.get("draft", type=Text))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+from pycrdt import Doc, TransactionEvent
+
+from trace_sync.client import Backoff, LinkState, SyncClient
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[], None]
+
+
+class UpdateStore(Protocol):
+    """Where replicas keep their updates (``Store.updates`` fits)."""
+
+    async def load(self, name: str) -> list[bytes]: ...
+
+    def submit(self, name: str, update: bytes) -> asyncio.Future[None]: ...
+
+
+@dataclass
+class Replica:
+    """One open document: ``doc`` (always readable) and its link to the server."""
+
+    name: str
+    doc: Doc[Any]
+    client: SyncClient | None = None
+    listeners: list[Listener] = field(default_factory=list)
+
+    @property
+    def state(self) -> LinkState:
+        return self.client.state if self.client is not None else LinkState.OFFLINE
+
+    @property
+    def peers(self) -> dict[int, Any]:
+        return self.client.peers if self.client is not None else {}
+
+    def set_presence(self, state: dict[str, Any] | None) -> None:
+        if self.client is not None:
+            self.client.set_presence(state)
+
+    def _changed(self) -> None:
+        for listener in list(self.listeners):
+            listener()
+
+
+class Replicas:
+    """The open replicas of one person on one server; ``async with`` only.
+
+    ``store`` is ``None`` for a client that needs no copy of its own (the web
+    app runs beside the server): replicas then live in memory only.
+    ``on_change`` hears every document and link-state change.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        store: UpdateStore | None = None,
+        *,
+        on_change: Listener | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.server_url = server_url
+        self._token = token
+        self._store = store
+        self._on_change = on_change
+        self._backoff = backoff or Backoff()
+        self._open: dict[str, Replica] = {}
+        self._opening: dict[str, asyncio.Future[Replica]] = {}
+        self._stacks: dict[str, AsyncExitStack] = {}
+        self._online = True
+
+    async def __aenter__(self) -> Replicas:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for name in list(self._stacks):
+            await self.close(name)
+
+    @property
+    def replicas(self) -> dict[str, Replica]:
+        return dict(self._open)
+
+    def get(self, name: str) -> Replica | None:
+        return self._open.get(name)
+
+    async def open(self, name: str, *, online: bool = True, writable: bool = False) -> Replica:
+        """The replica of ``name``: from the local store at once, then synced.
+
+        ``online=False`` keeps it local (the app's own document); only a
+        ``writable`` replica sends its changes (the others are read by this
+        person, and the server refuses what a reader sends)."""
+        if name in self._open:
+            return self._open[name]
+        if name in self._opening:  # two views opening one document share one replica
+            return await asyncio.shield(self._opening[name])
+        future: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
+        self._opening[name] = future
+        try:
+            replica = await self._start(name, online, writable)
+            future.set_result(replica)
+            return replica
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the caller gets it raised
+            raise
+        finally:
+            del self._opening[name]
+
+    async def close(self, name: str) -> None:
+        """Stop syncing ``name`` (its saved copy stays)."""
+        self._open.pop(name, None)
+        stack = self._stacks.pop(name, None)
+        if stack is not None:
+            await stack.aclose()
+
+    async def _start(self, name: str, online: bool, writable: bool) -> Replica:
+        doc: Doc[Any] = Doc()
+        if self._store is not None:
+            for update in await self._store.load(name):
+                doc.apply_update(update)
+        replica = Replica(name, doc)
+        stack = AsyncExitStack()
+        subscription = doc.observe(lambda event: self._saw(replica, event))
+        stack.callback(doc.unobserve, subscription)
+        if online:
+            client = SyncClient(
+                self.server_url,
+                name,
+                self._token,
+                doc,
+                on_state=lambda _state: self._notify(replica),
+                on_presence=lambda: self._notify(replica),
+                read_only=not writable,
+                backoff=self._backoff,
+            )
+            replica.client = await stack.enter_async_context(client)
+        self._open[name] = replica
+        self._stacks[name] = stack
+        return replica
+
+    def _saw(self, replica: Replica, event: TransactionEvent) -> None:
+        if self._store is not None:
+            saved = self._store.submit(replica.name, event.update)
+            saved.add_done_callback(_report_failure)
+        self._notify(replica)
+
+    def _notify(self, replica: Replica) -> None:
+        replica._changed()
+        if self._on_change is not None:
+            self._on_change()
+
+
+def _report_failure(saved: asyncio.Future[None]) -> None:
+    if not saved.cancelled() and saved.exception() is not None:
+        # The document itself is fine and the server has it: only the saved copy lags.
+        log.warning("saving a replica update failed", exc_info=saved.exception())

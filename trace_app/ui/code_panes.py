@@ -1,0 +1,253 @@
+"""Terminal output (ANSI colours, older segments on scroll) and changed files with
+coloured diffs and line comments that become one review prompt."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import flet as ft
+
+from trace_app import ansi, diffs, notes
+from trace_app.client import TraceClient
+from trace_app.session_state import Terminal
+from trace_app.ui import widgets as w
+from trace_sync.docs import entries as e
+
+if TYPE_CHECKING:
+    from trace_app.ui.shell import Shell
+
+TERMINAL_BG = "#1e1e1e"
+TERMINAL_FG = "#d4d4d4"
+DIFF_COLOURS = {"added": "#e6ffec", "removed": "#ffebe9", "hunk": "#ddf4ff", "meta": "#f6f8fa"}
+#: Longest diff drawn line by line; longer ones are cut with a note (a phone must cope).
+MAX_DIFF_LINES = 2000
+
+
+def coloured(output: str, size: int = 13) -> ft.Text:
+    """Terminal output as one Text of coloured spans in the bundled monospace font."""
+    spans = [
+        ft.TextSpan(
+            s.text,
+            ft.TextStyle(
+                color=s.fg or TERMINAL_FG,
+                bgcolor=s.bg,
+                weight=ft.FontWeight.BOLD if s.bold else None,
+                font_family=w.MONO,
+            ),
+        )
+        for s in ansi.spans(output)
+    ]
+    return ft.Text(spans=spans, font_family=w.MONO, size=size, color=TERMINAL_FG)
+
+
+class TerminalPane:
+    def __init__(self, shell: Shell, sid: str) -> None:
+        self.shell = shell
+        self.sid = sid
+        self.chosen: str | None = None
+        self.older: dict[str, list[str]] = {}  # terminal id -> loaded segment names, newest first
+        self.texts: dict[str, str] = {}
+        self.chips = ft.Row(wrap=True, spacing=6)
+        self.screen = ft.ListView(expand=True, auto_scroll=True, on_scroll=self._scrolled)
+        self.more = ft.TextButton(content="Load older output", on_click=self._load_older)
+        self.input = ft.TextField(
+            hint_text="Typing reaches a terminal through its runtime's bridge",
+            disabled=True,
+            dense=True,
+            text_style=ft.TextStyle(font_family=w.MONO),
+        )
+        screen = ft.Container(
+            self.screen, bgcolor=TERMINAL_BG, padding=8, expand=True, border_radius=6
+        )
+        self.box = w.tag(
+            "terminal", ft.Column([self.chips, self.more, screen, self.input], expand=True)
+        )
+        self.terminals: list[Terminal] = []
+
+    @property
+    def client(self) -> TraceClient:
+        assert self.shell.client is not None
+        return self.shell.client
+
+    def refresh(self, terminals: list[Terminal]) -> None:
+        self.terminals = terminals
+        if not terminals:
+            self.chips.controls = []
+            self.more.visible = False
+            self.screen.controls = [ft.Text("No terminal yet.", color=TERMINAL_FG)]
+            return
+        ids = [t.id for t in terminals]
+        if self.chosen not in ids:
+            self.chosen = ids[0]
+        self.chips.controls = [self._chip(t) for t in terminals]
+        current = next(t for t in terminals if t.id == self.chosen)
+        loaded = self.older.get(current.id, [])
+        self.more.visible = len(loaded) < len(current.segments)
+        older = "".join(self.texts.get(n, "") for n in reversed(loaded))
+        self.screen.controls = [coloured(older + current.output)]
+
+    def _chip(self, t: Terminal) -> ft.Control:
+        def choose(_e: object) -> None:
+            self.chosen = t.id
+            self.shell.redraw()
+
+        label = f"{t.title} ({t.state})"
+        return ft.Chip(label=ft.Text(label), selected=t.id == self.chosen, on_select=choose)
+
+    async def _scrolled(self, event: Any) -> None:
+        at_top = getattr(event, "pixels", 1) <= getattr(event, "min_scroll_extent", 0) + 4
+        if at_top and self.more.visible:
+            await self._load_older(None)
+
+    async def _load_older(self, _e: object = None) -> None:
+        current = next((t for t in self.terminals if t.id == self.chosen), None)
+        if current is None:
+            return
+        loaded = self.older.setdefault(current.id, [])
+        waiting = [n for n in reversed(current.segments) if n not in loaded]
+        if not waiting:
+            return
+        name = waiting[0]
+        self.texts[name] = await self.client.older_output(self.sid, name)
+        loaded.append(name)
+        self.shell.redraw()
+
+
+class FilesPane:
+    def __init__(self, shell: Shell, sid: str) -> None:
+        self.shell = shell
+        self.sid = sid
+        self.chosen: str | None = None
+        self.commenting: int | None = None
+        self.comment = ft.TextField(label="Comment on this line", dense=True, on_submit=self._add)
+        self.tree = ft.ListView(spacing=0)
+        self.diff = ft.ListView(expand=True, spacing=0)
+        self.review = ft.Row(wrap=True)
+        self.box = w.tag(
+            "files", ft.Column([self.review, self.tree, ft.Divider(), self.diff], expand=True)
+        )
+
+    @property
+    def client(self) -> TraceClient:
+        assert self.shell.client is not None
+        return self.shell.client
+
+    def refresh(
+        self, files: list[e.FileChange], comments: list[e.ReviewComment], phone: bool
+    ) -> None:
+        by_path = {f.path: f for f in files}
+        if self.chosen not in by_path:
+            self.chosen = files[0].path if files else None
+        self.tree.controls = [self._node(n, by_path) for n in diffs.tree(list(by_path))] or [
+            w.muted("No changed files.", 14)
+        ]
+        self.tree.height = min(40 * len(self.tree.controls), 200 if phone else 260)
+        open_comments = [c for c in comments if not c.resolved]
+        self.review.controls = [
+            w.muted(f"{len(open_comments)} review comments"),
+            ft.Button(
+                content="Send review to the agent",
+                disabled=not open_comments,
+                on_click=lambda _e: self._send_review(),
+            ),
+        ]
+        chosen = by_path.get(self.chosen or "")
+        self.diff.controls = self._diff(chosen, open_comments) if chosen else []
+
+    def _node(self, node: diffs.Node, by_path: dict[str, e.FileChange]) -> ft.Control:
+        indent = ft.Container(width=16 * node.depth)
+        if not node.is_file:
+            return ft.Row([indent, ft.Icon(ft.Icons.FOLDER, size=16), ft.Text(node.name, size=13)])
+        f = by_path[node.path]
+        mark = {"added": "A", "deleted": "D", "renamed": "R", "untracked": "U"}.get(f.status, "M")
+
+        def choose(_e: object) -> None:
+            self.chosen = node.path
+            self.commenting = None
+            self.shell.redraw()
+
+        label = ft.Text(
+            f"{mark} {node.name}  +{f.added} −{f.removed}",
+            size=13,
+            weight=ft.FontWeight.BOLD if node.path == self.chosen else None,
+        )
+        return ft.Container(ft.Row([indent, label]), on_click=choose, padding=4, ink=True)
+
+    def _diff(self, f: e.FileChange, comments: list[e.ReviewComment]) -> list[ft.Control]:
+        if f.diff is None:
+            return [w.muted(f.summary or ("binary file" if f.binary else "no diff"), 14)]
+        mine = [c for c in comments if c.path == f.path]
+        rows: list[ft.Control] = [ft.Text(f.path, weight=ft.FontWeight.BOLD)]
+        lines = diffs.parse(f.diff)
+        for line in lines[:MAX_DIFF_LINES]:
+            rows.append(self._line(line))
+            number = line.new or line.old
+            rows += [_comment(c) for c in mine if number is not None and c.line == number]
+            if number is not None and number == self.commenting and line.kind != "meta":
+                rows.append(
+                    ft.Row([self.comment, ft.TextButton(content="Add", on_click=self._add)])
+                )
+        if len(lines) > MAX_DIFF_LINES:
+            rows.append(w.muted(f"… {len(lines) - MAX_DIFF_LINES} more lines not shown"))
+        column = ft.Column(rows, spacing=0, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        return [w.tag("diff", column)]
+
+    def _line(self, line: diffs.Line) -> ft.Control:
+        numbers = f"{line.old or '':>4} {line.new or '':>4} " if line.kind != "hunk" else ""
+        sign = {"added": "+", "removed": "-"}.get(line.kind, " ")
+        text = line.text if line.kind in ("hunk", "meta") else f"{sign}{line.text}"
+        number = line.new or line.old
+
+        def comment_here(_e: object) -> None:
+            self.commenting = number
+            self.shell.redraw()
+
+        return ft.Container(
+            w.mono(numbers + text, 12),
+            bgcolor=DIFF_COLOURS.get(line.kind),
+            on_click=comment_here if number is not None else None,
+            padding=ft.Padding.symmetric(horizontal=4, vertical=1),
+        )
+
+    def _add(self, _e: object) -> None:
+        text = (self.comment.value or "").strip()
+        if not text or self.chosen is None or self.commenting is None:
+            return
+        client = self.client
+        notes.add_comment(
+            client.notes_of(self.sid).doc, client.user_id, self.chosen, self.commenting, text
+        )
+        self.comment.value = ""
+        self.commenting = None
+        self.shell.redraw()
+
+    def _send_review(self) -> None:
+        self.client.send_review(self.sid)
+        self.shell.redraw()
+
+
+def diff_view(diff: str) -> ft.Control:
+    """A read-only coloured diff (in an approval request)."""
+    return ft.Column(
+        [
+            ft.Container(
+                w.mono(
+                    line.text
+                    if line.kind in ("hunk", "meta")
+                    else {"added": "+", "removed": "-"}.get(line.kind, " ") + line.text,
+                    12,
+                ),
+                bgcolor=DIFF_COLOURS.get(line.kind),
+            )
+            for line in diffs.parse(diff)[:400]
+        ],
+        spacing=0,
+    )
+
+
+def _comment(c: e.ReviewComment) -> ft.Control:
+    return ft.Container(
+        ft.Text(f"Comment: {c.text}", size=13),
+        bgcolor=ft.Colors.YELLOW_50,
+        padding=ft.Padding.only(left=40, top=2, bottom=2),
+    )

@@ -1,0 +1,176 @@
+"""A session: header and actions, then its panes — split on a desktop, one at a time on a phone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import flet as ft
+
+from trace_app import commands
+from trace_app.client import TraceClient
+from trace_app.ui import widgets as w
+from trace_app.ui.panes import Panes
+
+if TYPE_CHECKING:
+    from trace_app.ui.shell import Shell
+
+#: Which lifecycle actions make sense in which status (the server decides; this hides noise).
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "pause": ("running", "waiting_approval", "waiting_input", "idle", "starting"),
+    "resume": ("paused", "stopped", "failed"),
+    "stop": ("running", "waiting_approval", "waiting_input", "idle", "paused", "starting"),
+    "archive": ("stopped", "idle", "failed"),
+    "restore": ("archived",),
+}
+DESKTOP_PANES = ("approvals", "terminal", "files", "checkpoints", "notes")
+PHONE_PANES = ("transcript", "draft", "approvals", "terminal", "files", "checkpoints", "notes")
+
+
+class SessionView:
+    def __init__(self, shell: Shell, sid: str) -> None:
+        self.shell = shell
+        self.sid = sid
+        self.panes = Panes(shell, sid)
+        self.pane = "approvals"
+        self.header = ft.Column(spacing=6)
+        self.selector = ft.Row(wrap=True, spacing=6)
+        self.pane_box = ft.Container(expand=True)
+        self.opened = False
+        shell.page.run_task(self._open)
+
+    @property
+    def client(self) -> TraceClient:
+        assert self.shell.client is not None
+        return self.shell.client
+
+    async def _open(self) -> None:
+        await self.client.open_session(self.sid)
+        self.opened = True
+        self.shell.redraw()
+
+    def build(self, phone: bool) -> ft.Control:
+        self.phone = phone
+        self.names = PHONE_PANES if phone else DESKTOP_PANES
+        if self.pane not in self.names:
+            self.pane = self.names[0]
+        if phone:
+            column = ft.Column([self.header, self.selector, self.pane_box], expand=True)
+            return ft.Container(content=column, padding=8, expand=True)
+        left = ft.Column(
+            [self.header, self.panes.transcript_box, self.panes.draft_box], expand=3, spacing=8
+        )
+        right = ft.Column([self.selector, self.pane_box], expand=2, spacing=8)
+        row = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True)
+        return ft.Container(content=row, padding=8, expand=True)
+
+    def refresh(self) -> None:
+        if not self.opened:
+            self.header.controls = [w.muted("Opening…", 14)]
+            return
+        state = self.client.session(self.sid)
+        self.header.controls = self._header(state.header)
+        counts = {"approvals": len(state.approvals), "files": len(state.files)}
+        self.selector.controls = [self._pane_chip(n, counts.get(n)) for n in self.names]
+        self.panes.refresh(state, phone=self.phone)
+        self.pane_box.content = self.panes.box(self.pane)
+
+    def _pane_chip(self, name: str, count: int | None) -> ft.Control:
+        def choose(_e: object) -> None:
+            self.pane = name
+            self.shell.redraw()
+
+        label = name if not count else f"{name} ({count})"
+        chip = ft.Chip(label=ft.Text(label), selected=self.pane == name, on_select=choose)
+        return w.tag(f"pane-{name}", chip)
+
+    def _header(self, h: object) -> list[ft.Control]:
+        from trace_app.session_state import Header
+
+        assert isinstance(h, Header)
+        facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
+        facts += [f"runtime {h.runtime}" if h.runtime else "no runtime"]
+        facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
+        title = ft.Row(
+            [
+                ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
+                w.status_chip(h.status, "session-status"),
+            ]
+        )
+        rows: list[ft.Control] = [title, w.muted(" · ".join(f for f in facts if f))]
+        if h.error:
+            rows.append(ft.Text(h.error, color=ft.Colors.ERROR))
+        rows.append(ft.Row(self._actions(h.status), wrap=True, spacing=6))
+        rows += self._commands()
+        return rows
+
+    def _actions(self, status: str) -> list[ft.Control]:
+        buttons: list[ft.Control] = [
+            ft.OutlinedButton(
+                content=verb.capitalize(),
+                on_click=lambda _e, v=verb: self.client.act(self.sid, v),
+                height=44 if self.phone else None,
+            )
+            for verb, allowed in ACTIONS.items()
+            if status in allowed
+        ]
+        buttons.append(
+            ft.OutlinedButton(
+                content="Fork", on_click=lambda _e: self.client.send(commands.fork(self.sid))
+            )
+        )
+        buttons.append(ft.OutlinedButton(content="Hand off", on_click=self._hand_off))
+        if self.shell.place.name == "session":
+            buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
+        return buttons
+
+    def _commands(self) -> list[ft.Control]:
+        rows: list[ft.Control] = []
+        for command in self.client.commands_for(self.sid):
+            if command.status == "pending":
+                rows.append(w.muted(f"{command.label}: pending…", 13))
+                continue
+            rows.append(
+                ft.Row(
+                    [
+                        ft.Text(
+                            f"{command.label} failed: {command.error}",
+                            color=ft.Colors.ERROR,
+                            size=13,
+                            expand=True,
+                        ),
+                        ft.TextButton(
+                            content="Dismiss",
+                            on_click=lambda _e, c=command.id: self.client.outbox.dismiss(c),
+                        ),
+                    ]
+                )
+            )
+        return rows
+
+    def _hand_off(self, _e: object) -> None:
+        from trace_app.workspace_state import members
+
+        people = members(self.client.workspace.doc)
+        choice = ft.Dropdown(
+            label="New owner",
+            options=[
+                ft.DropdownOption(key=uid, text=f"{m.name} ({m.role})") for uid, m in people.items()
+            ],
+        )
+
+        def confirm(_e: object) -> None:
+            if choice.value:
+                self.client.send(commands.hand_off(self.sid, choice.value))
+            self.shell.page.pop_dialog()
+
+        dialog = ft.AlertDialog(
+            title=ft.Text("Hand off this session"),
+            content=choice,
+            actions=[ft.TextButton(content="Hand off", on_click=confirm)],
+        )
+        self.shell.page.show_dialog(dialog)
+
+    def _back(self) -> None:
+        from trace_app.ui.shell import Place
+
+        self.shell.go(Place("sessions"))

@@ -1,0 +1,55 @@
+"""Sign in: a server URL and a token, or (on the web) the one-time link's cookie."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import flet as ft
+
+from trace_app.ui import widgets as w
+from trace_sync.errors import TraceError
+
+if TYPE_CHECKING:
+    from trace_app.ui.shell import Shell
+
+
+def sign_in_view(shell: Shell) -> ft.Control:
+    origin = shell.origin
+    server = ft.TextField(
+        label="Server URL", value=origin.server_url, visible=origin.editable_server, width=420
+    )
+    token = ft.TextField(label="Token", password=True, can_reveal_password=True, width=420)
+    problem = ft.Text("", color=ft.Colors.ERROR)
+
+    async def submit(_e: object) -> None:
+        problem.value = "Signing in…"
+        shell.page.update()
+        try:
+            await shell.sign_in((server.value or "").strip(), (token.value or "").strip())
+        except TraceError as exc:
+            problem.value = f"Could not sign in: {exc}"
+            shell.page.update()
+
+    hint = (
+        "Open the one-time sign-in link the server printed (run `trace token` for a new one), "
+        "or paste a token."
+        if not origin.editable_server
+        else "Your server's URL and a token (`trace token` prints yours)."
+    )
+    form = ft.Column(
+        [
+            w.heading("Sign in to Trace"),
+            w.muted(hint, size=14),
+            server,
+            token,
+            ft.Button(content="Sign in", on_click=submit, height=48),
+            problem,
+        ],
+        spacing=16,
+        horizontal_alignment=ft.CrossAxisAlignment.START,
+    )
+    token.on_submit = submit
+    return w.tag(
+        "signin",
+        ft.Container(content=form, padding=24, alignment=ft.Alignment.TOP_LEFT, expand=True),
+    )

@@ -1,0 +1,76 @@
+"""Small shared pieces: status chips, the monospace font, tagged controls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flet as ft
+
+from trace_app.workspace_state import STATUS_LABELS
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+MONO = "Mono"
+FONTS = {MONO: "fonts/DejaVuSansMono.ttf"}
+#: Below this width the phone layout is used (bottom navigation, one pane).
+PHONE_MAX_WIDTH = 720
+
+STATUS_COLOURS = {
+    "created": ft.Colors.BLUE_GREY_200,
+    "starting": ft.Colors.BLUE_100,
+    "running": ft.Colors.GREEN_200,
+    "waiting_approval": ft.Colors.AMBER_300,
+    "waiting_input": ft.Colors.ORANGE_200,
+    "idle": ft.Colors.GREY_300,
+    "paused": ft.Colors.PURPLE_100,
+    "stopped": ft.Colors.GREY_400,
+    "failed": ft.Colors.RED_200,
+    "archived": ft.Colors.BROWN_100,
+}
+
+
+def tag(identifier: str, content: ft.Control, label: str | None = None) -> ft.Semantics:
+    """``content`` findable by a stable id (``[flt-semantics-identifier=...]`` on the web)."""
+    return ft.Semantics(identifier=identifier, container=True, label=label, content=content)
+
+
+def status_chip(status: str, identifier: str | None = None) -> ft.Control:
+    label = STATUS_LABELS.get(status, status)
+    chip = ft.Container(
+        content=ft.Text(label, size=12, color=ft.Colors.BLACK),
+        bgcolor=STATUS_COLOURS.get(status, ft.Colors.GREY_300),
+        border_radius=12,
+        padding=ft.Padding.symmetric(horizontal=10, vertical=4),
+    )
+    return tag(identifier, chip, label=f"status {label}") if identifier else chip
+
+
+def cost(usd: float, estimated: bool) -> str:
+    return f"{'≈' if estimated else ''}${usd:.2f}"
+
+
+def heading(text: str) -> ft.Text:
+    return ft.Text(text, size=20, weight=ft.FontWeight.BOLD)
+
+
+def muted(text: str, size: int = 12) -> ft.Text:
+    return ft.Text(text, size=size, color=ft.Colors.ON_SURFACE_VARIANT)
+
+
+def button(
+    text: str, on_click: ft.ControlEventHandler[ft.Button] | None, *, big: bool = False
+) -> ft.Button:
+    """A button whose tap target is at least 48 px high on phones (``big``)."""
+    return ft.Button(content=text, on_click=on_click, height=48 if big else None)
+
+
+def typed(field: ft.TextField, event: object) -> str:
+    """The field's new value: a change event carries it (the client's value patch may come
+    later), so take it from there and keep the field in step."""
+    data = getattr(event, "data", None)
+    if isinstance(data, str):
+        field.value = data
+    return field.value or ""
+
+
+def mono(text: str, size: int = 13, colour: str | None = None) -> ft.Text:
+    return ft.Text(text, font_family=MONO, size=size, color=colour, selectable=False)

@@ -1,0 +1,92 @@
+"""The web app, mounted by the server at ``/`` (Flet web, served without a CDN).
+
+Each browser tab gets a Flet session running in the server process; its
+:class:`~trace_app.client.TraceClient` speaks the public protocol to this
+very server over loopback (the address the tab's websocket came in on), with
+the token of the ``trace_token`` cookie that the one-time sign-in link set.
+Without the cookie the tab shows the sign-in form.
+
+    web = WebApp()
+    routes.append(Mount("/", app=web.asgi))
+    async with web:  # in the server's lifespan
+        ...
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import weakref
+from types import TracebackType
+
+import flet as ft
+import flet.fastapi as flet_fastapi
+from starlette.types import Receive, Scope, Send
+
+from trace_app.ui.shell import Origin, Shell
+from trace_app.ui.widgets import ASSETS
+
+log = logging.getLogger(__name__)
+
+COOKIE = "trace_token"  # set by /signin (trace_sync.auth.bearer.COOKIE)
+_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("trace_web_origin")
+
+
+class WebApp:
+    """The mounted Flet app; ``async with`` it in the server's lifespan."""
+
+    def __init__(self) -> None:
+        self._flet = flet_fastapi.app(
+            self._main,
+            no_cdn=True,
+            assets_dir=str(ASSETS),
+            app_name="Trace",
+            app_short_name="Trace",
+            app_description="Follow and steer AI coding sessions",
+        )
+        self._shells: weakref.WeakSet[Shell] = weakref.WeakSet()
+
+    async def __aenter__(self) -> WebApp:
+        await flet_fastapi.app_manager.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for shell in list(self._shells):  # their sync links point at this server
+            await shell.close()
+        await flet_fastapi.app_manager.shutdown()
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app to mount: remembers, per tab, where and as whom to connect."""
+        if scope["type"] == "websocket":
+            _origin.set(_origin_of(scope))
+        await self._flet(scope, receive, send)
+
+    async def _main(self, page: ft.Page) -> None:
+        shell = Shell(page, _origin.get())
+        self._shells.add(shell)
+        await shell.run()
+
+
+def _origin_of(scope: Scope) -> Origin:
+    host, port = scope.get("server") or ("127.0.0.1", 4000)
+    host = str(host)
+    if ":" in host:
+        host = f"[{host}]"
+    return Origin(
+        server_url=f"http://{host}:{port}",
+        token=_cookie(scope, COOKIE),
+        data_dir=None,
+        editable_server=False,
+    )
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers") or []:
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name and v:
+                    return str(v)
+    return None

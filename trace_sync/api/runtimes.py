@@ -1,0 +1,100 @@
+"""Runtimes and grants routes: register a bridge, list runtimes, ask for and decide access."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trace_sync.api.bodies import read_body, reply
+from trace_sync.api.credentials import person_of
+from trace_sync.api.runtime_models import (
+    GrantIn,
+    PlacedOut,
+    PlaceIn,
+    RegisteredOut,
+    RegisterRuntimeIn,
+    grant_out,
+    runtime_out,
+)
+from trace_sync.services.bridges import BridgeServices
+
+
+def _bridges(request: Request) -> BridgeServices:
+    bridges: BridgeServices = request.app.state.ctx.bridges
+    return bridges
+
+
+async def register(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, RegisterRuntimeIn)
+    runtimes = _bridges(request).runtimes
+    done = await runtimes.register(actor, body.instance_id, body.name, body.kind)
+    out = runtime_out(done.runtime, runtimes.online(done.runtime.id))
+    return reply(RegisteredOut(runtime_id=done.runtime.id, token=done.token, runtime=out), 201)
+
+
+async def list_runtimes(request: Request) -> Response:
+    actor = await person_of(request)
+    views = await _bridges(request).runtimes.visible(actor)
+    return reply([runtime_out(v.runtime, v.online) for v in views])
+
+
+async def request_grant(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, GrantIn)
+    grant = await _bridges(request).grants.request(
+        actor,
+        request.path_params["rid"],
+        body.capabilities,
+        session_id=body.session_id,
+        expires_at=body.expires_at,
+    )
+    return reply(grant_out(grant), 201)
+
+
+async def list_grants(request: Request) -> Response:
+    actor = await person_of(request)
+    grants = await _bridges(request).grants.of_runtime(actor, request.path_params["rid"])
+    return reply([grant_out(g) for g in grants])
+
+
+async def approve_grant(request: Request) -> Response:
+    actor = await person_of(request)
+    return reply(
+        grant_out(await _bridges(request).grants.approve(actor, request.path_params["gid"]))
+    )
+
+
+async def deny_grant(request: Request) -> Response:
+    actor = await person_of(request)
+    return reply(grant_out(await _bridges(request).grants.deny(actor, request.path_params["gid"])))
+
+
+async def revoke_grant(request: Request) -> Response:
+    actor = await person_of(request)
+    return reply(
+        grant_out(await _bridges(request).grants.revoke(actor, request.path_params["gid"]))
+    )
+
+
+async def place_session(request: Request) -> Response:
+    """Run a session on a chosen runtime (yours, or one you hold a session grant on)."""
+    actor = await person_of(request)
+    body = await read_body(request, PlaceIn)
+    session = await _bridges(request).router.choose(
+        actor, request.path_params["sid"], body.runtime_id
+    )
+    return reply(PlacedOut(session_id=session.id, runtime_id=session.runtime_id))
+
+
+routes = [
+    Route("/api/runtimes", register, methods=["POST"]),
+    Route("/api/runtimes", list_runtimes),
+    Route("/api/runtimes/{rid}/grants", request_grant, methods=["POST"]),
+    Route("/api/runtimes/{rid}/grants", list_grants),
+    Route("/api/grants/{gid}/approve", approve_grant, methods=["POST"]),
+    Route("/api/grants/{gid}/deny", deny_grant, methods=["POST"]),
+    Route("/api/grants/{gid}/revoke", revoke_grant, methods=["POST"]),
+    Route("/api/sessions/{sid}/runtime", place_session, methods=["POST"]),
+]

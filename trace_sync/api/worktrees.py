@@ -1,0 +1,110 @@
+"""Session terminals, checkpoints, merge and files: each forwarded to the hosting bridge.
+
+Worktree operations return the bridge's answer as it gave it (409 when no
+bridge hosts the session or it does not answer in time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from trace_sync.api.bodies import read_body, reply
+from trace_sync.api.credentials import person_of
+from trace_sync.api.runtime_models import (
+    CheckpointIn,
+    FileIn,
+    TerminalIn,
+    TerminalInputIn,
+    TerminalOut,
+    TerminalResizeIn,
+)
+from trace_sync.services.bridges import BridgeServices
+
+
+def _bridges(request: Request) -> BridgeServices:
+    bridges: BridgeServices = request.app.state.ctx.bridges
+    return bridges
+
+
+def _answer(result: Any) -> Response:
+    return JSONResponse(result if isinstance(result, dict) else {"result": result})
+
+
+async def open_terminal(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, TerminalIn)
+    sid = request.path_params["sid"]
+    opened = await _bridges(request).terminals.open(actor, sid, body.cols, body.rows)
+    out = TerminalOut(terminal_id=opened.terminal_id, session_id=sid, runtime_id=opened.runtime_id)
+    return reply(out, 201)
+
+
+async def terminal_input(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, TerminalInputIn)
+    sid, tid = request.path_params["sid"], request.path_params["tid"]
+    await _bridges(request).terminals.input(actor, sid, tid, body.data)
+    return Response(status_code=204)
+
+
+async def resize_terminal(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, TerminalResizeIn)
+    sid, tid = request.path_params["sid"], request.path_params["tid"]
+    await _bridges(request).terminals.resize(actor, sid, tid, body.cols, body.rows)
+    return Response(status_code=204)
+
+
+async def close_terminal(request: Request) -> Response:
+    actor = await person_of(request)
+    sid, tid = request.path_params["sid"], request.path_params["tid"]
+    await _bridges(request).terminals.close(actor, sid, tid)
+    return Response(status_code=204)
+
+
+async def checkpoint(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, CheckpointIn)
+    sid = request.path_params["sid"]
+    return _answer(await _bridges(request).worktrees.checkpoint(actor, sid, body.label))
+
+
+async def restore(request: Request) -> Response:
+    actor = await person_of(request)
+    sid, n = request.path_params["sid"], request.path_params["n"]
+    return _answer(await _bridges(request).worktrees.restore(actor, sid, n))
+
+
+async def merge(request: Request) -> Response:
+    actor = await person_of(request)
+    return _answer(await _bridges(request).worktrees.merge(actor, request.path_params["sid"]))
+
+
+async def read_file(request: Request) -> Response:
+    actor = await person_of(request)
+    sid, path = request.path_params["sid"], request.path_params["path"]
+    return _answer(await _bridges(request).worktrees.read_file(actor, sid, path))
+
+
+async def write_file(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, FileIn)
+    sid, path = request.path_params["sid"], request.path_params["path"]
+    return _answer(await _bridges(request).worktrees.write_file(actor, sid, path, body.content))
+
+
+routes = [
+    Route("/api/sessions/{sid}/terminals", open_terminal, methods=["POST"]),
+    Route("/api/sessions/{sid}/terminals/{tid}/input", terminal_input, methods=["POST"]),
+    Route("/api/sessions/{sid}/terminals/{tid}/resize", resize_terminal, methods=["POST"]),
+    Route("/api/sessions/{sid}/terminals/{tid}", close_terminal, methods=["DELETE"]),
+    Route("/api/sessions/{sid}/checkpoints", checkpoint, methods=["POST"]),
+    Route("/api/sessions/{sid}/checkpoints/{n:int}/restore", restore, methods=["POST"]),
+    Route("/api/sessions/{sid}/merge", merge, methods=["POST"]),
+    Route("/api/sessions/{sid}/files/{path:path}", read_file, methods=["GET"]),
+    Route("/api/sessions/{sid}/files/{path:path}", write_file, methods=["PUT"]),
+]

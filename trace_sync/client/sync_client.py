@@ -1,0 +1,293 @@
+"""One document kept in sync with a Trace server over ``/sync/<name>``.
+
+The client side of the public protocol, shared by the CLI, the bridge and the
+app. It keeps a local :class:`pycrdt.Doc` that works with or without the
+network: local changes made while offline are part of the document's state
+and reach the server in the sync handshake after reconnecting (the server's
+step 1 asks for everything it lacks). Connection losses reconnect with
+exponential backoff; the server's refusals (44xx close codes) do not, since
+retrying cannot fix a bad token or a missing permission.
+
+>>> async with SyncClient("ws://127.0.0.1:4000", "session/s_1/notes", token) as client:
+...     await client.wait_synced()
+...     with client.doc.transaction(origin="me"):
+...         client.doc.get("draft", type=Text).insert(0, "hello")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import websockets
+from pycrdt import Doc, TransactionEvent, merge_updates
+from websockets.asyncio.client import ClientConnection
+
+from trace_sync.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    TraceError,
+    Unauthorized,
+)
+from trace_sync.sync import protocol as p
+
+log = logging.getLogger(__name__)
+
+#: The origin of updates that came from the server (never sent back).
+REMOTE = "trace-remote"
+#: Presence is renewed this often; y-protocols forgets a state after 30 s.
+PRESENCE_RENEW_S = 15.0
+#: Local updates merged into one frame at most (merging cost grows with the batch).
+MAX_BATCH = 256
+
+
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    SYNCED = "synced"
+    OFFLINE = "offline"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: ``first`` doubling up to ``longest``, with jitter."""
+
+    first: float = 0.25
+    longest: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.longest, self.first * 2**attempt) * random.uniform(0.8, 1.2))
+
+
+#: Close codes after which reconnecting cannot help, and what they mean.
+REFUSALS: dict[int, type[TraceError]] = {
+    4400: InvalidInput,
+    4401: Unauthorized,
+    4403: Forbidden,
+    4404: NotFound,
+    4413: TooLarge,
+}
+
+
+class SyncClient:
+    """``async with SyncClient(url, name, token) as client``: ``client.doc`` stays in sync.
+
+    ``on_state`` is called with every :class:`LinkState` change (for a
+    connection indicator), ``on_presence`` whenever :attr:`peers` changes.
+    Pass the ``doc`` of a local replica to resume from it: only the
+    difference travels. A ``read_only`` client (a reader of a document it
+    may not write) never sends document content: its sync step 2 is empty,
+    since a full diff carries the document's delete set, which the server
+    would take for a write and refuse.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        name: str,
+        token: str,
+        doc: Doc[Any] | None = None,
+        *,
+        on_state: Callable[[LinkState], None] | None = None,
+        on_presence: Callable[[], None] | None = None,
+        read_only: bool = False,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
+        self.url = f"{base}/sync/{name}?token={quote(token, safe='')}"
+        self.name = name
+        self.doc: Doc[Any] = doc if doc is not None else Doc()
+        self.state = LinkState.OFFLINE
+        self.close_code: int | None = None
+        #: Everyone else's presence: client id -> state.
+        self.peers: dict[int, Any] = {}
+        self._on_state = on_state
+        self._on_presence = on_presence
+        self.read_only = read_only
+        self._backoff = backoff
+        self._synced = asyncio.Event()
+        self._pending: list[bytes] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._presence: dict[str, Any] | None = None
+        self._presence_clock = 0
+        self._presence_due = False
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscription = self.doc.observe(self._on_change)
+
+    async def __aenter__(self) -> SyncClient:
+        self._task = asyncio.create_task(self._run(), name=f"sync {self.name}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.doc.unobserve(self._subscription)
+
+    async def wait_synced(self, timeout: float = 10.0) -> None:
+        """Wait until the document holds everything the server had on connect.
+
+        Raises the matching :class:`TraceError` if the server refused us."""
+        waiter = asyncio.ensure_future(self._synced.wait())
+        await asyncio.wait(
+            {waiter, self._task_or_never()}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if self._synced.is_set():
+            return
+        self._raise_refusal()
+        raise TimeoutError(f"{self.name} not synced within {timeout} s ({self.state.value})")
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout``) until local changes are handed to the socket.
+
+        Offline there is nothing to wait for: they travel in the next handshake."""
+        if self.state is LinkState.SYNCED:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), timeout)
+
+    def set_presence(self, state: dict[str, Any] | None) -> None:
+        """Publish (or, with ``None``, withdraw) this client's presence."""
+        self._presence = state
+        self._presence_clock += 1
+        self._presence_due = True
+        self._wake.set()
+
+    # -- the connection loop -----------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            self._set_state(LinkState.CONNECTING)
+            self.close_code = None
+            try:
+                async with websockets.connect(self.url, max_size=None, compression=None) as ws:
+                    self._ws = ws
+                    attempt = 0
+                    await self._session(ws)
+            except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
+                log.debug("sync link lost", extra={"doc": self.name, "error": str(exc)})
+            finally:
+                if self._ws is not None:
+                    self.close_code = self._ws.close_code
+                self._ws = None
+                self._synced.clear()
+                self._forget_peers()  # nobody is known to be looking while we are away
+            if self.close_code in REFUSALS:
+                self._set_state(LinkState.REFUSED)
+                return
+            self._set_state(LinkState.OFFLINE)
+            await asyncio.sleep(self._backoff.delay(attempt))
+            attempt += 1
+
+    async def _session(self, ws: ClientConnection) -> None:
+        self._pending.clear()  # the handshake carries everything unsent
+        self._drained.set()
+        self._presence_due = self._presence_clock > 0
+        await ws.send(p.sync_step1(self.doc.get_state()))
+        sender = asyncio.create_task(self._send_loop(ws))
+        renewer = asyncio.create_task(self._renew_presence())
+        try:
+            async for frame in ws:
+                if isinstance(frame, bytes):
+                    await self._receive(ws, p.decode(frame))
+        finally:
+            sender.cancel()
+            renewer.cancel()
+            await asyncio.gather(sender, renewer, return_exceptions=True)
+
+    async def _receive(self, ws: ClientConnection, message: p.Message) -> None:
+        if isinstance(message, p.SyncStep1):
+            diff = p.EMPTY_UPDATE if self.read_only else self.doc.get_update(message.state)
+            await ws.send(p.sync_step2(diff))
+        elif isinstance(message, p.SyncStep2 | p.Update):
+            with self.doc.transaction(origin=REMOTE):
+                self.doc.apply_update(message.update)
+            if isinstance(message, p.SyncStep2):
+                self._synced.set()
+                self._set_state(LinkState.SYNCED)
+        elif isinstance(message, p.Awareness):
+            self._apply_presence(message.entries)
+
+    async def _send_loop(self, ws: ClientConnection) -> None:
+        self._wake.set()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._presence_due:
+                self._presence_due = False
+                await ws.send(self._presence_frame())
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+                await ws.send(p.update_message(update))
+            self._drained.set()
+
+    async def _renew_presence(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_RENEW_S)
+            if self._presence is not None:
+                self.set_presence(self._presence)
+
+    # -- changes and presence ----------------------------------------------------
+
+    def _on_change(self, event: TransactionEvent) -> None:
+        if event.transaction.origin == REMOTE or self._ws is None:  # type: ignore[attr-defined]
+            return  # offline changes travel in the next handshake
+        if self.read_only:
+            return  # a reader's local changes stay local
+        self._pending.append(event.update)
+        self._drained.clear()
+        self._wake.set()
+
+    def _presence_frame(self) -> bytes:
+        state = json.dumps(self._presence)
+        entry = p.AwarenessEntry(self.doc.client_id, self._presence_clock, state)
+        return p.awareness_message([entry])
+
+    def _apply_presence(self, entries: tuple[p.AwarenessEntry, ...]) -> None:
+        for entry in entries:
+            if entry.client_id == self.doc.client_id:
+                continue
+            if entry.removed:
+                self.peers.pop(entry.client_id, None)
+            else:
+                self.peers[entry.client_id] = json.loads(entry.state)
+        if self._on_presence is not None:
+            self._on_presence()
+
+    def _forget_peers(self) -> None:
+        if self.peers:
+            self.peers.clear()
+            if self._on_presence is not None:
+                self._on_presence()
+
+    # -- state ---------------------------------------------------------------------
+
+    def _set_state(self, state: LinkState) -> None:
+        if state is not self.state:
+            self.state = state
+            if self._on_state is not None:
+                self._on_state(state)
+
+    def _task_or_never(self) -> asyncio.Future[Any]:
+        return self._task if self._task is not None else asyncio.get_running_loop().create_future()
+
+    def _raise_refusal(self) -> None:
+        if self.state is LinkState.REFUSED and self.close_code is not None:
+            error = REFUSALS.get(self.close_code, TraceError)
+            raise error(f"the server refused {self.name} (close code {self.close_code})")
