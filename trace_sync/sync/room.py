@@ -51,9 +51,11 @@ MAX_BATCH = 256
 BROADCAST_INTERVAL_S = 0.002
 #: After a broadcast that took ``d`` seconds, a busy room waits at least
 #: ``BROADCAST_SPACING * d`` before the next, so its broadcasts keep to about
-#: a third of the event loop however many receivers it has (1,000 receivers
-#: take ~10 ms to write to: ~30 broadcasts a second instead of 500).
-BROADCAST_SPACING = 2.0
+#: half the event loop however many receivers it has (1,000 receivers take
+#: 12-20 ms to write to: at most ~30 broadcasts a second instead of 500). A
+#: larger factor leaves more of the loop to others but adds ``d`` per step to
+#: the latency of a busy room (2.0 cost ~30 ms at N=1000 and 30 updates/s).
+BROADCAST_SPACING = 1.0
 
 
 class Room:
