@@ -17,16 +17,31 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from trace_app.web import WebApp
-from trace_sync.api import accounts, ops, runtimes, worktrees
+from trace_sync.api import (
+    accounts,
+    approvals,
+    ops,
+    repos,
+    runtimes,
+    search,
+    sessions,
+    workspaces,
+    worktrees,
+)
 from trace_sync.api.bridge_socket import BridgeSocket
+from trace_sync.api.endpoints import Endpoint, routes
 from trace_sync.api.errors import EXCEPTION_HANDLERS, error_response
+from trace_sync.api.openapi import openapi_endpoint
 from trace_sync.auth.gatekeeper import Gatekeeper
 from trace_sync.auth.principal import Principal
 from trace_sync.metrics import Metrics
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.approvals import ApprovalService
 from trace_sync.services.bridges import BridgeServices
+from trace_sync.services.io_observer import IoObserver
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
 from trace_sync.services.repos import RepoService
+from trace_sync.services.search import SearchService
 from trace_sync.services.sessions import SessionService
 from trace_sync.services.signin import SignInCodes
 from trace_sync.services.workspaces import WorkspaceService
@@ -36,6 +51,20 @@ from trace_sync.store.records import SessionRow
 from trace_sync.sync.endpoint import SyncServer
 
 log = logging.getLogger(__name__)
+
+#: Every HTTP route; ``/api/openapi.json`` describes them all.
+ENDPOINTS: list[Endpoint] = [
+    *ops.endpoints,
+    *accounts.endpoints,
+    *workspaces.endpoints,
+    *repos.endpoints,
+    *sessions.endpoints,
+    *approvals.endpoints,
+    *search.endpoints,
+    *runtimes.endpoints,
+    *worktrees.endpoints,
+]
+ENDPOINTS.append(openapi_endpoint(list(ENDPOINTS)))
 
 #: Largest HTTP request body; documents travel over /sync, not the API.
 MAX_BODY_BYTES = 1024 * 1024
@@ -53,6 +82,9 @@ class Context:
     workspaces: WorkspaceService
     repos: RepoService
     sessions: SessionService
+    approvals: ApprovalService
+    search: SearchService
+    observer: IoObserver
     signin: SignInCodes
     sync: SyncServer
     owner: LocalOwner
@@ -78,10 +110,7 @@ def create_app(settings: Settings, on_ready: Callable[[Context], None] | None = 
 
     return Starlette(
         routes=[
-            *ops.routes,
-            *accounts.routes,
-            *runtimes.routes,
-            *worktrees.routes,
+            *routes(ENDPOINTS),
             WebSocketRoute("/sync/{name:path}", _sync),
             WebSocketRoute("/bridge", _bridge),
             Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
@@ -124,6 +153,10 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
     bridges = await stack.enter_async_context(
         BridgeServices(store, documents, accounts, sessions, settings)
     )
+    # Entered after the sync server, so it is left first: its last passes run
+    # while rooms and store are still open.
+    observer = await stack.enter_async_context(IoObserver(sessions, store.search))
+    sync.rooms.on_change(observer.changed)
     return Context(
         settings=settings,
         metrics=metrics,
@@ -133,6 +166,9 @@ async def _start(settings: Settings, stack: AsyncExitStack) -> Context:
         workspaces=workspaces,
         repos=RepoService(store, documents, settings.data_dir),
         sessions=sessions,
+        approvals=ApprovalService(store, documents),
+        search=SearchService(store),
+        observer=observer,
         signin=SignInCodes(),
         sync=sync,
         owner=owner,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,17 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "color_message",
 }
+
+
+#: Secrets never reach a log: websocket clients send tokens in the query
+#: string (y-websocket's ``params``), which uvicorn logs with the path, and
+#: sign-in codes travel in links.
+_SECRETS = re.compile(r"((?:token|code)=)[^&\s\"']+|trace_t_[a-z0-9]+_[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with tokens and sign-in codes replaced by ``[redacted]``."""
+    return _SECRETS.sub(lambda m: f"{m.group(1) or ''}[redacted]", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,7 +44,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def configure_logging(level: str = "INFO") -> None:

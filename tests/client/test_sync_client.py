@@ -95,3 +95,35 @@ async def test_a_refusal_is_raised_and_not_retried(
         with pytest.raises(error):
             await client.wait_synced(timeout=5)
         assert client.state is LinkState.REFUSED
+
+
+async def test_updates_from_the_server_are_never_sent_back(server: LiveServer) -> None:
+    name = f"session/{await new_session(server)}/notes"
+    async with (
+        SyncClient(server.url, name, server.token) as ada,
+        SyncClient(server.url, name, server.token) as bob,
+    ):
+        await ada.wait_synced()
+        await bob.wait_synced()
+        before = server.ctx.metrics.updates_in._value.get()
+        type_into(ada, "!")
+        await eventually(lambda: str(draft(bob)) == "!")
+        type_into(bob, "?")  # bob's sends are in order: an echo of "!" would come first
+        await eventually(lambda: str(draft(ada)) == "!?")
+        assert server.ctx.metrics.updates_in._value.get() == before + 2
+
+
+async def test_a_read_only_follower_keeps_following(server: LiveServer) -> None:
+    """A viewer's client must not echo what it receives: the server would refuse it (4403)."""
+    name = f"session/{await new_session(server)}/notes"
+    viewer = await new_member(server, "vera", Role.VIEWER)
+    async with (
+        SyncClient(server.url, name, server.token) as writer,
+        SyncClient(server.url, name, viewer) as follower,
+    ):
+        await writer.wait_synced()
+        await follower.wait_synced()
+        for word in ("one ", "two "):
+            type_into(writer, word)
+            await eventually(lambda w=word: str(draft(follower)).endswith(w))  # type: ignore[misc]
+        assert follower.state is LinkState.SYNCED and follower.close_code is None

@@ -1,6 +1,7 @@
 // A real Yjs client (yjs + y-websocket) driven by JSON lines on stdin.
 // Commands: connect {url, room, token}, insert {index, text}, presence {state},
-// report, disconnect, reconnect. Events go to stdout as JSON lines.
+// watch {root} (emits that Map root as JSON on every change), report, disconnect,
+// reconnect. Events go to stdout as JSON lines.
 import * as readline from 'node:readline'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -26,6 +27,12 @@ const commands = {
     provider.on('connection-close', (e) => emit({ event: 'close', code: e ? e.code : null }))
   },
   insert ({ index, text: value }) { text.insert(index, value) },
+  watch ({ root }) {
+    const map = doc.getMap(root)
+    const send = () => emit({ event: 'map', root, value: map.toJSON() })
+    map.observeDeep(send)
+    send()
+  },
   presence ({ state }) { provider.awareness.setLocalState(state) },
   report () {
     emit({

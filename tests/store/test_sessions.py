@@ -13,7 +13,7 @@ from trace_sync.errors import Conflict, InvalidInput, NotFound
 from trace_sync.store import Store
 from trace_sync.store.database import Database
 from trace_sync.store.records import User
-from trace_sync.store.schema import Timestamp, metadata, schema_version
+from trace_sync.store.schema import MIGRATIONS, Timestamp, metadata, schema_version
 from trace_sync.store.sessions import PageAfter, Viewer
 
 
@@ -139,9 +139,9 @@ async def test_a_version_1_database_keeps_its_sessions(store_target: StoreTarget
     created = datetime(2026, 1, 2, tzinfo=UTC)
     db = Database(str(store_target.url), store_target.schema)
     async with db, db.begin() as conn:
-        # newest first
-        for table in ("grants", "runtimes", "idempotency", "sessions", "repos", "schema_version"):
-            await conn.execute(text(f"DROP TABLE {table}"))
+        old = ("search_fts", "search_entries", "grants", "runtimes", "idempotency", "sessions")
+        for table in (*old, "repos", "schema_version"):  # newest first
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await conn.run_sync(lambda sync: schema_version.create(sync))
         await conn.run_sync(lambda sync: old_sessions.create(sync))
         await conn.execute(insert(schema_version).values(version=1, applied_at=created))
@@ -157,4 +157,7 @@ async def test_a_version_1_database_keeps_its_sessions(store_target: StoreTarget
         assert session.last_activity_at == created
         async with store.db.begin() as conn:
             versions = (await conn.execute(select(schema_version.c.version))).scalars().all()
-        assert sorted(versions)[:2] == [1, 2]
+        assert sorted(versions) == list(range(1, len(MIGRATIONS) + 1))
+        await store.search.put("s_old", "title", "title", "migrated and searchable")
+        hits = await store.search.find("w_1", Viewer("u_ada", True), "searchable")
+        assert [h.session_id for h in hits] == ["s_old"]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pycrdt import Doc
 
 from tests.support.live import LiveServer, serve
 from tests.support.py_client import PyClient
@@ -148,3 +149,20 @@ async def test_connection_rate_and_open_documents_close_with_4429(tmp_path: Path
             await first.synced.wait()
             async with PyClient(url, live.token) as second:
                 assert await second.wait_closed() == 4429
+
+
+async def test_a_viewer_whose_handshake_carries_deletions_keeps_following(
+    server: LiveServer, watched: tuple[str, PyClient]
+) -> None:
+    url, bystander = watched
+    bystander.text.insert(0, "x")
+    del bystander.text[0:1]  # the document now has a delete set
+    await bystander.wait_for(lambda: str(bystander.text) == "precious")
+    replica = Doc()
+    replica.apply_update(bystander.doc.get_update())
+    viewer_token = await new_member(server, "vera", Role.VIEWER)
+    async with PyClient(url, viewer_token, doc=replica) as follower:
+        await follower.synced.wait()
+        bystander.edit(0, "still ")
+        await follower.wait_for(lambda: str(follower.text) == "still precious")
+        assert follower.close_code is None

@@ -1,28 +1,17 @@
-"""Accounts routes: who am I, members, tokens, sign-in links."""
+"""Accounts routes: who am I, tokens, sign-in links."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
-from trace_sync.api.bodies import read_body, reply
-from trace_sync.api.credentials import person_of
-from trace_sync.api.models import (
-    AddMemberIn,
-    MemberOut,
-    MeOut,
-    NewMemberOut,
-    SignInLinkOut,
-    TokenOut,
-    UserOut,
-    WorkspaceOut,
-)
+from trace_sync.api.endpoints import Call, Endpoint
+from trace_sync.api.models import MeOut, SignInLinkOut, TokenOut, TokenPage, UserOut, WorkspaceOut
+from trace_sync.api.pages import PageQuery, page_of
 from trace_sync.auth.bearer import COOKIE
 from trace_sync.store.records import TokenRecord, User
 
 
-def _user(user: User) -> UserOut:
+def user_out(user: User) -> UserOut:
     return UserOut(id=user.id, name=user.name, created_at=user.created_at)
 
 
@@ -37,56 +26,34 @@ def _token(t: TokenRecord) -> TokenOut:
     )
 
 
-async def me(request: Request) -> Response:
-    principal = await person_of(request)
-    store = request.app.state.ctx.store
-    user = await store.accounts.get_user(principal.user_id)
-    workspaces = []
-    for w in await store.directory.list_workspaces(principal.user_id):
-        role = await store.directory.role_of(w.id, principal.user_id)
-        workspaces.append(WorkspaceOut(id=w.id, name=w.name, role=role))
-    return reply(MeOut(user=_user(user), token_id=principal.token_id, workspaces=workspaces))
+async def me(call: Call) -> MeOut:
+    user = await call.ctx.store.accounts.get_user(call.actor.user_id)
+    workspaces = [
+        WorkspaceOut(id=w.id, name=w.name, role=role)
+        for w, role in await call.ctx.workspaces.of_member(call.actor)
+    ]
+    return MeOut(user=user_out(user), token_id=call.actor.token_id, workspaces=workspaces)
 
 
-async def list_members(request: Request) -> Response:
-    principal = await person_of(request)
-    wid = request.path_params["wid"]
-    members = await request.app.state.ctx.workspaces.members(principal, wid)
-    return reply([MemberOut(user=_user(m.user), role=m.role) for m in members])
+async def list_tokens(call: Call) -> TokenPage:
+    tokens = await call.ctx.accounts.tokens(call.actor)
+    page, cursor = page_of(tokens, lambda t: (t.created_at.isoformat(), t.id), call.query)
+    return TokenPage(items=[_token(t) for t in page], next_cursor=cursor)
 
 
-async def add_member(request: Request) -> Response:
-    principal = await person_of(request)
-    body = await read_body(request, AddMemberIn)
-    wid = request.path_params["wid"]
-    added = await request.app.state.ctx.workspaces.add_member(principal, wid, body.name, body.role)
-    member = added.member
-    return reply(NewMemberOut(user=_user(member.user), role=member.role, token=added.token), 201)
+async def revoke_token(call: Call) -> TokenOut:
+    return _token(await call.ctx.accounts.revoke_token(call.actor, call.path["token_id"]))
 
 
-async def list_tokens(request: Request) -> Response:
-    principal = await person_of(request)
-    return reply([_token(t) for t in await request.app.state.ctx.accounts.tokens(principal)])
+async def signin_link(call: Call) -> SignInLinkOut:
+    code = call.ctx.signin.mint(call.actor.user_id)
+    return SignInLinkOut(url=sign_in_url(call.ctx.settings.base_url, code))
 
 
-async def revoke_token(request: Request) -> Response:
-    principal = await person_of(request)
-    token_id = request.path_params["token_id"]
-    return reply(_token(await request.app.state.ctx.accounts.revoke_token(principal, token_id)))
-
-
-async def signin_link(request: Request) -> Response:
-    principal = await person_of(request)
-    ctx = request.app.state.ctx
-    return reply(
-        SignInLinkOut(url=sign_in_url(ctx.settings.base_url, ctx.signin.mint(principal.user_id)))
-    )
-
-
-async def sign_in(request: Request) -> Response:
+async def sign_in(call: Call) -> Response:
     """Redeem a one-time link: a fresh token goes into an HttpOnly cookie for the web UI."""
-    ctx = request.app.state.ctx
-    user_id = ctx.signin.redeem(request.query_params.get("code", ""))
+    ctx = call.ctx
+    user_id = ctx.signin.redeem(call.request.query_params.get("code", ""))
     issued = await ctx.accounts.issue_token(user_id, label="browser sign-in")
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict", max_age=400 * 86400)
@@ -97,12 +64,31 @@ def sign_in_url(base_url: str, code: str) -> str:
     return f"{base_url}/signin?code={code}"
 
 
-routes = [
-    Route("/api/me", me),
-    Route("/api/workspaces/{wid}/members", list_members),
-    Route("/api/workspaces/{wid}/members", add_member, methods=["POST"]),
-    Route("/api/tokens", list_tokens),
-    Route("/api/tokens/{token_id}/revoke", revoke_token, methods=["POST"]),
-    Route("/api/signin-links", signin_link, methods=["POST"]),
-    Route("/signin", sign_in),
+endpoints = [
+    Endpoint("GET", "/api/me", me, "You, your token and your workspaces", response=MeOut),
+    Endpoint("GET", "/api/tokens", list_tokens, "Your tokens", query=PageQuery, response=TokenPage),
+    Endpoint(
+        "POST",
+        "/api/tokens/{token_id}/revoke",
+        revoke_token,
+        "Revoke a token (yours, or a member's if you are their admin)",
+        response=TokenOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/signin-links",
+        signin_link,
+        "A one-time sign-in link for the web UI",
+        response=SignInLinkOut,
+    ),
+    Endpoint(
+        "GET",
+        "/signin",
+        sign_in,
+        "Redeem a sign-in link: sets the trace_token cookie and redirects to /",
+        public=True,
+        media_type="text/html",
+        status=303,
+        tag="web",
+    ),
 ]

@@ -24,6 +24,7 @@ async def read_body(request: Request, model: type[M]) -> M:
 
 
 def reply(model: BaseModel | list[BaseModel], status: int = 200) -> JSONResponse:
+    """A model (or list of models) as a JSON response, for handlers that take the request."""
     if isinstance(model, list):
         return JSONResponse([m.model_dump(mode="json") for m in model], status_code=status)
     return JSONResponse(model.model_dump(mode="json"), status_code=status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,3 +42,14 @@ EXCEPTION_HANDLERS = {
     ValidationError: validation_error,
     HTTPException: http_error,
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail

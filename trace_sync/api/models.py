@@ -1,4 +1,4 @@
-"""Request and response bodies of the accounts API."""
+"""Request and response bodies of the accounts and workspaces API."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trace_sync.api.pages import Page
 from trace_sync.store.records import Role, TokenKind
 
 
@@ -59,3 +60,23 @@ class TokenOut(Model):
 
 class SignInLinkOut(Model):
     url: str
+
+
+class TokenPage(Page[TokenOut]):
+    pass
+
+
+class MemberPage(Page[MemberOut]):
+    pass
+
+
+class WorkspacePage(Page[WorkspaceOut]):
+    pass
+
+
+class WorkspaceIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class RoleIn(Model):
+    role: Role

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from trace_sync import __version__
+from trace_sync.api.endpoints import Call, Endpoint
+from trace_sync.api.models import Model
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "version": __version__})
+class HealthOut(Model):
+    status: str
+    version: str
 
 
-async def metrics(request: Request) -> Response:
-    ctx = request.app.state.ctx
-    return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+async def healthz(call: Call) -> HealthOut:
+    return HealthOut(status="ok", version=__version__)
 
 
-routes = [
-    Route("/healthz", healthz),
-    Route("/metrics", metrics),
+async def metrics(call: Call) -> Response:
+    text = call.ctx.metrics.render()
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+endpoints = [
+    Endpoint("GET", "/healthz", healthz, "Liveness", response=HealthOut, public=True, tag="ops"),
+    Endpoint(
+        "GET",
+        "/metrics",
+        metrics,
+        "Prometheus metrics",
+        public=True,
+        media_type="text/plain",
+        tag="ops",
+    ),
 ]

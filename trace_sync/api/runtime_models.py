@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, RootModel
 
 from trace_sync.api.models import Model
 from trace_sync.services.runtime_index import tools_of
@@ -73,6 +73,14 @@ class GrantOut(Model):
     created_at: datetime
     decided_at: datetime | None
     decided_by: str | None
+
+
+class RuntimeList(RootModel[list[RuntimeOut]]):
+    pass
+
+
+class GrantList(RootModel[list[GrantOut]]):
+    pass
 
 
 class TerminalIn(Model):

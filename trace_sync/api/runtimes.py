@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from trace_sync.api.bodies import read_body, reply
 from trace_sync.api.credentials import person_of
+from trace_sync.api.endpoints import Endpoint
 from trace_sync.api.runtime_models import (
     GrantIn,
+    GrantList,
+    GrantOut,
     PlacedOut,
     PlaceIn,
     RegisteredOut,
     RegisterRuntimeIn,
+    RuntimeList,
     grant_out,
     runtime_out,
 )
@@ -88,13 +91,51 @@ async def place_session(request: Request) -> Response:
     return reply(PlacedOut(session_id=session.id, runtime_id=session.runtime_id))
 
 
-routes = [
-    Route("/api/runtimes", register, methods=["POST"]),
-    Route("/api/runtimes", list_runtimes),
-    Route("/api/runtimes/{rid}/grants", request_grant, methods=["POST"]),
-    Route("/api/runtimes/{rid}/grants", list_grants),
-    Route("/api/grants/{gid}/approve", approve_grant, methods=["POST"]),
-    Route("/api/grants/{gid}/deny", deny_grant, methods=["POST"]),
-    Route("/api/grants/{gid}/revoke", revoke_grant, methods=["POST"]),
-    Route("/api/sessions/{sid}/runtime", place_session, methods=["POST"]),
+endpoints = [
+    Endpoint.of_request(
+        "POST",
+        "/api/runtimes",
+        register,
+        "Register a bridge you run (gets a runtime token, shown once)",
+        body=RegisterRuntimeIn,
+        response=RegisteredOut,
+        status=201,
+    ),
+    Endpoint.of_request(
+        "GET", "/api/runtimes", list_runtimes, "Runtimes you may use", response=RuntimeList
+    ),
+    Endpoint.of_request(
+        "POST",
+        "/api/runtimes/{rid}/grants",
+        request_grant,
+        "Ask a runtime's owner for access",
+        body=GrantIn,
+        response=GrantOut,
+        status=201,
+    ),
+    Endpoint.of_request(
+        "GET",
+        "/api/runtimes/{rid}/grants",
+        list_grants,
+        "Grants on a runtime",
+        response=GrantList,
+    ),
+    *(
+        Endpoint.of_request(
+            "POST", f"/api/grants/{{gid}}/{verb}", handler, summary, response=GrantOut
+        )
+        for verb, handler, summary in [
+            ("approve", approve_grant, "Approve a grant (the runtime's owner)"),
+            ("deny", deny_grant, "Deny a grant (the runtime's owner)"),
+            ("revoke", revoke_grant, "Revoke a grant (closes the grantee's live terminals)"),
+        ]
+    ),
+    Endpoint.of_request(
+        "POST",
+        "/api/sessions/{sid}/runtime",
+        place_session,
+        "Run a session on a chosen runtime",
+        body=PlaceIn,
+        response=PlacedOut,
+    ),
 ]

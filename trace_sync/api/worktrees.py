@@ -10,10 +10,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from trace_sync.api.bodies import read_body, reply
 from trace_sync.api.credentials import person_of
+from trace_sync.api.endpoints import Endpoint
 from trace_sync.api.runtime_models import (
     CheckpointIn,
     FileIn,
@@ -97,14 +97,72 @@ async def write_file(request: Request) -> Response:
     return _answer(await _bridges(request).worktrees.write_file(actor, sid, path, body.content))
 
 
-routes = [
-    Route("/api/sessions/{sid}/terminals", open_terminal, methods=["POST"]),
-    Route("/api/sessions/{sid}/terminals/{tid}/input", terminal_input, methods=["POST"]),
-    Route("/api/sessions/{sid}/terminals/{tid}/resize", resize_terminal, methods=["POST"]),
-    Route("/api/sessions/{sid}/terminals/{tid}", close_terminal, methods=["DELETE"]),
-    Route("/api/sessions/{sid}/checkpoints", checkpoint, methods=["POST"]),
-    Route("/api/sessions/{sid}/checkpoints/{n:int}/restore", restore, methods=["POST"]),
-    Route("/api/sessions/{sid}/merge", merge, methods=["POST"]),
-    Route("/api/sessions/{sid}/files/{path:path}", read_file, methods=["GET"]),
-    Route("/api/sessions/{sid}/files/{path:path}", write_file, methods=["PUT"]),
+_SESSION = "/api/sessions/{sid}"
+_TERMINAL = f"{_SESSION}/terminals/{{tid}}"
+_JSON = "application/json"
+
+endpoints = [
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/terminals",
+        open_terminal,
+        "Open a terminal in the session's worktree (on its bridge)",
+        body=TerminalIn,
+        response=TerminalOut,
+        status=201,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_TERMINAL}/input",
+        terminal_input,
+        "Type into a terminal",
+        body=TerminalInputIn,
+        status=204,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_TERMINAL}/resize",
+        resize_terminal,
+        "Resize a terminal",
+        body=TerminalResizeIn,
+        status=204,
+    ),
+    Endpoint.of_request("DELETE", _TERMINAL, close_terminal, "Close a terminal", status=204),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/checkpoints",
+        checkpoint,
+        "Take a checkpoint now (the bridge's answer)",
+        body=CheckpointIn,
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/checkpoints/{{n:int}}/restore",
+        restore,
+        "Restore files and conversation to a checkpoint (the bridge's answer)",
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/merge",
+        merge,
+        "Merge the session's branch into its base (the bridge's answer)",
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "GET",
+        f"{_SESSION}/files/{{path:path}}",
+        read_file,
+        "Read a file of the worktree (confined to it)",
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "PUT",
+        f"{_SESSION}/files/{{path:path}}",
+        write_file,
+        "Write a file of the worktree (confined to it)",
+        body=FileIn,
+        media_type=_JSON,
+    ),
 ]

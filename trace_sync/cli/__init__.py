@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trace_sync.cli import accounts, app, serve
+from trace_sync.cli import accounts, app, repos, serve, sessions
 from trace_sync.cli.client import CliError
 from trace_sync.errors import TraceError
 
@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(commands)
     accounts.register(commands)
+    repos.register(commands)
+    sessions.register(commands)
     app.register(commands)
     return parser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from trace_sync.cli.client import ApiClient, CliError, add_connection_options
+from trace_sync.cli.client import add_connection_options, connect, workspace_of
 from trace_sync.cli.output import show
 from trace_sync.store.records import Role
 
@@ -47,7 +47,7 @@ def _register_user(commands: Any) -> None:
 
 
 def print_token(args: argparse.Namespace) -> None:
-    client = ApiClient.from_args(args)
+    client = connect(args)
     link = client.post("/api/signin-links")["url"]
     if args.json:
         show([{"token": client.token, "sign_in_url": link}], [], as_json=True)
@@ -56,18 +56,18 @@ def print_token(args: argparse.Namespace) -> None:
 
 
 def list_tokens(args: argparse.Namespace) -> None:
-    tokens = ApiClient.from_args(args).get("/api/tokens")
+    tokens = list(connect(args).items("/api/tokens"))
     show(tokens, ["id", "label", "kind", "created_at", "last_used_at", "revoked_at"], args.json)
 
 
 def revoke_token(args: argparse.Namespace) -> None:
-    record = ApiClient.from_args(args).post(f"/api/tokens/{args.token_id}/revoke")
+    record = connect(args).post(f"/api/tokens/{args.token_id}/revoke")
     show([record], ["id", "label", "revoked_at"], args.json)
 
 
 def add_user(args: argparse.Namespace) -> None:
-    client = ApiClient.from_args(args)
-    path = f"/api/workspaces/{_workspace(client, args.workspace)}/members"
+    client = connect(args)
+    path = f"/api/workspaces/{workspace_of(client, args.workspace)}/members"
     created = client.post(path, {"name": args.name, "role": args.role})
     if args.json:
         show([created], [], as_json=True)
@@ -80,16 +80,7 @@ def add_user(args: argparse.Namespace) -> None:
 
 
 def list_users(args: argparse.Namespace) -> None:
-    client = ApiClient.from_args(args)
-    members = client.get(f"/api/workspaces/{_workspace(client, args.workspace)}/members")
+    client = connect(args)
+    members = client.items(f"/api/workspaces/{workspace_of(client, args.workspace)}/members")
     rows = [{"id": m["user"]["id"], "name": m["user"]["name"], "role": m["role"]} for m in members]
     show(rows, ["id", "name", "role"], args.json)
-
-
-def _workspace(client: ApiClient, chosen: str | None) -> str:
-    if chosen:
-        return chosen
-    workspaces = client.get("/api/me")["workspaces"]
-    if not workspaces:
-        raise CliError("you are not a member of any workspace; pass --workspace")
-    return str(workspaces[0]["id"])

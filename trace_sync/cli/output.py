@@ -24,3 +24,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("name") or value.get("id"))
     return str(value)
+
+
+def show_one(record: dict[str, Any], fields: Sequence[str], as_json: bool) -> None:
+    """One record as ``field: value`` lines (or JSON)."""
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    width = max(len(f) for f in fields)
+    for name in fields:
+        print(f"{name.ljust(width)}  {_cell(record.get(name))}")

@@ -49,6 +49,9 @@ REMOTE = "trace-remote"
 PRESENCE_RENEW_S = 15.0
 #: Local updates merged into one frame at most (merging cost grows with the batch).
 MAX_BATCH = 256
+#: Bytes of updates merged into one frame at most: the server refuses frames
+#: over its limit (8 MiB by default), so a backlog never grows into one.
+MAX_BATCH_BYTES = 1 << 20
 
 
 class LinkState(StrEnum):
@@ -125,6 +128,7 @@ class SyncClient:
         self._presence_due = False
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._applying_remote = False
         self._subscription = self.doc.observe(self._on_change)
 
     async def __aenter__(self) -> SyncClient:
@@ -143,10 +147,14 @@ class SyncClient:
 
         Raises the matching :class:`TraceError` if the server refused us."""
         waiter = asyncio.ensure_future(self._synced.wait())
-        await asyncio.wait(
-            {waiter, self._task_or_never()}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        waiter.cancel()
+        try:
+            await asyncio.wait(
+                {waiter, self._task_or_never()},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            waiter.cancel()  # also when we are cancelled: never leave it pending
         if self._synced.is_set():
             return
         self._raise_refusal()
@@ -215,8 +223,15 @@ class SyncClient:
             diff = p.EMPTY_UPDATE if self.read_only else self.doc.get_update(message.state)
             await ws.send(p.sync_step2(diff))
         elif isinstance(message, p.SyncStep2 | p.Update):
-            with self.doc.transaction(origin=REMOTE):
-                self.doc.apply_update(message.update)
+            # Observers run synchronously as the transaction ends, so this flag
+            # (not the origin: pycrdt's TransactionEvent exposes only a hash of
+            # it) tells _on_change the update came from the server.
+            self._applying_remote = True
+            try:
+                with self.doc.transaction(origin=REMOTE):
+                    self.doc.apply_update(message.update)
+            finally:
+                self._applying_remote = False
             if isinstance(message, p.SyncStep2):
                 self._synced.set()
                 self._set_state(LinkState.SYNCED)
@@ -232,10 +247,21 @@ class SyncClient:
                 self._presence_due = False
                 await ws.send(self._presence_frame())
             while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                batch = self._next_batch()
                 update = batch[0] if len(batch) == 1 else merge_updates(*batch)
                 await ws.send(p.update_message(update))
             self._drained.set()
+
+    def _next_batch(self) -> list[bytes]:
+        """The oldest pending updates, within MAX_BATCH and MAX_BATCH_BYTES (at least one)."""
+        count, size = 1, len(self._pending[0])
+        for update in self._pending[1:MAX_BATCH]:
+            size += len(update)
+            if size > MAX_BATCH_BYTES:
+                break
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        return batch
 
     async def _renew_presence(self) -> None:
         while True:
@@ -246,8 +272,10 @@ class SyncClient:
     # -- changes and presence ----------------------------------------------------
 
     def _on_change(self, event: TransactionEvent) -> None:
-        if event.transaction.origin == REMOTE or self._ws is None:  # type: ignore[attr-defined]
-            return  # offline changes travel in the next handshake
+        # Never echo the server's own updates: on a read-only document the
+        # echo would be refused (4403). Offline changes travel in the next handshake.
+        if self._applying_remote or self._ws is None:
+            return
         if self.read_only:
             return  # a reader's local changes stay local
         self._pending.append(event.update)

@@ -18,6 +18,12 @@ class Entry(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+#: How a session's tool asks before acting: every time, not for file edits,
+#: or never (bypass: an explicit choice, shown wherever the session is).
+PermissionMode = Literal["ask", "accept_edits", "bypass"]
+PERMISSION_MODES: tuple[PermissionMode, ...] = ("ask", "accept_edits", "bypass")
+
+
 class SessionStatus(StrEnum):
     CREATED = "created"
     STARTING = "starting"
@@ -65,6 +71,7 @@ class SessionSummary(Entry):
     cost_usd: float = 0.0
     cost_estimated: bool = False
     needs_attention: bool = False
+    permission_mode: PermissionMode = "ask"
 
 
 class RuntimeTool(Entry):
@@ -110,6 +117,7 @@ class SessionMeta(Entry):
     owner_id: str
     created_at: datetime
     parent: Lineage | None = None
+    permission_mode: PermissionMode = "ask"
     #: True once a run was cut off (its runtime was lost or restarted); a resume clears it.
     interrupted: bool = False
 

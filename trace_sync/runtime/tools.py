@@ -27,15 +27,14 @@ from typing import Literal, Protocol
 from pydantic import SecretStr
 
 from trace_sync.docs.entries import (
+    PERMISSION_MODES,
     ApprovalRequest,
     Decision,
+    PermissionMode,
     TranscriptEntry,
     UsageNote,
 )
 from trace_sync.errors import InvalidInput
-
-PermissionMode = Literal["ask", "accept_edits", "bypass"]
-PERMISSION_MODES: tuple[PermissionMode, ...] = ("ask", "accept_edits", "bypass")
 
 
 @dataclass(frozen=True)

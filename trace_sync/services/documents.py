@@ -21,6 +21,21 @@ from trace_sync.store.ids import new_id
 SERVICES = "trace-services"
 
 
+class DocumentChange(Protocol):
+    """A loaded document changed (what :meth:`Rooms.on_change` hooks receive)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def doc(self) -> Doc[Any]: ...
+
+    @property
+    def loaded(self) -> bool:
+        """True for the one call made right after the document was loaded."""
+        ...
+
+
 class Documents(Protocol):
     def document(self, name: str) -> AbstractAsyncContextManager[Doc[Any]]:
         """Hold the loaded document ``name`` (created empty if new) while in use."""

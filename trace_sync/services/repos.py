@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from trace_sync.auth.principal import Principal
 from trace_sync.docs import typed
@@ -15,7 +15,7 @@ from trace_sync.services import git_repos
 from trace_sync.services.access import require_admin, require_writer, role_in
 from trace_sync.services.documents import SERVICES, Documents, event, workspace_doc
 from trace_sync.store import Store
-from trace_sync.store.records import Repo
+from trace_sync.store.records import Repo, RepoSetup
 
 MAX_SOURCE = 2048
 MAX_NAME = 100
@@ -59,6 +59,21 @@ class RepoService:
     async def get(self, actor: Principal, workspace_id: str, repo_id: str) -> Repo:
         await role_in(self._store, workspace_id, actor)
         return await self._store.repos.get(workspace_id, repo_id)
+
+    async def set_setup(
+        self, actor: Principal, workspace_id: str, repo_id: str, setup: RepoSetup
+    ) -> Repo:
+        """What new worktrees of the repo get (admins: the command runs on runtimes)."""
+        role = await role_in(self._store, workspace_id, actor)
+        require_admin(role, "changing a repo's worktree setup")
+        for pattern in setup.copy_files:
+            if not pattern or pattern.startswith("/") or ".." in PurePosixPath(pattern).parts:
+                raise InvalidInput(f"copy globs stay inside the repo: {pattern!r}")
+        repo = await self._store.repos.set_setup(workspace_id, repo_id, setup)
+        async with self._documents.document(workspace_doc(workspace_id)) as doc:
+            change = event(actor.user_id, "repo.setup_changed", repo_id=repo_id)
+            typed.append(doc, WORKSPACE, "timeline", change, origin=SERVICES)
+        return repo
 
     async def remove(self, actor: Principal, workspace_id: str, repo_id: str) -> None:
         """Disconnect a repo no session uses (its clone, if Trace made one, goes too)."""

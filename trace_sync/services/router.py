@@ -18,7 +18,14 @@ from trace_sync.docs.entries import SessionStatus
 from trace_sync.docs.layouts import SESSION
 from trace_sync.errors import Conflict, Forbidden, NotFound, TraceError
 from trace_sync.runtime.hosts import HostRegistry, Launch
-from trace_sync.runtime.protocol import Assign, Assignment, ParentRef, RepoRef, Unassign
+from trace_sync.runtime.protocol import (
+    Assign,
+    Assignment,
+    ParentRef,
+    RepoRef,
+    SetupSpec,
+    Unassign,
+)
 from trace_sync.services.access import require_writer, visible_session
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.broker import Broker
@@ -114,7 +121,7 @@ class Router:
 
     async def assignment(self, session: SessionRow) -> Assignment:
         """What a bridge needs to host ``session``."""
-        repo = None
+        repo, setup = None, SetupSpec()
         if session.repo_id is not None:
             try:
                 found = await self._store.repos.get(session.workspace_id, session.repo_id)
@@ -125,6 +132,7 @@ class Router:
                     path=found.path,
                     default_branch=found.default_branch,
                 )
+                setup = SetupSpec(copy=list(found.setup.copy_files), command=found.setup.command)
             except NotFound:
                 pass  # the repo was removed; the bridge keeps what it has
         parent = None
@@ -138,6 +146,8 @@ class Router:
             branch=session.branch,
             tool=session.tool,
             model=session.model,
+            permission_mode=session.permission_mode,
+            setup=setup,
             parent=parent,
         )
 

@@ -11,9 +11,7 @@ come back through :meth:`SessionService.report_status`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pycrdt import Doc
@@ -21,6 +19,7 @@ from pycrdt import Doc
 from trace_sync.auth.principal import Principal
 from trace_sync.docs import typed
 from trace_sync.docs.entries import (
+    Checkpoint,
     Desired,
     Lineage,
     PromptEntry,
@@ -28,6 +27,7 @@ from trace_sync.docs.entries import (
     SessionStatus,
     SessionSummary,
     TimelineEvent,
+    Usage,
 )
 from trace_sync.docs.layouts import SESSION, WORKSPACE
 from trace_sync.docs.migrations import migrate
@@ -41,18 +41,22 @@ from trace_sync.services.access import (
 )
 from trace_sync.services.documents import SERVICES, Documents, event, session_doc, workspace_doc
 from trace_sync.services.lifecycle import LIVE, Command, apply_command, apply_report
+from trace_sync.services.session_input import (
+    PromptMode,
+    check_branch,
+    check_permission_mode,
+    check_tool,
+    clean_model,
+    clean_title,
+    new_prompt,
+    slug,
+    title_from,
+)
 from trace_sync.store import Store
 from trace_sync.store.ids import new_id
 from trace_sync.store.records import SessionRow
 from trace_sync.store.sessions import PageAfter, Viewer
 
-#: The coding tools a session can run (their adapters live in ``adapters/``).
-TOOLS = ("claude_code", "codex", "acp", "shell")
-MAX_TITLE = 200
-MAX_PROMPT = 100_000
-MAX_MODEL = 100
-#: A git branch name Trace accepts (a safe subset of ``git check-ref-format``).
-_BRANCH = re.compile(r"^(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<![./])$")
 DesiredState = Literal["running", "paused", "stopped", "archived"]
 #: Lifecycle commands: what the runtime should then be doing, and the timeline event.
 _LIFECYCLE: dict[Command, tuple[DesiredState, str]] = {
@@ -64,7 +68,6 @@ _LIFECYCLE: dict[Command, tuple[DesiredState, str]] = {
 }
 _CAS_ATTEMPTS = 5
 
-PromptMode = Literal["queue", "interrupt"]
 Location = Literal["local", "cloud"]
 #: Called after a session was started, forked or resumed: place it on a runtime.
 NeedsRuntime = Callable[[Principal, SessionRow], Awaitable[None]]
@@ -120,29 +123,33 @@ class SessionService:
         title: str | None = None,
         location: Location = "local",
         private: bool = False,
+        permission_mode: str = "ask",
     ) -> SessionRow:
         require_writer(await role_in(self._store, workspace_id, actor), "starting a session")
         if location not in ("local", "cloud"):
             raise InvalidInput(f"a session runs 'local' or 'cloud', not {location!r}")
+        check_permission_mode(permission_mode)
         repo = await self._store.repos.get(workspace_id, repo_id)
-        first = _prompt(actor, prompt) if prompt else None
+        first = new_prompt(actor, prompt) if prompt else None
         session_id = new_id("s")
-        title = _title(title or _title_from(prompt) or f"{tool} on {repo.name}")
+        title = clean_title(title or title_from(prompt) or f"{tool} on {repo.name}")
         row = await self._store.sessions.create(
             workspace_id,
             actor.user_id,
             session_id=session_id,
             private=private,
             title=title,
-            tool=_tool(tool),
-            model=_model(model),
+            tool=check_tool(tool),
+            model=clean_model(model),
             repo_id=repo.id,
-            base_branch=_branch(base_branch or repo.default_branch),
-            branch=f"trace/{_slug(title)}-{session_id[-6:]}",
+            base_branch=check_branch(base_branch or repo.default_branch),
+            branch=f"trace/{slug(title)}-{session_id[-6:]}",
             status=apply_command(Command.START, SessionStatus.CREATED).value,
             location=location,
+            permission_mode=permission_mode,
         )
-        await self._write_new(row, event(actor.user_id, "session.started"), first)
+        started = event(actor.user_id, "session.started", permission_mode=permission_mode)
+        await self._write_new(row, started, first)
         await self._needs_runtime(actor, row)
         return row
 
@@ -160,9 +167,9 @@ class SessionService:
         require_writer(role, "forking a session")
         if checkpoint is not None:
             await self._require_checkpoint(parent.id, checkpoint)
-        first = _prompt(actor, prompt) if prompt else None
+        first = new_prompt(actor, prompt) if prompt else None
         child_id = new_id("s")
-        title = _title(title or f"{parent.title} (fork)")
+        title = clean_title(title or f"{parent.title} (fork)")
         row = await self._store.sessions.create(
             parent.workspace_id,
             actor.user_id,
@@ -173,11 +180,12 @@ class SessionService:
             model=parent.model,
             repo_id=parent.repo_id,
             base_branch=parent.branch or parent.base_branch,
-            branch=f"trace/{_slug(title)}-{child_id[-6:]}",
+            branch=f"trace/{slug(title)}-{child_id[-6:]}",
             status=apply_command(Command.START, SessionStatus.CREATED).value,
             location=parent.location,
             parent_id=parent.id,
             parent_checkpoint=checkpoint,
+            permission_mode=parent.permission_mode,
         )
         started = event(actor.user_id, "session.forked", parent_id=parent.id, checkpoint=checkpoint)
         await self._write_new(row, started, first)
@@ -193,7 +201,7 @@ class SessionService:
         session, role = await visible_session(self._store, session_id, actor)
         require_writer(role, "sending a prompt")
         apply_command(Command.SEND, SessionStatus(session.status))
-        entry = _prompt(actor, text, mode)
+        entry = new_prompt(actor, text, mode)
         session = await self._store.sessions.touch(session_id)
         change = event(actor.user_id, "prompt.sent", prompt_id=entry.id, mode=mode)
         await self._write(session, change, prompt=entry)
@@ -217,8 +225,9 @@ class SessionService:
     async def rename(self, actor: Principal, session_id: str, title: str) -> SessionRow:
         session, role = await visible_session(self._store, session_id, actor)
         require_writer(role, "renaming a session")
-        session = await self._store.sessions.touch(session_id, title=_title(title))
+        session = await self._store.sessions.touch(session_id, title=clean_title(title))
         await self._write(session, event(actor.user_id, "session.renamed", title=session.title))
+        await self._store.search.put(session.id, "title", "title", session.title)
         return session
 
     async def hand_off(self, actor: Principal, session_id: str, new_owner_id: str) -> SessionRow:
@@ -272,6 +281,32 @@ class SessionService:
             await self._write(session, event("runtime", "status.reported", status=reported.value))
         return session
 
+    async def report_usage(self, session_id: str, usage: Usage) -> SessionRow:
+        """Tokens and cost the runtime reported: into ``session/<sid>`` usage, the
+        session's row (its cost) and the workspace index."""
+        session = await self._store.sessions.update(
+            session_id, cost_usd=usage.cost_usd, cost_estimated=usage.estimated
+        )
+        whole = Usage.model_validate(usage.model_dump())  # every field set, so every one written
+        async with self._documents.document(session_doc(session_id)) as doc:
+            typed.put_fields(doc, SESSION, "usage", whole, origin=SERVICES)
+        await self._index(session)
+        return session
+
+    async def record_checkpoints(self, session_id: str, made: list[Checkpoint]) -> list[int]:
+        """Add the runtime's checkpoints the registry lacks; return their numbers."""
+        async with self._documents.document(session_doc(session_id)) as doc:
+            known = {c.get("n") for c in typed.root_of(doc, SESSION, "checkpoints")}
+            new = [c for c in made if c.n not in known]
+            if new:
+                numbers = [c.n for c in new]
+                change = event("runtime", "checkpoints.recorded", numbers=numbers)
+                with doc.transaction(origin=SERVICES):
+                    for checkpoint in new:
+                        typed.append(doc, SESSION, "checkpoints", checkpoint, origin=SERVICES)
+                    typed.append(doc, SESSION, "timeline", change, origin=SERVICES)
+        return [c.n for c in new]
+
     # -- internals -------------------------------------------------------------------
 
     async def _move(self, session_id: str, decide: Any) -> SessionRow:
@@ -304,6 +339,7 @@ class SessionService:
         async with self._documents.document(session_doc(session.id)) as doc:
             migrate(doc, DocKind.SESSION, origin=SERVICES)
         await self._write(session, started, "running", prompt)
+        await self._store.search.put(session.id, "title", "title", session.title)
 
     async def _write(
         self,
@@ -327,6 +363,12 @@ class SessionService:
                 if prompt is not None:
                     typed.append(doc, SESSION, "prompts", prompt, origin=SERVICES)
                 typed.append(doc, SESSION, "timeline", change, origin=SERVICES)
+        await self._index(session)
+        if prompt is not None:
+            await self._store.search.put(session.id, "prompt", prompt.id, prompt.text)
+
+    async def _index(self, session: SessionRow) -> None:
+        """The session's summary in the workspace index (private ones left out)."""
         async with self._documents.document(workspace_doc(session.workspace_id)) as doc:
             if session.private:
                 typed.delete(doc, WORKSPACE, "sessions", session.id, origin=SERVICES)
@@ -362,6 +404,7 @@ def _meta(session: SessionRow) -> SessionMeta:
         owner_id=session.owner_id,
         created_at=session.created_at,
         parent=parent,
+        permission_mode=session.permission_mode,  # type: ignore[arg-type]
     )
 
 
@@ -377,49 +420,7 @@ def _summary(session: SessionRow) -> SessionSummary:
         private=session.private,
         last_activity=session.last_activity_at,
         cost_usd=session.cost_usd,
+        cost_estimated=session.cost_estimated,
         needs_attention=status in (SessionStatus.WAITING_APPROVAL, SessionStatus.WAITING_INPUT),
+        permission_mode=session.permission_mode,  # type: ignore[arg-type]
     )
-
-
-def _prompt(actor: Principal, text: str, mode: PromptMode = "queue") -> PromptEntry:
-    if not text.strip():
-        raise InvalidInput("a prompt cannot be empty")
-    if len(text) > MAX_PROMPT:
-        raise InvalidInput(f"a prompt is at most {MAX_PROMPT} characters")
-    return PromptEntry(
-        id=new_id("p"), text=text, author_id=actor.user_id, at=datetime.now(UTC), mode=mode
-    )
-
-
-def _title(title: str) -> str:
-    title = " ".join(title.split())
-    if not 0 < len(title) <= MAX_TITLE:
-        raise InvalidInput(f"a title is 1-{MAX_TITLE} characters")
-    return title
-
-
-def _title_from(prompt: str | None) -> str | None:
-    first = next((line.strip() for line in (prompt or "").splitlines() if line.strip()), None)
-    return None if first is None else first[:80]
-
-
-def _tool(tool: str) -> str:
-    if tool not in TOOLS:
-        raise InvalidInput(f"unknown tool {tool!r}; use one of {', '.join(TOOLS)}")
-    return tool
-
-
-def _model(model: str | None) -> str | None:
-    if model is not None and not 0 < len(model.strip()) <= MAX_MODEL:
-        raise InvalidInput(f"a model name is 1-{MAX_MODEL} characters")
-    return model.strip() if model else None
-
-
-def _branch(name: str) -> str:
-    if not _BRANCH.match(name) or name.endswith(".lock"):
-        raise InvalidInput(f"not a usable branch name: {name!r}")
-    return name
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "session"

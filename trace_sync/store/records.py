@@ -77,6 +77,16 @@ class SessionAccess:
 
 
 @dataclass(frozen=True)
+class RepoSetup:
+    """What a new worktree of the repo gets before its tool starts."""
+
+    #: Globs of git-ignored files copied from the checkout (``.env``, ``config/*.local``).
+    copy_files: tuple[str, ...] = ()
+    #: A shell command run in the new worktree (``npm ci``).
+    command: str | None = None
+
+
+@dataclass(frozen=True)
 class Repo:
     id: str
     workspace_id: str
@@ -88,6 +98,7 @@ class Repo:
     default_branch: str
     added_by: str
     added_at: datetime
+    setup: RepoSetup = RepoSetup()
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,10 @@ class SessionRow:
     created_at: datetime
     last_activity_at: datetime
     cost_usd: float
+    #: True when ``cost_usd`` was computed from token counts, not reported by the tool.
+    cost_estimated: bool = False
+    #: How the tool asks for permission: ask, accept_edits or bypass.
+    permission_mode: str = "ask"
 
     @property
     def access(self) -> SessionAccess:

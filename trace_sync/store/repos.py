@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -9,7 +11,7 @@ from sqlalchemy import Row, select
 from trace_sync.errors import NotFound
 from trace_sync.store.database import Database, now, utc
 from trace_sync.store.ids import new_id
-from trace_sync.store.records import Repo
+from trace_sync.store.records import Repo, RepoSetup
 from trace_sync.store.schema import repos
 
 
@@ -47,7 +49,7 @@ class Repos:
             added_at=now(),
         )
         async with self._db.begin() as conn:
-            await conn.execute(repos.insert().values(vars(repo)))
+            await conn.execute(repos.insert().values(vars(repo) | {"setup": _json(repo.setup)}))
         return repo
 
     async def get(self, workspace_id: str, repo_id: str) -> Repo:
@@ -63,6 +65,18 @@ class Repos:
         async with self._db.begin() as conn:
             return [_repo(row) for row in await conn.execute(query)]
 
+    async def set_setup(self, workspace_id: str, repo_id: str, setup: RepoSetup) -> Repo:
+        query = (
+            repos.update()
+            .where(repos.c.workspace_id == workspace_id, repos.c.id == repo_id)
+            .values(setup=_json(setup))
+        )
+        async with self._db.begin() as conn:
+            changed = await conn.execute(query)
+        if changed.rowcount == 0:
+            raise NotFound(f"no repo {repo_id} in workspace {workspace_id}")
+        return await self.get(workspace_id, repo_id)
+
     async def remove(self, workspace_id: str, repo_id: str) -> None:
         query = repos.delete().where(repos.c.workspace_id == workspace_id, repos.c.id == repo_id)
         async with self._db.begin() as conn:
@@ -72,4 +86,10 @@ class Repos:
 
 
 def _repo(row: Row[Any]) -> Repo:
-    return Repo(**{**row._asdict(), "added_at": utc(row.added_at)})
+    stored = json.loads(row.setup or "{}")
+    setup = RepoSetup(tuple(stored.get("copy_files", ())), stored.get("command"))
+    return Repo(**{**row._asdict(), "added_at": utc(row.added_at), "setup": setup})
+
+
+def _json(setup: RepoSetup) -> str:
+    return json.dumps(asdict(setup))

@@ -36,12 +36,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
+    inspect,
     select,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateColumn
+
+from trace_sync.store.text_index import create_text_index
 
 metadata = MetaData()
 Timestamp = DateTime(timezone=True)
@@ -135,6 +140,8 @@ repos = Table(
     Column("default_branch", Text, nullable=False),
     Column("added_by", Text, ForeignKey("users.id"), nullable=False),
     Column("added_at", Timestamp, nullable=False),
+    # Added in step 5: JSON {"copy": [globs], "command": str | null}, run in new worktrees.
+    Column("setup", Text, nullable=False, server_default="{}"),
     UniqueConstraint("workspace_id", "name"),
 )
 
@@ -161,7 +168,25 @@ sessions = Table(
     Column("parent_checkpoint", Integer),
     Column("last_activity_at", Timestamp),
     Column("cost_usd", Float, nullable=False, server_default="0"),
+    # Added in step 4: true when cost_usd is computed from tokens, not reported.
+    Column("cost_estimated", Boolean, nullable=False, server_default=false()),
+    # Added in step 5: how the tool asks for permissions (ask, accept_edits, bypass).
+    Column("permission_mode", Text, nullable=False, server_default="ask"),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
+)
+
+#: Searchable text of sessions (title, prompts, transcript), one row per
+#: (session, kind, key). The full-text index beside it is dialect-specific:
+#: see :mod:`trace_sync.store.search`, which owns its DDL.
+search_entries = Table(
+    "search_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("session_id", Text, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("session_id", "kind", "key"),
 )
 
 #: Commands sent with an ``Idempotency-Key``: the reply, to give again on retry.
@@ -212,6 +237,19 @@ async def _sessions_v2(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: index.create(sync, checkfirst=True))
 
 
+async def _search(conn: AsyncConnection) -> None:
+    """Full-text search over sessions, and whether a session's cost is estimated."""
+    column = CreateColumn(sessions.c.cost_estimated).compile(dialect=conn.dialect)
+    await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+    await conn.run_sync(lambda sync: search_entries.create(sync, checkfirst=True))
+    await create_text_index(conn)
+
+
+async def _create_latest(conn: AsyncConnection) -> None:
+    await _create_v1(conn)
+    await create_text_index(conn)
+
+
 #: Step N (1-based) brings a database from version N-1 to N.
 MIGRATIONS: list[Migration] = [_create_v1, _sessions_v2]
 
@@ -226,7 +264,7 @@ async def migrate(conn: AsyncConnection) -> list[int]:
     current = (await conn.execute(select(func.max(schema_version.c.version)))).scalar() or 0
     if current == 0:
         # A fresh database: the tables above already are the latest schema.
-        await _create_v1(conn)
+        await _create_latest(conn)
         return await _record(conn, range(1, len(MIGRATIONS) + 1))
     for step in MIGRATIONS[current:]:
         await step(conn)
@@ -286,3 +324,23 @@ async def _runtimes_and_grants(conn: AsyncConnection) -> None:
 
 
 MIGRATIONS.append(_runtimes_and_grants)
+# Step 4 (issue 3): full-text search and sessions.cost_estimated, defined above.
+MIGRATIONS.append(_search)
+
+
+async def _permissions_and_setup(conn: AsyncConnection) -> None:
+    """Sessions' permission mode (issue 5) and repos' worktree setup (issue 4).
+
+    Step 2 creates ``repos`` from the latest table definition, so a database
+    that passed through it may have ``setup`` already."""
+    for table, name in ((sessions, "permission_mode"), (repos, "setup")):
+        if name not in await conn.run_sync(_column_names, table.name):
+            column = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            await conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column}"))
+
+
+def _column_names(sync: Connection, table: str) -> set[str]:
+    return {column["name"] for column in inspect(sync).get_columns(table)}
+
+
+MIGRATIONS.append(_permissions_and_setup)

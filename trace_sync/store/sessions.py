@@ -62,6 +62,7 @@ class Sessions:
         location: str = "local",
         parent_id: str | None = None,
         parent_checkpoint: int | None = None,
+        permission_mode: str = "ask",
     ) -> SessionRow:
         """Record a session (``Conflict`` if ``session_id`` is taken, ``NotFound``
         for an unknown workspace, creator or repo)."""
@@ -87,6 +88,7 @@ class Sessions:
             created_at=created,
             last_activity_at=created,
             cost_usd=0.0,
+            permission_mode=permission_mode,
         )
         try:
             async with self._db.begin() as conn:
@@ -209,7 +211,10 @@ class Sessions:
             return int((await conn.execute(query)).scalar_one())
 
     async def delete(self, session_id: str) -> None:
-        async with self._db.begin() as conn:
+        """Delete the row; its search entries go with it (``ON DELETE CASCADE``)."""
+        # The cascade reaches SQLite's FTS5 index, which reads before it writes:
+        # take the write lock up front (see trace_sync.store.search).
+        async with self._db.begin(exclusive=True) as conn:
             removed = await conn.execute(sessions.delete().where(sessions.c.id == session_id))
         if removed.rowcount == 0:
             raise NotFound(f"no session {session_id}")

@@ -12,6 +12,7 @@ from trace_sync.store.grants import Grants
 from trace_sync.store.idempotency import IdempotencyKeys
 from trace_sync.store.repos import Repos
 from trace_sync.store.runtimes import Runtimes
+from trace_sync.store.search import SearchIndex
 from trace_sync.store.sessions import Sessions
 from trace_sync.store.updates import UpdateLog
 
@@ -51,6 +52,7 @@ class Store:
         self.repos = Repos(self.db)
         self.sessions = Sessions(self.db)
         self.idempotency = IdempotencyKeys(self.db)
+        self.search = SearchIndex(self.db)
         self.runtimes = Runtimes(self.db)
         self.grants = Grants(self.db)
 

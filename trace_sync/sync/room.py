@@ -122,6 +122,11 @@ class Room:
     def receive(self, peer: Peer, message: Message, frame: bytes, *, writable: bool) -> None:
         if isinstance(message, SyncStep1):
             self._handshake(peer, message.state)
+        elif isinstance(message, SyncStep2) and not writable:
+            # A reader's reply to our step 1 carries its whole delete set even
+            # when it changed nothing (Yjs always sends it): take nothing from
+            # it, and refuse readers' writes only where they come, as updates.
+            pass
         elif isinstance(message, SyncStep2 | Update):
             self._apply(peer, message.update, writable)
         elif isinstance(message, Awareness):

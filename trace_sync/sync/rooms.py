@@ -1,4 +1,8 @@
-"""Loaded rooms: de-duplicated loads, reference counts, unloading when idle."""
+"""Loaded rooms: de-duplicated loads, reference counts, unloading when idle.
+
+In-process observers (the services' io observer) subscribe with
+:meth:`Rooms.on_change`, Hocuspocus-style: a typed hook, one payload each.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pycrdt import Doc
 
@@ -25,6 +30,22 @@ KEEPALIVE_AFTER_S = 15.0
 _KEEPALIVE = Frame(KEEPALIVE)
 
 
+@dataclass(frozen=True)
+class DocumentChanged:
+    """Payload of the ``on_change`` hook: a loaded document changed."""
+
+    name: str
+    doc: Doc[Any]
+    #: True for the one call made right after the document was loaded from the store.
+    loaded: bool = False
+
+
+class ChangeHook(Protocol):
+    def __call__(self, change: DocumentChanged) -> None:
+        """Called inside the change's transaction: read, schedule work, never block."""
+        ...
+
+
 class Rooms:
     """``async with Rooms(...) as rooms``; leaving closes every connection (1001)."""
 
@@ -38,6 +59,12 @@ class Rooms:
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
         self._keepalive: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._hooks: list[ChangeHook] = []
+        self._hooked: dict[str, Any] = {}
+
+    def on_change(self, hook: ChangeHook) -> None:
+        """Call ``hook`` whenever a document loaded from now on changes (and once on load)."""
+        self._hooks.append(hook)
 
     async def __aenter__(self) -> Rooms:
         self._keepalive = asyncio.create_task(self._keep_alive(), name="sync-keepalive")
@@ -102,6 +129,9 @@ class Rooms:
         room = Room(name, self._store, self._metrics, self._fail)
         await room.load()
         self._rooms[name] = room
+        if self._hooks:
+            self._hooked[name] = room.doc.observe(lambda _: self._notify(room, loaded=False))
+            self._notify(room, loaded=True)
         self._metrics.rooms.set(len(self._rooms))
         return room
 
@@ -111,9 +141,20 @@ class Rooms:
         if room is not None and name not in self._users:
             self._drop(room)
 
+    def _notify(self, room: Room, *, loaded: bool) -> None:
+        change = DocumentChanged(room.name, room.doc, loaded)
+        for hook in self._hooks:
+            try:
+                hook(change)
+            except Exception:  # a broken observer must not break syncing; it is logged
+                log.exception("change hook failed", extra={"doc": room.name})
+
     def _drop(self, room: Room) -> None:
         if self._rooms.get(room.name) is room:
             del self._rooms[room.name]
+            subscription = self._hooked.pop(room.name, None)
+            if subscription is not None:
+                room.doc.unobserve(subscription)
         room.close()
         self._metrics.rooms.set(len(self._rooms))
 

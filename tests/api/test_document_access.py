@@ -1,0 +1,57 @@
+"""The authorization matrix over websocket: each kind of caller reading and
+writing each document of a session and its workspace, with real clients."""
+
+from __future__ import annotations
+
+from pycrdt import Map
+
+from tests.api.conftest import Team
+from tests.conftest import eventually
+from trace_sync.client.sync_client import Backoff, LinkState
+from trace_sync.errors import TraceError
+
+CALLERS = ("owner", "admin", "member", "viewer", "outsider", "revoked", "runtime")
+
+
+async def probe(team: Team, who: str, name: str) -> str:
+    """'rw', 'r' (a write closes with 4403), or the close code of the refusal."""
+    async with team.sync(who, name, backoff=Backoff(first=0.05)) as client:
+        try:
+            await client.wait_synced(20)
+        except TraceError:
+            return str(client.close_code)
+        with client.doc.transaction(origin="probe"):
+            client.doc.get("probe", type=Map)[who] = True
+
+        def landed() -> bool:
+            room = team.live.ctx.sync.rooms.get(name)
+            return room is not None and who in room.doc.get("probe", type=Map)
+
+        await eventually(lambda: client.state is LinkState.REFUSED or landed(), within=20)
+        if landed():
+            return "rw"
+        assert client.close_code == 4403, client.close_code
+        return "r"
+
+
+async def test_who_reads_and_writes_which_document(team: Team) -> None:
+    public = (await team.start("owner"))["id"]
+    await team.host(public)
+    private = (await team.start("member", private=True))["id"]
+    refused = {"outsider": "4404", "revoked": "4401"}
+    members = dict.fromkeys(("owner", "admin", "member", "viewer"), "r")
+    expected = {
+        f"workspace/{team.wid}": members | refused | {"runtime": "4404"},
+        f"session/{public}": members | refused | {"runtime": "r"},
+        f"session/{public}/io": members | refused | {"runtime": "rw"},
+        f"session/{public}/notes": members
+        | dict.fromkeys(("owner", "admin", "member"), "rw")
+        | refused
+        | {"runtime": "r"},
+        f"session/{private}": members | refused | {"viewer": "4404", "runtime": "4404"},
+        f"session/{private}/notes": dict.fromkeys(("owner", "admin", "member"), "rw")
+        | refused
+        | {"viewer": "4404", "runtime": "4404"},
+    }
+    seen = {name: {who: await probe(team, who, name) for who in CALLERS} for name in expected}
+    assert seen == expected

@@ -1,0 +1,174 @@
+"""Request and response bodies of the repos, sessions and search API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from trace_sync.api.models import Model
+from trace_sync.api.pages import Page, PageQuery
+from trace_sync.docs.entries import PermissionMode, SessionStatus
+from trace_sync.services.session_input import MAX_PROMPT, MAX_TITLE, Tool
+from trace_sync.store.records import Repo, SessionRow
+
+
+class RepoIn(Model):
+    source: str = Field(
+        min_length=1, max_length=2048, description="a directory on the server's host or a git URL"
+    )
+    name: str | None = Field(None, min_length=1, max_length=100)
+
+
+class RepoSetupBody(Model):
+    """What each new worktree of the repo gets before its tool starts."""
+
+    copy_files: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="globs of git-ignored files copied from the checkout (.env)",
+    )
+    command: str | None = Field(None, max_length=4096, description="run in the new worktree")
+
+
+class RepoOut(Model):
+    id: str
+    workspace_id: str
+    name: str
+    source: str
+    path: str
+    default_branch: str
+    added_by: str
+    added_at: datetime
+    setup: RepoSetupBody
+
+    @classmethod
+    def of(cls, repo: Repo) -> RepoOut:
+        setup = RepoSetupBody(copy_files=list(repo.setup.copy_files), command=repo.setup.command)
+        return cls(**vars(repo) | {"setup": setup})
+
+
+class RepoPage(Page[RepoOut]):
+    pass
+
+
+class SessionDocuments(Model):
+    """The documents of a session, to open at ``/sync/<name>``."""
+
+    session: str
+    io: str
+    notes: str
+
+
+class SessionOut(Model):
+    id: str
+    workspace_id: str
+    title: str
+    status: SessionStatus
+    tool: str
+    model: str | None
+    repo_id: str | None
+    base_branch: str | None
+    branch: str | None
+    location: str
+    private: bool
+    creator_id: str
+    owner_id: str
+    runtime_id: str | None
+    parent_id: str | None
+    parent_checkpoint: int | None
+    created_at: datetime
+    last_activity_at: datetime
+    cost_usd: float
+    cost_estimated: bool
+    needs_attention: bool
+    permission_mode: PermissionMode
+    documents: SessionDocuments
+    sync_path: str = Field("/sync", description="websocket path the documents sync at")
+
+    @classmethod
+    def of(cls, row: SessionRow) -> SessionOut:
+        status = SessionStatus(row.status)
+        waiting = status in (SessionStatus.WAITING_APPROVAL, SessionStatus.WAITING_INPUT)
+        name = f"session/{row.id}"
+        documents = SessionDocuments(session=name, io=f"{name}/io", notes=f"{name}/notes")
+        return cls(**vars(row) | {"needs_attention": waiting, "documents": documents})
+
+
+class SessionPage(Page[SessionOut]):
+    pass
+
+
+class SessionQuery(PageQuery):
+    status: list[SessionStatus] = Field(default_factory=list)
+
+
+class StartSessionIn(Model):
+    repo_id: str = Field(min_length=1, max_length=64)
+    tool: Tool
+    base_branch: str | None = Field(None, max_length=200)
+    model: str | None = Field(None, max_length=100)
+    prompt: str | None = Field(None, max_length=MAX_PROMPT)
+    title: str | None = Field(None, max_length=MAX_TITLE)
+    location: Literal["local", "cloud"] = "local"
+    private: bool = False
+    permission_mode: PermissionMode = Field(
+        "ask", description="ask: every permission goes to a person; bypass: none (explicit)"
+    )
+
+
+class TitleIn(Model):
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+
+
+class PromptIn(Model):
+    text: str = Field(min_length=1, max_length=MAX_PROMPT)
+    mode: Literal["queue", "interrupt"] = "queue"
+
+
+class PromptOut(Model):
+    id: str
+    text: str
+    author_id: str
+    at: datetime
+    mode: Literal["queue", "interrupt"]
+
+
+class ForkIn(Model):
+    checkpoint: int | None = Field(None, ge=0)
+    title: str | None = Field(None, max_length=MAX_TITLE)
+    prompt: str | None = Field(None, max_length=MAX_PROMPT)
+
+
+class HandoffIn(Model):
+    owner_id: str = Field(min_length=1, max_length=64)
+
+
+class TimelineEventOut(Model):
+    id: str
+    at: datetime
+    actor_id: str
+    kind: str
+    payload: dict[str, Any]
+
+
+class TimelinePage(Page[TimelineEventOut]):
+    pass
+
+
+class SearchQuery(PageQuery):
+    q: str = Field(min_length=1, max_length=200)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class SearchHitOut(Model):
+    session: SessionOut
+    #: Where it matched: title, prompt or transcript.
+    kind: str
+    #: The matching text with the matched words in [brackets].
+    snippet: str
+
+
+class SearchPage(Page[SearchHitOut]):
+    pass

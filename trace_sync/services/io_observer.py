@@ -1,0 +1,263 @@
+"""The io observer: what a runtime writes into ``session/<sid>/io``, taken in.
+
+While an io document is loaded, every change to it is read back through the
+typed layer and turned into the server's own facts:
+
+- status: ``runtime.status``, overridden by pending ``approvals`` (a
+  permission makes the session ``waiting_approval``, a question or plan
+  ``waiting_input``) and by ``failed``, through the state machine;
+- usage: tokens and cost into ``session/<sid>``, the session's row and the
+  workspace index;
+- checkpoints: into the ``session/<sid>`` registry (their refs checked);
+- completed transcript text: into the search index.
+
+Runtime-written values are never trusted: anything that does not validate
+is logged (once) and ignored. Work for one session runs in one task, and
+changes that arrive meanwhile are folded into its next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from pycrdt import Doc
+
+from trace_sync.docs import typed
+from trace_sync.docs.entries import (
+    ApprovalRequest,
+    AssistantText,
+    Checkpoint,
+    ErrorNote,
+    Plan,
+    Question,
+    RuntimeState,
+    SessionStatus,
+    TranscriptEntry,
+    Usage,
+    UserPrompt,
+)
+from trace_sync.docs.layouts import SESSION_IO
+from trace_sync.docs.names import DocKind, parse_doc_name
+from trace_sync.errors import InvalidInput, TraceError
+from trace_sync.services.documents import DocumentChange
+from trace_sync.services.sessions import SessionService
+from trace_sync.store.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+_SEARCHABLE = (UserPrompt, AssistantText, Question, Plan, ErrorNote)
+
+
+@dataclass(frozen=True)
+class IoReading:
+    """What one io document says, validated; taken in one synchronous read."""
+
+    status: SessionStatus | None
+    #: The ``desired.generation`` the runtime says it acted on.
+    generation: int
+    usage: Usage | None
+    checkpoints: list[Checkpoint]
+    #: Completed transcript text by entry id.
+    texts: dict[str, str]
+    problems: list[str]
+
+
+@dataclass
+class _Taken:
+    """What was already passed on for one session, so unchanged facts cost nothing."""
+
+    #: The status reported, and the generation it was reported at.
+    status: tuple[SessionStatus, int] | None = None
+    usage: Usage | None = None
+    checkpoints: set[int] = field(default_factory=set)
+    texts: dict[str, str] = field(default_factory=dict)
+    problems: set[str] = field(default_factory=set)
+
+
+class IoObserver:
+    """Long-lived, ``async with`` only::
+
+    async with IoObserver(sessions, search) as observer:
+        rooms.on_change(observer.changed)
+    """
+
+    def __init__(self, sessions: SessionService, search: SearchIndex) -> None:
+        self._sessions = sessions
+        self._search = search
+        self._dirty: dict[str, Doc[Any]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._taken: dict[str, _Taken] = {}
+        self._closed = False
+
+    async def __aenter__(self) -> IoObserver:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._closed = True
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    def changed(self, change: DocumentChange) -> None:
+        """The ``on_change`` hook: note the io document for a pass soon."""
+        if self._closed or not change.name.endswith("/io"):
+            return
+        try:
+            name = parse_doc_name(change.name)
+        except InvalidInput:
+            return
+        if name.kind is not DocKind.SESSION_IO or name.session_id is None:
+            return
+        sid = name.session_id
+        if change.loaded:
+            self._taken.pop(sid, None)  # a fresh load: take everything in again
+        self._dirty[sid] = change.doc
+        if sid not in self._tasks:
+            task = asyncio.get_running_loop().create_task(self._drain(sid), name=f"io-{sid}")
+            self._tasks[sid] = task
+
+    async def idle(self) -> None:
+        """Wait until every noted change has been taken in (for tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def _drain(self, sid: str) -> None:
+        try:
+            while sid in self._dirty:
+                doc = self._dirty.pop(sid)
+                try:
+                    await self._take(sid, read_io(sid, doc))
+                except TraceError as exc:  # e.g. the session was deleted meanwhile
+                    log.warning(
+                        "io observer skipped a change", extra={"session": sid, "reason": str(exc)}
+                    )
+        finally:
+            del self._tasks[sid]
+
+    async def _take(self, sid: str, reading: IoReading) -> None:
+        taken = self._taken.setdefault(sid, _Taken())
+        for problem in set(reading.problems) - taken.problems:
+            log.warning(
+                "session %s: runtime wrote a value that does not validate, ignored: %s",
+                sid,
+                problem,
+                extra={"session": sid},
+            )
+        taken.problems = set(reading.problems)
+        # Reported again when the runtime acts on a new command, even with the
+        # same status: a person's command moved the row meanwhile.
+        status = None if reading.status is None else (reading.status, reading.generation)
+        if status is not None and status != taken.status:
+            await self._sessions.report_status(sid, status[0])
+            taken.status = status
+        if reading.usage is not None and reading.usage != taken.usage:
+            await self._sessions.report_usage(sid, reading.usage)
+            taken.usage = reading.usage
+        fresh = [c for c in reading.checkpoints if c.n not in taken.checkpoints]
+        if fresh:
+            await self._sessions.record_checkpoints(sid, fresh)
+            taken.checkpoints.update(c.n for c in fresh)
+        for entry_id, body in reading.texts.items():
+            if taken.texts.get(entry_id) != body:
+                await self._search.put(sid, "transcript", entry_id, body)
+        taken.texts = dict(reading.texts)  # only the live window: memory stays bounded
+
+
+def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
+    """Read and validate what a runtime wrote into ``session/<sid>/io``."""
+    problems: list[str] = []
+    read = typed.read_fields(doc, SESSION_IO, "runtime", RuntimeState)
+    runtime = None if isinstance(read, typed.Flagged) else read
+    if isinstance(read, typed.Flagged):
+        problems.append(f"runtime: {read.problem}")
+    pending = typed.read_map(doc, SESSION_IO, "approvals").values()
+    approvals = _valid(pending, ApprovalRequest, "approvals", problems)
+    transcript = _valid(
+        typed.read_array(doc, SESSION_IO, "transcript"), TranscriptEntry, "transcript", problems
+    )
+    return IoReading(
+        derive_status(runtime, approvals),
+        runtime.generation if runtime is not None else 0,
+        _usage(doc, problems),
+        _checkpoints(session_id, doc, problems),
+        _texts(transcript),
+        problems,
+    )
+
+
+def derive_status(
+    runtime: RuntimeState | None, approvals: list[ApprovalRequest]
+) -> SessionStatus | None:
+    """A failure wins; then pending requests (a permission over a question); then
+    what the runtime says the tool is doing."""
+    reported = runtime.status if runtime is not None else None
+    if reported is SessionStatus.FAILED:
+        return reported
+    kinds = {a.kind for a in approvals}
+    if "permission" in kinds:
+        return SessionStatus.WAITING_APPROVAL
+    if kinds:
+        return SessionStatus.WAITING_INPUT
+    return reported
+
+
+def checkpoint_problem(session_id: str, checkpoint: Checkpoint) -> str | None:
+    """Why a runtime's checkpoint cannot be registered, or None."""
+    expected = f"refs/trace/checkpoints/{session_id}/{checkpoint.n}"
+    if checkpoint.n < 1 or checkpoint.ref != expected:
+        return f"checkpoint {checkpoint.n} has ref {checkpoint.ref!r}, not {expected!r}"
+    if not _COMMIT.fullmatch(checkpoint.commit):
+        return f"checkpoint {checkpoint.n} names no commit ({checkpoint.commit!r})"
+    return None
+
+
+def _usage(doc: Doc[Any], problems: list[str]) -> Usage | None:
+    usage = typed.read_fields(doc, SESSION_IO, "usage", Usage)
+    if isinstance(usage, typed.Flagged):
+        problems.append(f"usage: {usage.problem}")
+        return None
+    if usage.input_tokens < 0 or usage.output_tokens < 0:
+        problems.append("usage: negative token counts")
+        return None
+    if not math.isfinite(usage.cost_usd) or usage.cost_usd < 0:
+        problems.append(f"usage: cost {usage.cost_usd} is not an amount")
+        return None
+    return usage
+
+
+def _checkpoints(session_id: str, doc: Doc[Any], problems: list[str]) -> list[Checkpoint]:
+    made = typed.read_array(doc, SESSION_IO, "checkpoints")
+    accepted = []
+    for checkpoint in _valid(made, Checkpoint, "checkpoints", problems):
+        problem = checkpoint_problem(session_id, checkpoint)
+        if problem:
+            problems.append(f"checkpoints: {problem}")
+        else:
+            accepted.append(checkpoint)
+    return accepted
+
+
+def _valid(values: Any, model: type[Any], root: str, problems: list[str]) -> list[Any]:
+    valid = []
+    for value in values:
+        if isinstance(value, typed.Flagged):
+            problems.append(f"{root}: {value.problem}")
+        elif isinstance(value, model):
+            valid.append(value)
+    return valid
+
+
+def _texts(transcript: list[TranscriptEntry]) -> dict[str, str]:
+    texts = {}
+    for entry in transcript:
+        if isinstance(entry, _SEARCHABLE) and not getattr(entry, "streaming", False):
+            body = entry.message if isinstance(entry, ErrorNote) else entry.text
+            texts[entry.id] = body
+    return texts
