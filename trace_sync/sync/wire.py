@@ -106,9 +106,15 @@ class DirectSink(AsgiSink):
         self._protocol = protocol
 
     def _open(self) -> bool:
-        # Once a close frame went either way, uvicorn has set close_sent (ours)
-        # or closed the transport (theirs, answered in the same callback).
-        return not self._protocol.close_sent and not self._protocol.transport.is_closing()
+        # Frames follow the accepted handshake; once a close frame went either
+        # way, uvicorn has set close_sent (ours) or closed the transport
+        # (theirs, answered in the same callback).
+        protocol = self._protocol
+        return (
+            protocol.handshake_complete
+            and not protocol.close_sent
+            and not protocol.transport.is_closing()
+        )
 
     def write_now(self, frame: Frame) -> bool:
         # ``writable`` is cleared by pause_writing once the transport holds more
