@@ -39,7 +39,7 @@ async def cloud(
     port = free_port()
     target = StoreTarget(sqlite_url(tmp_path / "data" / "trace.db"))
     settings = settings_for(tmp_path, target, cloud_host="sandbox", port=port)
-    async with serve(settings, port) as live, open_bed(live, tmp_path) as bed:
+    async with serve(settings, port=port) as live, open_bed(live, tmp_path) as bed:
         yield bed
 
 
