@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from adapters.hosts.options import Options
-from adapters.hosts.session_dir import SessionDir, bring_back_others
+from adapters.hosts.session_dir import SessionDir, bring_back_others, prepare
 from trace_sync import __version__
 from trace_sync.errors import Conflict, InvalidInput
 from trace_sync.runtime.hosts import HostConfig, Launch
@@ -158,7 +158,7 @@ class DockerHost:
         await asyncio.to_thread(bring_back_others, root, self._launches.values(), launch)
         folder = SessionDir(root, sid)
         user = IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
-        await asyncio.to_thread(folder.prepare, launch, user)
+        await prepare(folder, launch, user)
         box = self.container(launch, folder, user)
         env = {**os.environ, "TRACE_TOKEN": launch.token}
         await self._docker(docker_run_argv(self.settings, box), env)

@@ -36,7 +36,7 @@ import trace_sync
 from adapters.hosts.child import BridgeChild
 from adapters.hosts.options import Options
 from adapters.hosts.sandbox_argv import Limits, Mount, SandboxPlan, sandbox_argv, sandbox_env
-from adapters.hosts.session_dir import SessionDir, bring_back_others
+from adapters.hosts.session_dir import SessionDir, bring_back_others, prepare
 from trace_sync.errors import Conflict, InvalidInput
 from trace_sync.runtime.hosts import HostConfig, Launch
 from trace_sync.runtime.protocol import RuntimeKind
@@ -108,7 +108,7 @@ class SandboxHost:
             root, running = self.settings.root, [self._launches[s] for s in self._children]
             await asyncio.to_thread(bring_back_others, root, running, launch)
             folder = SessionDir(root, sid)
-            await asyncio.to_thread(folder.prepare, launch, self.settings.user)
+            await prepare(folder, launch, self.settings.user)
             plan = self.plan(folder, self.bridge_command(launch, folder), launch)
             env = sandbox_env(os.environ, folder.home, launch.token, self.settings.passed_env)
             process = await _spawn(sandbox_argv(plan), env, folder.log)

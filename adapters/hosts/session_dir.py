@@ -19,6 +19,7 @@ where people see them as with any local session.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -28,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+from trace_sync.errors import Conflict, NotFound
 from trace_sync.runtime.checkpoints import REF_PREFIX
 from trace_sync.runtime.gitexec import GitFailed, git, out
 from trace_sync.runtime.hosts import Launch
@@ -86,34 +88,46 @@ class SessionDir:
 
     def bring_back(self, repo: RepoRef | None, branch: str | None) -> list[str]:
         """Fetch the session branch and checkpoints from the bridge's clone into the
-        repo (blocking: run it in a thread); the refs brought back."""
-        target = Path(repo.path) if repo is not None else None
-        clone = (self.data / "repos" / repo.id).resolve() if repo is not None else None
-        if target is None or clone is None or not (clone / ".git").is_dir():
+        repo (blocking: run it in a thread); the refs brought back. A failure is
+        logged, never raised: the work stays in the clone."""
+        if repo is None:
+            return []
+        clone = (self.data / "repos" / repo.id).resolve()
+        if not (clone / ".git").is_dir():
             return []
         if self.data.resolve() not in clone.parents:
             log.warning("a sandbox's clone links out of it", extra={"session": self.session_id})
             return []
+        try:
+            return self._fetch(Path(repo.path), clone, branch)
+        except (GitFailed, NotFound) as exc:
+            facts = {"session": self.session_id, "why": str(exc)}
+            log.warning("a sandbox's work was not brought back", extra=facts)
+            return []
+
+    def _fetch(self, target: Path, clone: Path, branch: str | None) -> list[str]:
         env = {"GIT_CONFIG_GLOBAL": str(self._trust(clone))}
         wanted = [f"{REF_PREFIX}/{self.session_id}/"]
         if branch is not None and branch.startswith(BRANCH_PREFIX):
             wanted.append(f"refs/heads/{branch}")
         refs = out(clone, "for-each-ref", "--format=%(refname)", *wanted, env=env).split()
-        if not refs:
-            return []
-        try:
+        if refs:
             git(target, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(clone),
                 *(f"+{ref}:{ref}" for ref in refs), env=env)  # fmt: skip
-        except GitFailed as exc:
-            facts = {"session": self.session_id, "why": str(exc)}
-            log.warning("a sandbox's work was not brought back", extra=facts)
-            return []
         return refs
 
     def _trust(self, clone: Path) -> Path:
         path = self.base / "trust.gitconfig"
         write_private(path, f"[safe]\n\tdirectory = {clone}\n\tdirectory = {clone}/.git\n")
         return path
+
+
+async def prepare(folder: SessionDir, launch: Launch, owner: tuple[int, int] | None) -> None:
+    """:meth:`SessionDir.prepare` in a thread, its OS errors as a :class:`Conflict`."""
+    try:
+        await asyncio.to_thread(folder.prepare, launch, owner)
+    except OSError as exc:
+        raise Conflict(f"the bridge's directory {folder.data} could not be made: {exc}") from exc
 
 
 # What the host writes into the bridge's directory it writes as the server's user
