@@ -108,10 +108,10 @@ async def test_claude_streams_writes_a_file_and_checkpoints_the_turn(
         await send(coding, sid, "write the notes instead", mode="interrupt")
         await eventually(lambda: "Wrote the notes." in texts(io, streaming=False), within=90)
         await eventually(lambda: "+one" in (io.files().get("notes.txt", {}).get("diff") or ""))
-        await eventually(lambda: any(c.get("tool_point") for c in io.checkpoints()))
+        await io.status("idle")  # the turn's checkpoint is made before it shows idle
         checkpoint = io.checkpoints()[-1]
         runtime = io.runtime()
-    assert checkpoint["tool_session_id"] == runtime["tool_session_id"]
+    assert checkpoint["tool_session_id"] == runtime["tool_session_id"] and checkpoint["tool_point"]
     assert git(tree, "show", f"{checkpoint['commit']}:notes.txt") == "one\ntwo"
     await coding.status(sid, "idle")
     indexed = await index_entry(coding, sid)
