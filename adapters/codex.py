@@ -10,6 +10,7 @@ wait for a person. Shapes checked with ``codex app-server generate-ts`` of
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ class CodexAdapter:
         if binary is None:
             raise NotFound("codex not found: install @openai/codex or set its path")
         argv = [str(binary), "app-server", *provider_overrides(context)]
-        return CodexRun(context, argv, environment(context), self._prices)
+        env = environment(context) | bundled_sandbox_first(binary)
+        return CodexRun(context, argv, env, self._prices)
 
 
 def provider_overrides(context: ToolContext) -> list[str]:
@@ -77,6 +79,21 @@ def environment(context: ToolContext) -> dict[str, str]:
     if provider.api_key is not None and not provider.api_key_env:
         return {KEY_VARIABLE: provider.api_key.get_secret_value()}
     return {}
+
+
+def bundled_sandbox_first(binary: Path) -> dict[str, str]:
+    """Put the bubblewrap Codex ships ahead of the system's on its PATH.
+
+    Codex prefers a ``bwrap`` found on PATH, and a distribution's can be too
+    old for it (Debian 12's 0.8.0 lacks ``--argv0``): every sandboxed command
+    then fails and turns into an approval request asking to run unsandboxed."""
+    parents = binary.resolve().parents  # node_modules/@openai/codex/bin/codex.js
+    if len(parents) < 3:
+        return {}
+    bundled = sorted(parents[2].glob("codex-linux-*/vendor/*/codex-resources/bwrap"))
+    if not bundled:
+        return {}
+    return {"PATH": f"{bundled[0].parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def _toml_string(value: str) -> str:

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from trace_sync.app import Context, create_app
 from trace_sync.settings import Settings
+from trace_sync.sync.wire import FramedWebSocketProtocol
 
 
 @dataclass
@@ -39,14 +40,19 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[LiveServer]:
-    """Run ``create_app(settings)`` until the block ends, then shut it down cleanly."""
+async def serve(
+    settings: Settings, ws: type[asyncio.Protocol] | str = FramedWebSocketProtocol
+) -> AsyncIterator[LiveServer]:
+    """Run ``create_app(settings)`` until the block ends, then shut it down cleanly.
+    ``ws`` picks uvicorn's websocket implementation: ours by default, as
+    ``trace serve`` runs it; any other runs the plain-ASGI fallback."""
     app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
         app,
         log_config=None,
+        ws=ws,
         ws_max_size=2 * settings.limits.max_frame_bytes,
         ws_per_message_deflate=False,  # as trace serve runs it
         lifespan="on",

@@ -29,6 +29,8 @@ class PyClient:
         self.synced = asyncio.Event()
         self.close_code: int | None = None
         self.frames_received = 0
+        #: Document updates (sync step 2 or update) in the order they arrived.
+        self.updates_received: list[bytes] = []
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._sub = self.doc.observe(self._on_local_change)
@@ -103,6 +105,7 @@ class PyClient:
         if isinstance(message, p.SyncStep1):
             await self._send(p.sync_step2(self.doc.get_update(message.state)))
         elif isinstance(message, p.SyncStep2 | p.Update):
+            self.updates_received.append(message.update)
             self._applying_remote = True
             try:
                 self.doc.apply_update(message.update)

@@ -25,6 +25,8 @@ class StalledClient:
         self._url = url
         self.sock = socket.socket()
         self.doc = Doc()
+        #: Document updates in the order they arrived.
+        self.updates_received: list[bytes] = []
 
     async def join(self) -> None:
         """Handshake, send sync step 1 (joining broadcasts), then read nothing more."""
@@ -58,6 +60,7 @@ class StalledClient:
 
     def _apply(self, message: p.Message) -> None:
         if isinstance(message, p.SyncStep2 | p.Update):
+            self.updates_received.append(message.update)
             self.doc.apply_update(message.update)
 
     async def _flush(self) -> None:

@@ -12,12 +12,14 @@ from tests.support.py_client import PyClient
 from tests.support.stalled_client import StalledClient
 from tests.support.state import same_state
 from tests.sync.conftest import new_session, notes_url, settings_for
+from tests.sync.test_fanout import PATHS, WsProtocol
 
 CHUNK = "x" * 2000
 
 
-async def test_a_slow_client_is_folded_and_catches_up(tmp_path: Path) -> None:
-    async with serve(settings_for(tmp_path, max_queued_frames=8)) as live:
+@PATHS
+async def test_a_slow_client_is_folded_and_catches_up(tmp_path: Path, ws: WsProtocol) -> None:
+    async with serve(settings_for(tmp_path, max_queued_frames=8), ws=ws) as live:
         url = notes_url(live, await new_session(live))
         metrics = live.ctx.metrics
         slow = StalledClient(f"{url}?token={live.token}")

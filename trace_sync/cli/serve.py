@@ -19,6 +19,7 @@ from trace_sync.logs import configure_logging
 from trace_sync.runtime.local_bridge import LocalBridge
 from trace_sync.services.local_mode import TOKEN_FILE
 from trace_sync.settings import Settings
+from trace_sync.sync.wire import FramedWebSocketProtocol
 
 
 def register(commands: Any) -> None:
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> None:
         port=settings.port,
         log_config=None,
         # Above our own frame limit, so the sync endpoint closes with 4413 itself.
+        ws=FramedWebSocketProtocol,  # broadcast frames go straight to each socket
         ws_max_size=2 * settings.limits.max_frame_bytes,
         # Compression would run once per receiver for every broadcast frame,
         # undoing encode-once fan-out; Yjs updates are small binary anyway.

@@ -19,11 +19,12 @@ from trace_sync.errors import CLOSE_CODE, TooLarge, TraceError, lookup
 from trace_sync.metrics import Metrics
 from trace_sync.settings import Limits
 from trace_sync.sync.limits import ConnectionRate, OpenDocuments
-from trace_sync.sync.peer import Peer, close_quietly
+from trace_sync.sync.peer import Peer
 from trace_sync.sync.protocol import ProtocolError, decode
 from trace_sync.sync.room import Room
 from trace_sync.sync.rooms import Rooms
 from trace_sync.sync.store import DocumentStore
+from trace_sync.sync.wire import close_quietly, sink_for
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class SyncServer:
 
     async def _serve(self, websocket: WebSocket, room: Room, access: Access) -> None:
         peer = Peer(
-            websocket,
+            sink_for(websocket),
             max_queued=self._limits.max_queued_frames,
             metrics=self._metrics,
             catch_up=room.catch_up,

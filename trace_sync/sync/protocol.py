@@ -18,6 +18,8 @@ SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
 #: lib0 varUints are JavaScript numbers: nothing above 2**53 is meaningful.
 MAX_VAR_UINT = 2**53
 EMPTY_UPDATE = b"\x00\x00"
+#: A state vector naming no client: a diff against it is the whole document.
+EMPTY_STATE = b"\x00"
 
 
 class ProtocolError(InvalidInput):

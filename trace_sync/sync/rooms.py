@@ -20,12 +20,14 @@ from trace_sync.metrics import Metrics
 from trace_sync.sync.protocol import KEEPALIVE
 from trace_sync.sync.room import Room
 from trace_sync.sync.store import DocumentStore
+from trace_sync.sync.wire import Frame
 
 log = logging.getLogger(__name__)
 
 #: A connection sent nothing for this long gets a keepalive frame
 #: (y-websocket closes a socket that is silent for 30 s).
 KEEPALIVE_AFTER_S = 15.0
+_KEEPALIVE = Frame(KEEPALIVE)
 
 
 @dataclass(frozen=True)
@@ -173,4 +175,4 @@ class Rooms:
             for room in self._rooms.values():
                 for peer in room.connections:
                     if now - peer.last_sent > KEEPALIVE_AFTER_S:
-                        peer.send(KEEPALIVE)
+                        peer.send(_KEEPALIVE)

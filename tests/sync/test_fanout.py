@@ -1,0 +1,130 @@
+"""Broadcast fan-out: one frame, framed once, reaches every receiver intact and
+in order, over the direct path and over the plain-ASGI fallback alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pycrdt import Doc, Text
+
+from tests.support.live import LiveServer, serve
+from tests.support.py_client import PyClient
+from tests.support.stalled_client import StalledClient
+from tests.support.state import same_state
+from tests.sync.conftest import new_session, notes_url, settings_for
+from trace_sync.sync import protocol as p
+from trace_sync.sync.wire import FramedWebSocketProtocol
+
+WsProtocol = type[asyncio.Protocol] | str
+MARKER = re.compile(rb"#(\d{4})#")
+#: Our uvicorn protocol (frames written straight to each socket), and uvicorn's
+#: own, under which every frame goes through ASGI.
+PATHS = pytest.mark.parametrize(
+    "ws", [FramedWebSocketProtocol, "websockets-sansio"], ids=["direct", "asgi"]
+)
+
+
+def markers(updates: list[bytes]) -> list[int]:
+    """Markers in the order the updates holding them arrived."""
+    return [int(m[1]) for update in updates for m in MARKER.finditer(update)]
+
+
+def typed(count: int, padding: int) -> tuple[Doc[Any], list[bytes]]:
+    """A replica where ``#0000#...``, ``#0001#...``, ... were typed, and one update each."""
+    doc: Doc[Any] = Doc()
+    found: list[bytes] = []
+    doc.observe(lambda event: found.append(event.update))
+    text = doc.get("t", type=Text)
+    for i in range(count):
+        text += f"#{i:04d}#" + "." * padding
+    return doc, found
+
+
+@PATHS
+async def test_every_receiver_gets_every_update_in_order(tmp_path: Path, ws: WsProtocol) -> None:
+    """Fast readers, and one that stalls and then reads while more arrives: its
+    queue drains while new frames come in, and they must wait their turn."""
+    async with serve(settings_for(tmp_path, max_queued_frames=100_000), ws=ws) as live:
+        url = notes_url(live, await new_session(live))
+        source, updates = typed(300, padding=30_000)  # 9 MB: more than socket buffers hold
+        slow = StalledClient(f"{url}?token={live.token}")
+        await slow.join()
+        async with contextlib.AsyncExitStack() as stack:
+            fast = [await stack.enter_async_context(PyClient(url, live.token)) for _ in range(3)]
+            writer = await stack.enter_async_context(PyClient(url, live.token))
+            await asyncio.gather(*(client.synced.wait() for client in [*fast, writer]))
+            for update in updates[:150]:
+                await writer.send_raw(p.update_message(update))
+            await writer.wait_for(lambda: live.ctx.metrics.queued_frames._value.get() > 0)
+            reading = asyncio.create_task(slow.catch_up(source))
+            for update in updates[150:]:
+                await writer.send_raw(p.update_message(update))
+            await reading
+            for client in fast:
+                await client.wait_for(lambda c=client: same_state(c.doc, source), timeout=30)
+        slow.close()
+        for received in [slow.updates_received, *(c.updates_received for c in fast)]:
+            assert markers(received) == list(range(300))
+        assert live.ctx.metrics.folds._value.get() == 0
+
+
+async def test_frames_of_every_length_arrive_intact(server: LiveServer) -> None:
+    url = notes_url(server, await new_session(server))
+    async with PyClient(url, server.token) as writer, PyClient(url, server.token) as reader:
+        await asyncio.gather(writer.synced.wait(), reader.synced.wait())
+        # Websocket lengths: 7 bits up to 125 bytes, 16 bits up to 65535, 64 bits above.
+        sizes = (1, 100, 125, 126, 1000, 65_000, 65_536, 200_000)
+        for size in sizes:
+            writer.edit(len(writer.text), "x" * size)
+            await reader.wait_for(lambda: same_state(reader.doc, writer.doc))
+        assert str(reader.text) == str(writer.text)
+    # What went out is counted, for operators reading /metrics.
+    async with httpx.AsyncClient() as http:
+        scraped = (await http.get(f"{server.url}/metrics")).text
+    sent = re.search(r"^trace_sync_bytes_out_total (\S+)$", scraped, re.MULTILINE)
+    assert sent is not None and float(sent[1]) >= sum(sizes)
+
+
+async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path) -> None:
+    """A stalled client whose backlog holds only presence frames is folded from
+    the last update it was handed: it must still get every later edit."""
+    async with serve(settings_for(tmp_path, max_queued_frames=8)) as live:
+        url = notes_url(live, await new_session(live))
+        slow = StalledClient(f"{url}?token={live.token}")
+        await slow.join()
+        async with PyClient(url, live.token) as writer:
+            await writer.synced.wait()
+            writer.edit(0, "before")
+            folds = live.ctx.metrics.folds
+            for clock in range(1, 200):  # 50 KB of presence each: the stalled socket fills
+                if folds._value.get() >= 1:
+                    break
+                await writer.set_presence({"blob": "z" * 50_000}, clock=clock)
+            await writer.wait_for(lambda: folds._value.get() >= 1, timeout=30)
+            writer.edit(0, "after ")
+            await slow.catch_up(writer.doc)
+            assert str(slow.doc.get("t", type=Text)) == "after before"
+        slow.close()
+
+
+async def test_a_burst_bigger_than_a_batch_arrives_whole_and_in_order(server: LiveServer) -> None:
+    """600 writes in one event-loop turn: the pending batch is merged on the way
+    (every 256 updates) and still reaches receivers as one ordered whole."""
+    name = f"session/{await new_session(server)}/notes"
+    url = f"{server.ws_url}/sync/{name}"
+    async with PyClient(url, server.token) as a, PyClient(url, server.token) as b:
+        await asyncio.gather(a.synced.wait(), b.synced.wait())
+        async with server.ctx.sync.rooms.open(name) as room:
+            text = room.doc.get("t", type=Text)
+            for i in range(600):
+                with room.doc.transaction(origin="svc"):
+                    text += f"#{i:04d}#"
+        for client in (a, b):
+            await client.wait_for(lambda c=client: len(str(c.text)) == 600 * 6)
+            assert markers(client.updates_received) == list(range(600))
