@@ -71,11 +71,11 @@ async def test_checkpoint_edit_restore_brings_the_files_back(hosting: Hosting) -
         await eventually(lambda: [c["n"] for c in io.checkpoints()] == [n, saved])
         assert io.checkpoints()[-1]["label"] == f"Before restoring checkpoint {n}"
         await eventually(lambda: set(io.files()) == {"notes.txt"})
-    await eventually(lambda: _registry(hosting, sid, [n, saved]))
+    await eventually(lambda: registered(hosting, sid, [n, saved]))
     assert "checkpoint.restored" in await hosting.bed.timeline(sid)
 
 
-async def _registry(hosting: Hosting, sid: str, numbers: list[int]) -> bool:
+async def registered(hosting: Hosting, sid: str, numbers: list[int]) -> bool:
     async with hosting.bed.live.ctx.sync.rooms.document(f"session/{sid}") as doc:
         return [c["n"] for c in root_of(doc, SESSION, "checkpoints")] == numbers
 
@@ -85,7 +85,7 @@ async def test_a_fork_from_a_checkpoint_has_its_files_and_lineage(hosting: Hosti
     tree = hosting.worktree(sid)
     (tree / "plan.md").write_text("step one\n")
     n = (await hosting.api("POST", f"/api/sessions/{sid}/checkpoints")).json()["n"]
-    await eventually(lambda: _registry(hosting, sid, [n]))
+    await eventually(lambda: registered(hosting, sid, [n]))
     (tree / "plan.md").write_text("step two\n")
     forked = await hosting.api("POST", f"/api/sessions/{sid}/fork", checkpoint=n, title="Other way")
     assert forked.status_code == 201
