@@ -139,3 +139,24 @@ async def test_archive_removes_the_worktree_and_a_restored_session_gets_its_work
         assert (await hosting.api("POST", f"/api/sessions/{sid}/{command}")).status_code == 200
     await hosting.status(sid, "idle")
     assert (tree / "unsaved.txt").read_text() == "not committed\n"
+
+
+async def test_a_new_worktree_gets_the_repos_setup(hosting: Hosting) -> None:
+    bed = hosting.bed
+    checkout = Path(bed.repo.path)
+    write(checkout, {".gitignore": ".env\n"})
+    commit_all(checkout, "ignore .env")
+    write(checkout, {".env": "SECRET=local\n"})
+    path = f"/api/workspaces/{bed.workspace_id}/repos/{bed.repo.id}/setup"
+    setup = {"copy_files": [".env"], "command": "cp .env copied-by-setup.txt"}
+    assert (await hosting.api("PUT", path, **setup)).status_code == 200
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    assert (tree / ".env").read_text() == "SECRET=local\n"
+    assert (tree / "copied-by-setup.txt").read_text() == "SECRET=local\n"
+    failing = {"copy_files": [], "command": "echo broken >&2; exit 3"}
+    assert (await hosting.api("PUT", path, **failing)).status_code == 200
+    other = await idle_session(hosting)
+    async with hosting.io(other) as io:
+        [note] = [e for e in io.transcript() if e["kind"] == "error"]
+    assert "exited with code 3" in note["message"] and "broken" in note["message"]
