@@ -16,7 +16,9 @@ stays ``running``.
 With background jobs left (children that never take the foreground) it ends
 after ``quiet_s`` of quiet at the prompt. A configured command that is not a
 job-control shell never hands the foreground back: its turn ends after
-``quiet_s`` without output.
+``quiet_s`` without output. Entering a run waits until the program has
+settled at start (its prompt shown), so prompts are never typed into a shell
+still reading its rc files; what it prints at start is output, not a turn.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class ShellRun:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(EVENT_BUFFER)
         self._in_turn = False
         self._at_prompt = False
+        #: Until the program settled at start: its first output is no turn.
+        self._starting = True
         self._last_output = 0.0
         self._pump: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -124,6 +128,7 @@ class ShellRun:
         # and its start taken for a turn's end: prompts go once it has settled.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), STARTUP_S)
+        self._starting = False
         return self
 
     async def __aexit__(
@@ -178,7 +183,8 @@ class ShellRun:
             while chunk := await self.pty.read():
                 if not self._in_turn:
                     self._begin_turn()
-                    await self._queue.put(TurnStarted())
+                    if not self._starting:
+                        await self._queue.put(TurnStarted())
                 self._last_output = asyncio.get_running_loop().time()
                 self._at_prompt = False
                 await self._queue.put(TerminalOutput(chunk))
@@ -222,5 +228,7 @@ class ShellRun:
 
     async def _end_turn(self, reason: str) -> None:
         self._in_turn = False
+        if self._starting:
+            return
         usage = UsageNote(id=entry_id(), at=now())
         await self._queue.put(TurnEnded(usage=usage, stop_reason=reason, tool_session_id=None))

@@ -17,6 +17,7 @@ import pytest
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, IoView, owner_bridge
+from tests.hosting.test_worktrees import registered
 from tests.support.git import git
 from tests.support.model_server import ModelServer, hang, model_server, reply, text, tool
 from tests.support.npm import coding_tools_bin
@@ -108,10 +109,10 @@ async def test_claude_streams_writes_a_file_and_checkpoints_the_turn(
         await send(coding, sid, "write the notes instead", mode="interrupt")
         await eventually(lambda: "Wrote the notes." in texts(io, streaming=False), within=90)
         await eventually(lambda: "+one" in (io.files().get("notes.txt", {}).get("diff") or ""))
-        await eventually(lambda: any(c.get("tool_point") for c in io.checkpoints()))
+        await io.status("idle")  # the turn's checkpoint is made before it shows idle
         checkpoint = io.checkpoints()[-1]
         runtime = io.runtime()
-    assert checkpoint["tool_session_id"] == runtime["tool_session_id"]
+    assert checkpoint["tool_session_id"] == runtime["tool_session_id"] and checkpoint["tool_point"]
     assert git(tree, "show", f"{checkpoint['commit']}:notes.txt") == "one\ntwo"
     await coding.status(sid, "idle")
     indexed = await index_entry(coding, sid)
@@ -191,3 +192,26 @@ async def test_codex_answers_with_an_estimated_cost_and_garbage_lines_stay_raw(
 
     await eventually(estimated)
     assert models.requests[0].body["model"] == "gpt-5-codex"
+
+
+async def test_a_fork_of_a_claude_session_continues_the_checkpoints_conversation(
+    coding: Hosting, models: ModelServer
+) -> None:
+    models.script(reply(text("Noted: kiwi.")), reply(text("It was kiwi.")))
+    sid = await coding.start(tool="claude_code", prompt="remember the word kiwi")
+    async with coding.io(sid) as io:
+        await eventually(lambda: "Noted: kiwi." in texts(io, streaming=False), within=120)
+        await io.status("idle")
+        [checkpoint] = io.checkpoints()
+        parent_tool_session = io.runtime()["tool_session_id"]
+    assert checkpoint["tool_session_id"] == parent_tool_session and checkpoint["tool_point"]
+    n = checkpoint["n"]
+    await eventually(lambda: registered(coding, sid, [n]))
+    forked = await coding.api("POST", f"/api/sessions/{sid}/fork", checkpoint=n, prompt="which?")
+    assert forked.status_code == 201, forked.text
+    child = forked.json()["id"]
+    async with coding.io(child) as io:
+        await eventually(lambda: "It was kiwi." in texts(io, streaming=False), within=120)
+        child_tool_session = io.runtime()["tool_session_id"]
+    assert child_tool_session not in (None, parent_tool_session)
+    assert "remember the word kiwi" in models.agent_requests[-1].text

@@ -88,6 +88,24 @@ async def test_right_after_python_server_py_a_shell_session_runs(tmp_path: Path)
     print(f"\ntrace session start (CLI) -> first output in io: {first * 1000:.0f} ms")
 
 
+async def test_the_local_bridge_does_not_outlive_a_killed_server(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", local_bridge=True)
+    server.start()
+    try:
+        await eventually(lambda: "bridge:  running (pid" in server.output(), within=20)
+        bridge_pid = int(server.output().split("bridge:  running (pid ")[1].split(")")[0])
+        log = tmp_path / "data" / "bridge" / "bridge.log"
+        await eventually(lambda: log.exists() and "welcomed" in log.read_text(), within=30)
+    finally:
+        server.stop(signal.SIGKILL)
+
+    def gone() -> bool:
+        return not psutil.pid_exists(bridge_pid) or psutil.Process(bridge_pid).status() == "zombie"
+
+    await eventually(gone, within=30)
+    assert "Trace bridge stopped" in log.read_text()
+
+
 async def start_shell(server: ServerProcess, checkout: Path, prompt: str) -> str:
     await trace(server, "repo", "add", str(checkout))
     started = await trace(

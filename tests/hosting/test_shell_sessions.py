@@ -26,6 +26,9 @@ async def test_a_prompt_runs_in_a_new_worktree_and_its_output_streams_into_io(
         assert runtime["branch"].startswith("trace/") and runtime["prompts_taken"] == 1
         assert io.kinds() == ["user_prompt"] and io.transcript()[0]["text"].startswith("pwd")
         assert io.terminals()["tool"]["kind"] == "tool"
+        # Health at each heartbeat: the shell's memory, the worktree's disk use.
+        await eventually(lambda: (io.runtime().get("memory_bytes") or 0) > 0)
+        assert io.runtime()["disk_bytes"] > 0 and "heartbeat_at" in io.runtime()
     await hosting.status(sid, "idle")
     branch = git(hosting.worktree(sid), "branch", "--show-current")
     assert branch == runtime["branch"]

@@ -71,11 +71,11 @@ async def test_checkpoint_edit_restore_brings_the_files_back(hosting: Hosting) -
         await eventually(lambda: [c["n"] for c in io.checkpoints()] == [n, saved])
         assert io.checkpoints()[-1]["label"] == f"Before restoring checkpoint {n}"
         await eventually(lambda: set(io.files()) == {"notes.txt"})
-    await eventually(lambda: _registry(hosting, sid, [n, saved]))
+    await eventually(lambda: registered(hosting, sid, [n, saved]))
     assert "checkpoint.restored" in await hosting.bed.timeline(sid)
 
 
-async def _registry(hosting: Hosting, sid: str, numbers: list[int]) -> bool:
+async def registered(hosting: Hosting, sid: str, numbers: list[int]) -> bool:
     async with hosting.bed.live.ctx.sync.rooms.document(f"session/{sid}") as doc:
         return [c["n"] for c in root_of(doc, SESSION, "checkpoints")] == numbers
 
@@ -85,7 +85,7 @@ async def test_a_fork_from_a_checkpoint_has_its_files_and_lineage(hosting: Hosti
     tree = hosting.worktree(sid)
     (tree / "plan.md").write_text("step one\n")
     n = (await hosting.api("POST", f"/api/sessions/{sid}/checkpoints")).json()["n"]
-    await eventually(lambda: _registry(hosting, sid, [n]))
+    await eventually(lambda: registered(hosting, sid, [n]))
     (tree / "plan.md").write_text("step two\n")
     forked = await hosting.api("POST", f"/api/sessions/{sid}/fork", checkpoint=n, title="Other way")
     assert forked.status_code == 201
@@ -139,3 +139,24 @@ async def test_archive_removes_the_worktree_and_a_restored_session_gets_its_work
         assert (await hosting.api("POST", f"/api/sessions/{sid}/{command}")).status_code == 200
     await hosting.status(sid, "idle")
     assert (tree / "unsaved.txt").read_text() == "not committed\n"
+
+
+async def test_a_new_worktree_gets_the_repos_setup(hosting: Hosting) -> None:
+    bed = hosting.bed
+    checkout = Path(bed.repo.path)
+    write(checkout, {".gitignore": ".env\n"})
+    commit_all(checkout, "ignore .env")
+    write(checkout, {".env": "SECRET=local\n"})
+    path = f"/api/workspaces/{bed.workspace_id}/repos/{bed.repo.id}/setup"
+    setup = {"copy_files": [".env"], "command": "cp .env copied-by-setup.txt"}
+    assert (await hosting.api("PUT", path, **setup)).status_code == 200
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    assert (tree / ".env").read_text() == "SECRET=local\n"
+    assert (tree / "copied-by-setup.txt").read_text() == "SECRET=local\n"
+    failing = {"copy_files": [], "command": "echo broken >&2; exit 3"}
+    assert (await hosting.api("PUT", path, **failing)).status_code == 200
+    other = await idle_session(hosting)
+    async with hosting.io(other) as io:
+        [note] = [e for e in io.transcript() if e["kind"] == "error"]
+    assert "exited with code 3" in note["message"] and "broken" in note["message"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -24,12 +25,14 @@ from trace_sync import __version__
 from trace_sync.cli.client import CliError
 from trace_sync.logs import configure_logging
 from trace_sync.runtime.bridge import Bridge, BridgeConfig
+from trace_sync.runtime.local_bridge import PARENT_VARIABLE
 from trace_sync.runtime.tool_settings import BridgeTools
 from trace_sync.services.local_mode import read_token_file
 from trace_sync.settings import Settings
 
 #: Set by ``trace serve`` for the local bridge it starts (see runtime/local_bridge.py).
 DATA_DIR_VARIABLE = "TRACE_BRIDGE_DATA_DIR"
+PARENT_CHECK_S = 1.0
 
 
 def register(commands: Any) -> None:
@@ -71,20 +74,49 @@ async def serve(config: BridgeConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Bridge(config) as bridge:
-        print(
-            f"Trace bridge {__version__} {config.name!r} for {config.server_url}\n"
-            f"  data:  {bridge.data_dir}",
-            flush=True,
-        )
-        finished = asyncio.ensure_future(bridge.finished())
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if finished.done():
-            finished.result()  # the server refused the bridge: its error ends the command
-        finished.cancel()
+    watchdog = asyncio.create_task(_parent_gone(stop))
+    try:
+        async with Bridge(config) as bridge:
+            print(
+                f"Trace bridge {__version__} {config.name!r} for {config.server_url}\n"
+                f"  data:  {bridge.data_dir}",
+                flush=True,
+            )
+            finished = asyncio.ensure_future(bridge.finished())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if finished.done():
+                finished.result()  # the server refused the bridge: its error ends the command
+            finished.cancel()
+    finally:
+        watchdog.cancel()
     print("Trace bridge stopped", flush=True)
+
+
+async def _parent_gone(stop: asyncio.Event) -> None:
+    """A local bridge stops when the server that started it is gone (even by kill -9)."""
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    if not parent.isdigit():
+        return
+    try:
+        pidfd = os.pidfd_open(int(parent))
+    except ProcessLookupError:
+        stop.set()
+        return
+    except (AttributeError, OSError):  # no pidfd here (macOS): look now and then
+        while os.getppid() == int(parent) and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PARENT_CHECK_S)
+        stop.set()
+        return
+    loop = asyncio.get_running_loop()
+    loop.add_reader(pidfd, stop.set)  # readable once the process is gone
+    try:
+        await stop.wait()
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
 
 
 def run_key(args: argparse.Namespace) -> None:

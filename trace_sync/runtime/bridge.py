@@ -236,7 +236,11 @@ class Bridge:
 
     def _host(self, assignment: Assignment) -> None:
         sid = assignment.session_id
-        if sid in self._hosts:
+        known = self._hosts.get(sid)
+        if known is not None:  # placed here again: what may change takes effect at next start
+            known.assignment = assignment
+            if known.host is not None:
+                known.host.assignment = assignment
             return
         ready: asyncio.Future[SessionHost] = asyncio.get_running_loop().create_future()
         hosted = self._hosts[sid] = _Hosted(assignment, ready)

@@ -14,11 +14,8 @@ from typing import Any
 from pycrdt import Doc
 
 from trace_sync.docs.entries import (
-    ApprovalRequest,
-    AssistantText,
     Checkpoint,
     RuntimeState,
-    Thinking,
     TranscriptEntry,
     Usage,
     UsageNote,
@@ -93,10 +90,6 @@ class IoWriter:
     def files(self, changes: ChangeSet) -> int:
         return apply_changes(self.doc, changes, origin=ORIGIN)
 
-    def approvals(self) -> dict[str, ApprovalRequest]:
-        values = root_of(self.doc, SESSION_IO, "approvals")
-        return {k: ApprovalRequest.model_validate(v) for k, v in values.items()}
-
     def settle(self) -> None:
         """After a restart: nothing left running can answer or stream any more, so
         pending requests go and streamed entries are marked complete."""
@@ -107,7 +100,3 @@ class IoWriter:
             for i, value in enumerate(list(array)):
                 if isinstance(value, dict) and value.get("streaming"):
                     array[i] = {**value, "streaming": False}
-
-    @staticmethod
-    def streamed(entry: TranscriptEntry) -> bool:
-        return isinstance(entry, AssistantText | Thinking) and entry.streaming

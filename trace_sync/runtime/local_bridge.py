@@ -4,16 +4,15 @@ Once the server accepts work it starts ``trace bridge`` as a child process
 with the owner's local token (in its environment, not its arguments) and a
 data dir under the server's (``<data dir>/bridge``), logging to
 ``<data dir>/bridge/bridge.log``. It is stopped (SIGTERM: tools stopped with
-their resume ids kept, documents flushed) before the server shuts down; on
-Linux it also gets SIGTERM if the server dies without a word, so no bridge
-is left behind. ``--no-bridge`` or ``TRACE_LOCAL_BRIDGE=0`` turn it off; a
-bridge already running on that data dir is used as it is.
+their resume ids kept, documents flushed) before the server shuts down, and
+it stops by itself if the server dies without a word (it watches its parent,
+named in ``TRACE_BRIDGE_PARENT``), so no bridge is left behind.
+``--no-bridge`` or ``TRACE_LOCAL_BRIDGE=0`` turn it off; a bridge already
+running on that data dir is used as it is.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import fcntl
 import logging
 import os
@@ -28,7 +27,8 @@ log = logging.getLogger(__name__)
 
 #: How long the bridge gets to stop its tools and flush before SIGKILL.
 STOP_TIMEOUT_S = 15.0
-_PR_SET_PDEATHSIG = 1
+#: The pid of the server that started a local bridge (it stops when that is gone).
+PARENT_VARIABLE = "TRACE_BRIDGE_PARENT"
 
 
 class LocalBridge:
@@ -50,6 +50,7 @@ class LocalBridge:
             self.state = f"already running (pid {holder}), data {self.data_dir}"
             return
         env = dict(os.environ, TRACE_TOKEN=token, TRACE_URL=server_url)
+        env[PARENT_VARIABLE] = str(os.getpid())
         argv = [sys.executable, "-m", "trace_sync.cli", "bridge", "--name", "local"]
         argv += ["--server", server_url, "--data-dir", str(self.data_dir)]
         with (self.data_dir / "bridge.log").open("ab") as out:
@@ -59,7 +60,6 @@ class LocalBridge:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks taken
             )
         self.state = f"running (pid {self.process.pid}), data {self.data_dir}"
         log.info("local bridge started", extra={"pid": self.process.pid})
@@ -91,10 +91,3 @@ def _lock_holder(path: Path) -> str | None:
     finally:
         os.close(fd)
     return None
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: the kernel sends SIGTERM when the server dies.
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -9,9 +9,7 @@ change to it wakes one reconcile pass:
   stopped ends it, keeping its resume id; archived also archives the worktree.
   A host opened after the bridge restarted finds its generation already
   recorded: it never restarts a tool by itself (a person resumes it).
-- ``prompts`` beyond io ``runtime.prompts_taken`` go to the tool one per
-  turn, in order; one sent with mode ``interrupt`` interrupts the running turn.
-- ``decisions`` for the tool's pending requests are delivered to it.
+- ``prompts`` and ``decisions`` go to the tool (:class:`SessionInbox`).
 
 Turn ends make a checkpoint (paired with the tool's conversation point);
 the worktree watcher keeps io ``files`` current; health is sampled at each
@@ -37,10 +35,8 @@ from trace_sync.client import Backoff, SyncClient
 from trace_sync.docs import typed
 from trace_sync.docs.entries import (
     Checkpoint,
-    Decision,
     Desired,
     ErrorNote,
-    PromptEntry,
     SessionStatus,
 )
 from trace_sync.docs.layouts import SESSION, SESSION_IO
@@ -55,6 +51,7 @@ from trace_sync.runtime.io_writer import IoWriter
 from trace_sync.runtime.log_segments import ORIGIN, SyncLogSegments
 from trace_sync.runtime.process_tree import UsageMeter
 from trace_sync.runtime.protocol import Assignment, HostedTerminal, SessionHealth
+from trace_sync.runtime.session_inbox import SessionInbox
 from trace_sync.runtime.session_terminals import TOOL_TERMINAL, SessionTerminals
 from trace_sync.runtime.session_tool import ToolSlot
 from trace_sync.runtime.session_worktree import ensure_present, prepare
@@ -109,8 +106,6 @@ class SessionHost:
         self._stack = AsyncExitStack()
         self._changed = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._delivered: set[str] = set()
-        self._interrupted: set[str] = set()
         self._meter = UsageMeter()
         self.tree: Worktree | None = None
         self.health = SessionHealth()
@@ -141,6 +136,7 @@ class SessionHost:
         )
         self.slot = ToolSlot(self.writer, self.terminals, self._turn_ended, self.wake)
         stack.push_async_callback(self.slot.stop)
+        self.inbox = SessionInbox(self.session.doc, self.writer, self.slot)
         self.requests = WorktreeRequests(self.sid, self._worktree, self.writer, self._title)
         self._settle()
         await self._prepare()
@@ -254,8 +250,9 @@ class SessionHost:
         if isinstance(found, Desired) and found.generation > self.writer.state().generation:
             status = await self._act(found.state)
             self.writer.runtime(generation=found.generation, status=status)
-        await self._deliver_prompts()
-        await self._deliver_decisions()
+        if await self.inbox.deliver_prompts():
+            self.wake()  # the next one goes when it may
+        await self.inbox.deliver_decisions()
 
     async def _act(self, state: str) -> SessionStatus:
         if state == "archived":
@@ -307,46 +304,6 @@ class SessionHost:
             if kept is not None:
                 self.writer.add_checkpoint(kept)
         return SessionStatus.ARCHIVED
-
-    async def _deliver_prompts(self) -> None:
-        if not self.slot.alive or self.slot.paused:
-            return
-        values = list(typed.root_of(self.session.doc, SESSION, "prompts"))
-        taken = self.writer.state().prompts_taken
-        waiting = [(i, _prompt(v)) for i, v in enumerate(values) if i >= taken]
-        if not waiting:
-            return
-        if self.slot.in_turn:  # queued until the turn ends; an interrupting one ends it now
-            for _, prompt in waiting:
-                if (
-                    prompt is not None
-                    and prompt.mode == "interrupt"
-                    and prompt.id not in self._interrupted
-                ):
-                    self._interrupted.add(prompt.id)
-                    await self.slot.interrupt()
-            return
-        index, prompt = waiting[0]
-        # Counted before it is sent: a crash in between loses it rather than sending it twice.
-        self.writer.runtime(prompts_taken=index + 1)
-        if prompt is not None:
-            await self.slot.send(prompt.text, prompt.id)
-        if len(waiting) > 1:
-            self.wake()
-
-    async def _deliver_decisions(self) -> None:
-        if not self.slot.alive:
-            return
-        pending = self.slot.run.pending
-        if not pending:
-            return
-        decisions = typed.read_map(self.session.doc, SESSION, "decisions")
-        for request_id in list(pending):
-            decision = decisions.get(request_id)
-            if isinstance(decision, Decision) and request_id not in self._delivered:
-                self._delivered.add(request_id)
-                with contextlib.suppress(NotFound):  # answered meanwhile (a timeout)
-                    await self.slot.decide(request_id, decision)
 
     # -- turn ends, files, health ----------------------------------------------------------
 
@@ -444,13 +401,6 @@ class SessionHost:
     async def _cancel_tasks(self) -> None:
         for name in list(self._tasks):
             await self._stop_task(name)
-
-
-def _prompt(value: Any) -> PromptEntry | None:
-    try:
-        return PromptEntry.model_validate(value)
-    except ValueError:
-        return None
 
 
 def _now() -> datetime:

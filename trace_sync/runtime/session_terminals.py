@@ -24,7 +24,7 @@ from typing import Any
 
 from pycrdt import Doc
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound, TraceError
+from trace_sync.errors import Conflict, NotFound, TraceError
 from trace_sync.runtime.log_segments import LogSegments
 from trace_sync.runtime.protocol import HostedTerminal
 from trace_sync.runtime.terminal import Terminal
@@ -176,9 +176,3 @@ class SessionTerminals:
     def tool_resized(self, cols: int, rows: int) -> None:
         if self._tool is not None:
             self._tool.resized(cols, rows)
-
-    @staticmethod
-    def check_id(tid: str) -> str:
-        if tid == TOOL_TERMINAL:
-            raise InvalidInput(f"{TOOL_TERMINAL!r} is the tool's own terminal")
-        return tid

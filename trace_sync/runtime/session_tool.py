@@ -174,8 +174,7 @@ class ToolSlot:
             self.in_turn = True
         elif isinstance(event, TurnEnded):
             self.in_turn = False
-            self._report()
-            await self._on_turn(event)
+            await self._on_turn(event)  # its checkpoint exists by the time it shows idle
         elif isinstance(event, Exited):
             await self._exited(event)
             return
