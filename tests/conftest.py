@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.support.parts import missing
 from trace_sync.store import Store
 
 POSTGRES_URL = os.environ.get(
@@ -67,10 +68,7 @@ async def store_target(
         yield StoreTarget(f"sqlite+aiosqlite:///{tmp_path / 'trace.db'}")
         return
     if not await _postgres_reachable():
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: install/start postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"PostgreSQL not reachable at {POSTGRES_URL}: install/start postgresql")
     schema = f"test_{secrets.token_hex(6)}"
     try:
         yield StoreTarget(POSTGRES_URL, schema)

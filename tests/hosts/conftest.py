@@ -19,6 +19,7 @@ from adapters.hosts.sandbox import SandboxHost
 from adapters.hosts.sandbox_argv import sandbox_argv, sandbox_env
 from adapters.hosts.session_dir import SessionDir
 from tests.support.git import make_repo
+from tests.support.parts import missing
 from trace_sync.runtime.hosts import HostConfig, Launch
 from trace_sync.runtime.protocol import RepoRef
 
@@ -27,10 +28,7 @@ TOKEN = "rt-secret-token-0123456789"
 
 def need_bwrap() -> None:
     if shutil.which("bwrap") is None:
-        message = "bubblewrap is not installed: apt install bubblewrap"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("bubblewrap is not installed: apt install bubblewrap")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from adapters.hosts.docker import (
 )
 from adapters.hosts.session_dir import SessionDir
 from tests.support.git import make_repo
+from tests.support.parts import missing
 from tests.support.server_process import ROOT
 from trace_sync.errors import Conflict
 from trace_sync.runtime.hosts import HostConfig, Launch
@@ -158,7 +159,7 @@ async def test_without_an_engine_the_real_docker_cli_fails_clearly(
     if shutil.which("docker") is None:
         # An optional extra: the fake CLI above covers the host; this one only shows a
         # real client's refusal reaching the caller (apt install docker.io for it).
-        pytest.skip("the docker CLI is not installed (apt install docker.io; no engine needed)")
+        missing("the docker CLI is not installed (apt install docker.io; no engine needed)")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     host = DockerHost(HostConfig(tmp_path / "data"))
     launch = Launch("http://127.0.0.1:4000", "rt_1", TOKEN, "s_1", "docker-s_1")
