@@ -1,4 +1,10 @@
-"""``trace app``: the Trace desktop app (Flet) for the local server, or any server."""
+"""``trace app``: the Trace desktop app (Flet) for the local server, or any server.
+
+Like ``trace serve``, it runs a bridge for its user (unless ``--no-bridge``),
+so sessions started from the app run on this machine: for the local server
+that is the server's own bridge when one runs (one per data dir), else one
+of the app's own, stopped when the app closes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 import platformdirs
 
 from trace_sync.cli.client import CliError
+from trace_sync.runtime.local_bridge import LocalBridge
 from trace_sync.services.local_mode import read_token_file
 from trace_sync.settings import Settings
 
@@ -20,6 +27,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--server", help="server URL (default: $TRACE_URL or the local server)")
     parser.add_argument("--token", help="token (default: $TRACE_TOKEN, the saved one, or local)")
     parser.add_argument("--web", action="store_true", help="open it in the browser instead")
+    parser.add_argument(
+        "--no-bridge", action="store_true", help="do not run sessions on this machine"
+    )
     parser.set_defaults(run=run)
 
 
@@ -40,15 +50,34 @@ def run(args: argparse.Namespace) -> None:
         or saved.get("token")
         or read_token_file(settings.data_dir)
     )
-    origin = Origin(server, token, data_dir=app_dir, remember=lambda s, t: _save(app_dir, s, t))
+    bridge = app_bridge(server, settings, app_dir, enabled=not args.no_bridge)
+
+    def signed_in(server: str, token: str) -> None:
+        _save(app_dir, server, token)
+        bridge.start(server, token)
+
+    origin = Origin(server, token, data_dir=app_dir, remember=signed_in)
 
     async def main(page: ft.Page) -> None:
         await Shell(page, origin).run()
 
+    if token:
+        bridge.start(server, token)
     # flet-desktop fetches its Flutter client on first run (needs the internet once).
     view = ft.AppView.WEB_BROWSER if args.web else ft.AppView.FLET_APP
     assets = str(Path(__file__).parents[2] / "trace_app" / "assets")
-    ft.run(main, view=view, assets_dir=assets, host="127.0.0.1", no_cdn=True)
+    try:
+        ft.run(main, view=view, assets_dir=assets, host="127.0.0.1", no_cdn=True)
+    finally:
+        bridge.stop()
+
+
+def app_bridge(server: str, settings: Settings, app_dir: Path, *, enabled: bool) -> LocalBridge:
+    """The app's bridge: the local server's bridge directory for the local
+    server (so a bridge it already runs is used as it is), else the app's own."""
+    local = server.rstrip("/") == settings.base_url.rstrip("/")
+    data_dir = settings.data_dir / "bridge" if local else app_dir / "bridge"
+    return LocalBridge(data_dir, enabled=enabled)
 
 
 def _saved(app_dir: Path) -> dict[str, str]:
