@@ -59,6 +59,7 @@ async def serve(
         ws_max_size=2 * settings.limits.max_frame_bytes,
         ws_per_message_deflate=False,  # as trace serve runs it
         lifespan="on",
+        timeout_graceful_shutdown=10,  # as trace serve: a stalled peer cannot hang the teardown
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
