@@ -347,17 +347,16 @@ class SessionHost:
                 with contextlib.suppress(NotFound):
                     disk = await disk_usage(tree.path)
             status = self.writer.state().status
+            cpu = usage.cpu_percent if usage is not None else None
+            memory = usage.memory_bytes if usage is not None else None
             self.health = SessionHealth(
                 status=status.value if status else None,
-                cpu_percent=usage.cpu_percent,
-                memory_bytes=usage.memory_bytes,
+                cpu_percent=cpu,
+                memory_bytes=memory,
                 disk_bytes=disk,
             )
             self.writer.runtime(
-                heartbeat_at=_now(),
-                cpu_percent=usage.cpu_percent,
-                memory_bytes=usage.memory_bytes,
-                disk_bytes=disk,
+                heartbeat_at=_now(), cpu_percent=cpu, memory_bytes=memory, disk_bytes=disk
             )
             await asyncio.sleep(self._env.heartbeat_s)  # the pace of heartbeats
 
