@@ -177,3 +177,53 @@ async def test_a_server_killed_mid_session_loses_nothing_the_bridge_recorded(
         server.stop(signal.SIGKILL)
     for i in range(1, 61):
         assert lines.count(f"tick-{i}") == 1, f"tick-{i}"
+
+
+def sleepers(*seconds: int) -> dict[int, int]:
+    """The living ``sleep N`` processes among ``seconds``: N by pid."""
+    found = {}
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if len(cmdline) == 2 and cmdline[0].endswith("sleep") and int(cmdline[1]) in seconds:
+            found[process.pid] = int(cmdline[1])
+    return found
+
+
+async def test_a_restarted_bridge_ends_what_the_killed_ones_tool_left_running(
+    tmp_path: Path,
+) -> None:
+    checkout = make_repo(tmp_path / "shop", branch="main")
+    server = ServerProcess(tmp_path / "data", extra_env=QUICK)
+    server.start()
+    bridge = BridgeProcess(server.url, server.token, tmp_path / "bridge")
+    # Ignoring SIGHUP, nohup'd, in a session of its own: each outlives the tool's PTY.
+    left = "(trap '' HUP; exec sleep 3001) & nohup sleep 3002 >/dev/null 2>&1 & "
+    left += "setsid sleep 3003 >/dev/null 2>&1 & echo left-$((3))"
+    unrelated = None
+    try:
+        bridge.start()
+        sid = await start_shell(server, checkout, left)
+        async with follow(server, f"session/{sid}/io") as io:
+            await eventually(lambda: "left-3" in io.lines(), within=60)
+            await eventually(lambda: len(sleepers(3001, 3002, 3003)) == 3)
+            worktree = io.runtime()["worktree"]
+            # Not the session's, though it runs in its worktree: it must be left alone.
+            unrelated = await asyncio.create_subprocess_exec("sleep", "3004", cwd=worktree)
+            bridge.stop(signal.SIGKILL)
+            await reaches(server, sid, "failed")
+            survived = sorted(sleepers(3001, 3002, 3003).values())
+            bridge.start()
+            restarted = "the bridge restarted; resume to continue"
+            await eventually(lambda: io.runtime().get("error") == restarted, within=60)
+            await eventually(lambda: not sleepers(3001, 3002, 3003), within=10)
+        assert unrelated.returncode is None
+    finally:
+        if unrelated is not None:
+            unrelated.kill()
+            await unrelated.wait()
+        for pid in sleepers(3001, 3002, 3003):
+            psutil.Process(pid).kill()
+        bridge.__exit__()
+        server.stop(signal.SIGKILL)
+    print(f"\nleft running after kill -9 of the bridge: sleep {survived}")
+    assert survived  # else this test proves nothing
