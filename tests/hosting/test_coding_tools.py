@@ -1,12 +1,14 @@
-"""The real Claude Code and Codex CLIs hosted by the bridge, against the scripted model server.
+"""The real Claude Code and Codex CLIs, and an ACP agent (claude-code-acp), hosted by the
+bridge against the scripted model server; people answer through the API.
 
-Claude Code is configured through the bridge's ``tools.toml`` with its key kept as a
-stored secret (``trace bridge key``); Codex through ``TRACE_TOOL_CODEX_*`` variables
-with its key in a variable of the bridge's environment.
+Claude Code and the ACP agent are configured through the bridge's ``tools.toml`` with
+their keys kept as stored secrets (``trace bridge key``); Codex through
+``TRACE_TOOL_CODEX_*`` variables with its key in a variable of the bridge's environment.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,8 +54,13 @@ async def coding(
         f'[claude_code]\nbase_url = "{models.url}"\nbinary = "{tools_bin / "claude"}"\n'
         '[claude_code.env]\nCLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"\n'
         'DISABLE_AUTOUPDATER = "1"\n'
+        f'[acp]\nbase_url = "{models.url}"\ncommand = "{tools_bin / "claude-code-acp"}"\n'
+        'base_url_variable = "ANTHROPIC_BASE_URL"\napi_key_variable = "ANTHROPIC_API_KEY"\n'
+        # claude-code-acp refuses to open a session as root (CI) without IS_SANDBOX.
+        '[acp.env]\nCLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"\nIS_SANDBOX = "1"\n'
     )
     BridgeTools(data_dir).store_key("claude_code", KEY)
+    BridgeTools(data_dir).store_key("acp", KEY)
     noisy = tmp_path / "codex-noisy"
     noisy.write_text(f'#!/bin/sh\necho "not json at all"\nexec {tools_bin / "codex"} "$@"\n')
     noisy.chmod(0o755)
@@ -215,3 +222,96 @@ async def test_a_fork_of_a_claude_session_continues_the_checkpoints_conversation
         child_tool_session = io.runtime()["tool_session_id"]
     assert child_tool_session not in (None, parent_tool_session)
     assert "remember the word kiwi" in models.agent_requests[-1].text
+
+
+async def one_request(hosting: Hosting, io: IoView, sid: str, status: str) -> dict[str, Any]:
+    """The one pending request, once the server shows the session ``status`` for it."""
+    await eventually(lambda: len(io.approvals()) == 1, within=120)
+    await coding_status(hosting, sid, status)
+    [request] = io.approvals().values()
+    return request
+
+
+async def coding_status(hosting: Hosting, sid: str, status: str) -> None:
+    """The status in the session's facts and, as every member sees it, the workspace index."""
+    await hosting.status(sid, status)
+
+    async def indexed() -> bool:
+        return (await index_entry(hosting, sid)).get("status") == status
+
+    await eventually(indexed)
+
+
+async def decide(hosting: Hosting, sid: str, request_id: str, **decision: Any) -> None:
+    path = f"/api/sessions/{sid}/approvals/{request_id}"
+    decided = await hosting.api("POST", path, hosting.bed.member, **decision)
+    assert decided.status_code == 200, decided.text
+
+
+async def test_a_claude_question_waits_for_input_until_a_member_answers(
+    coding: Hosting, models: ModelServer
+) -> None:
+    options = [{"label": "red", "description": "warm"}, {"label": "blue", "description": "cool"}]
+    question = {"question": "Which colour?", "header": "Colour", "multiSelect": False}
+    asking = tool("AskUserQuestion", {"questions": [question | {"options": options}]})
+    models.script(reply(asking), reply(text("Blue it is.")))
+    sid = await coding.start(tool="claude_code", prompt="pick a colour")
+    async with coding.io(sid) as io:
+        asked = await one_request(coding, io, sid, "waiting_input")
+        assert asked["kind"] == "question" and asked["options"] == ["red", "blue"]
+        assert (await index_entry(coding, sid))["needs_attention"] is True
+        await decide(coding, sid, asked["id"], behavior="answer", answer="blue")
+        await eventually(lambda: "Blue it is." in texts(io, streaming=False), within=90)
+    await coding_status(coding, sid, "idle")
+    told = json.dumps(models.agent_requests[-1].body["messages"][-1])
+    assert "Which colour?" in told and "blue" in told
+
+
+async def test_a_codex_command_waits_for_approval_and_runs_once_approved(
+    coding: Hosting, models: ModelServer
+) -> None:
+    models.script(reply(tool("exec_command", {"cmd": "touch approved.txt"})), reply(text("Done.")))
+    sid = await coding.start(tool="codex", prompt="make a file")
+    made = coding.worktree(sid) / "approved.txt"
+    async with coding.io(sid) as io:
+        asked = await one_request(coding, io, sid, "waiting_approval")
+        assert "touch approved.txt" in asked["detail"]["command"] and not made.exists()
+        await decide(coding, sid, asked["id"], behavior="allow")
+        await eventually(lambda: "Done." in texts(io, streaming=False), within=90)
+        await eventually(lambda: "approved.txt" in io.files())
+    assert made.exists()
+    await coding_status(coding, sid, "idle")
+
+
+async def test_an_acp_agent_answers_and_runs_an_approved_command(
+    coding: Hosting, models: ModelServer
+) -> None:
+    command = tool("Bash", {"command": "touch ran.txt"})
+    models.script(reply(text("Running it."), command), reply(text("All done.")))
+    sid = await coding.start(tool="acp", prompt="run a command")
+    async with coding.io(sid) as io:
+        asked = await one_request(coding, io, sid, "waiting_approval")
+        assert "Running it." in texts(io)
+        assert not (coding.worktree(sid) / "ran.txt").exists()
+        await decide(coding, sid, asked["id"], behavior="allow")
+        await eventually(lambda: "All done." in texts(io, streaming=False), within=90)
+    assert (coding.worktree(sid) / "ran.txt").exists()
+    await coding_status(coding, sid, "idle")
+
+
+async def test_bypass_shows_in_the_index_and_the_command_runs_unasked(
+    coding: Hosting, models: ModelServer
+) -> None:
+    models.script(reply(tool("Bash", {"command": "touch unasked.txt"})), reply(text("Ran it.")))
+    sid = await coding.start(tool="claude_code", permission_mode="bypass", prompt="make a file")
+    assert (await index_entry(coding, sid))["permission_mode"] == "bypass"
+    async with coding.io(sid) as io:
+        asked: list[str] = []
+
+        def answered_or_asked() -> bool:
+            asked.extend(io.approvals())
+            return bool(asked) or "Ran it." in texts(io, streaming=False)
+
+        await eventually(answered_or_asked, within=120)
+    assert not asked and (coding.worktree(sid) / "unasked.txt").exists()
+    await coding_status(coding, sid, "idle")

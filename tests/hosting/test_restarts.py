@@ -114,15 +114,26 @@ async def start_shell(server: ServerProcess, checkout: Path, prompt: str) -> str
     return str(started["id"])
 
 
-async def test_a_bridge_killed_mid_session_is_lost_and_reconciles_when_it_comes_back(
-    tmp_path: Path,
-) -> None:
+@asynccontextmanager
+async def bridged(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, BridgeProcess, Path]]:
+    """A server with quick leases, a ``trace bridge`` process of its owner and a repo;
+    both processes are killed on leaving."""
     checkout = make_repo(tmp_path / "shop", branch="main")
     server = ServerProcess(tmp_path / "data", extra_env=QUICK)
     server.start()
     bridge = BridgeProcess(server.url, server.token, tmp_path / "bridge")
     try:
         bridge.start()
+        yield server, bridge, checkout
+    finally:
+        bridge.__exit__()
+        server.stop(signal.SIGKILL)
+
+
+async def test_a_bridge_killed_mid_session_is_lost_and_reconciles_when_it_comes_back(
+    tmp_path: Path,
+) -> None:
+    async with bridged(tmp_path) as (server, bridge, checkout):
         sid = await start_shell(server, checkout, "echo one-$((1))")
         async with follow(server, f"session/{sid}/io") as io:
             await eventually(lambda: "one-1" in io.lines(), within=60)
@@ -142,9 +153,6 @@ async def test_a_bridge_killed_mid_session_is_lost_and_reconciles_when_it_comes_
         async with follow(server, f"session/{sid}") as session:
             meta = dict(root_of(session.client.doc, SESSION, "meta").items())
             timeline = [e["kind"] for e in root_of(session.client.doc, SESSION, "timeline")]
-    finally:
-        bridge.__exit__()
-        server.stop(signal.SIGKILL)
     assert lines.count("one-1") == 1 and lines.index("one-1") < lines.index("two-2")
     prompts = [e["text"] for e in transcript if e["kind"] == "user_prompt"]
     assert prompts == ["echo one-$((1))", "echo two-$((2))"]
@@ -177,3 +185,47 @@ async def test_a_server_killed_mid_session_loses_nothing_the_bridge_recorded(
         server.stop(signal.SIGKILL)
     for i in range(1, 61):
         assert lines.count(f"tick-{i}") == 1, f"tick-{i}"
+
+
+def sleepers(*seconds: int) -> dict[int, int]:
+    """The living ``sleep N`` processes among ``seconds``: N by pid."""
+    found = {}
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if len(cmdline) == 2 and cmdline[0].endswith("sleep") and int(cmdline[1]) in seconds:
+            found[process.pid] = int(cmdline[1])
+    return found
+
+
+async def test_a_restarted_bridge_ends_what_the_killed_ones_tool_left_running(
+    tmp_path: Path,
+) -> None:
+    # Ignoring SIGHUP, nohup'd, in a session of its own: each outlives the tool's PTY.
+    left = "(trap '' HUP; exec sleep 3001) & nohup sleep 3002 >/dev/null 2>&1 & "
+    left += "setsid sleep 3003 >/dev/null 2>&1 & echo left-$((3))"
+    unrelated = None
+    try:
+        async with bridged(tmp_path) as (server, bridge, checkout):
+            sid = await start_shell(server, checkout, left)
+            async with follow(server, f"session/{sid}/io") as io:
+                await eventually(lambda: "left-3" in io.lines(), within=60)
+                await eventually(lambda: len(sleepers(3001, 3002, 3003)) == 3)
+                worktree = io.runtime()["worktree"]
+                # Not the session's, though it runs in its worktree: it must be left alone.
+                unrelated = await asyncio.create_subprocess_exec("sleep", "3004", cwd=worktree)
+                bridge.stop(signal.SIGKILL)
+                await reaches(server, sid, "failed")
+                survived = sorted(sleepers(3001, 3002, 3003).values())
+                bridge.start()
+                restarted = "the bridge restarted; resume to continue"
+                await eventually(lambda: io.runtime().get("error") == restarted, within=60)
+                await eventually(lambda: not sleepers(3001, 3002, 3003), within=10)
+        assert unrelated.returncode is None
+    finally:
+        if unrelated is not None:
+            unrelated.kill()
+            await unrelated.wait()
+        for pid in sleepers(3001, 3002, 3003):
+            psutil.Process(pid).kill()
+    print(f"\nleft running after kill -9 of the bridge: sleep {survived}")
+    assert survived  # else this test proves nothing

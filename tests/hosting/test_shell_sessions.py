@@ -50,14 +50,16 @@ async def test_a_member_with_a_grant_types_into_a_terminal_and_a_viewer_cannot(
     assert opened.status_code == 201
     tid = opened.json()["terminal_id"]
     base = f"/api/sessions/{sid}/terminals"
-    typed = await hosting.api("POST", f"{base}/{tid}/input", bed.member, data="echo by-$USER-mia\r")
+    # The shell carries the session's mark: a restarted bridge ends what it left running.
+    mine = "echo by-mia-$TRACE_SESSION_ID\r"
+    typed = await hosting.api("POST", f"{base}/{tid}/input", bed.member, data=mine)
     assert typed.status_code == 204
     refused = await hosting.api("POST", f"{base}/{tid}/input", bed.viewer, data="echo no\r")
     assert refused.status_code == 403
     into_tool = await hosting.api("POST", f"{base}/tool/input", bed.member, data="echo tool-too\r")
     assert into_tool.status_code == 204
     async with hosting.io(sid) as io:
-        await io.shows("-mia", tid)
+        await io.shows(f"by-mia-{sid}", tid)
         await io.shows("tool-too")
         assert "echo no" not in io.output(tid)
         info = io.terminals()[tid]

@@ -84,6 +84,10 @@ class SessionOut(Model):
     cost_estimated: bool
     needs_attention: bool
     permission_mode: PermissionMode
+    heartbeat_at: datetime | None = Field(None, description="the hosting runtime's last heartbeat")
+    cpu_percent: float | None = Field(None, description="CPU of the session's processes")
+    memory_bytes: int | None = Field(None, description="resident memory of its processes")
+    disk_bytes: int | None = Field(None, description="disk its worktree takes")
     documents: SessionDocuments
     sync_path: str = Field("/sync", description="websocket path the documents sync at")
 

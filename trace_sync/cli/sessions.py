@@ -34,6 +34,10 @@ DETAIL = [
     "permission_mode",
     "created_at",
     "last_activity_at",
+    "heartbeat_at",
+    "cpu_percent",
+    "memory_bytes",
+    "disk_bytes",
 ]
 LIFECYCLE = {
     "pause": "pause a running session",

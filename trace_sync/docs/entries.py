@@ -72,6 +72,22 @@ class SessionSummary(Entry):
     cost_estimated: bool = False
     needs_attention: bool = False
     permission_mode: PermissionMode = "ask"
+    #: Health of the hosting runtime, as last rolled up from io ``runtime`` (see
+    #: :class:`RuntimeHealth`); absent until the first heartbeat.
+    heartbeat_at: datetime | None = None
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+    disk_bytes: int | None = None
+
+
+class RuntimeHealth(Entry):
+    """How a hosted session fares: the runtime's last heartbeat, the CPU and memory
+    of the session's processes, the disk its worktree takes."""
+
+    heartbeat_at: datetime
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+    disk_bytes: int | None = None
 
 
 class RuntimeTool(Entry):

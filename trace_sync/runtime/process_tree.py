@@ -78,10 +78,11 @@ class UsageMeter:
     def __init__(self) -> None:
         self._known: dict[int, psutil.Process] = {}
 
-    def sample(self, leader: int | None) -> Usage:
+    def sample(self, leader: int | None) -> Usage | None:
+        """What the session of ``leader`` uses now; None when no tool runs."""
         if leader is None:
             self._known.clear()
-            return Usage(0.0, 0)
+            return None
         cpu, memory = 0.0, 0
         alive: dict[int, psutil.Process] = {}
         for pid in members(leader):

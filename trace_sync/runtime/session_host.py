@@ -8,7 +8,8 @@ change to it wakes one reconcile pass:
   when io names one) or continues a paused one; paused stops its processes;
   stopped ends it, keeping its resume id; archived also archives the worktree.
   A host opened after the bridge restarted finds its generation already
-  recorded: it never restarts a tool by itself (a person resumes it).
+  recorded: it never restarts a tool by itself (a person resumes it), and
+  first ends what the dead bridge's tool left running (:mod:`.leftovers`).
 - ``prompts`` and ``decisions`` go to the tool (:class:`SessionInbox`).
 
 Turn ends make a checkpoint (paired with the tool's conversation point);
@@ -26,7 +27,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from trace_sync.docs.layouts import SESSION, SESSION_IO
 from trace_sync.docs.migrations import migrate
 from trace_sync.docs.names import DocKind
 from trace_sync.errors import Conflict, NotFound, TraceError
-from trace_sync.runtime import registry
+from trace_sync.runtime import leftovers, registry
 from trace_sync.runtime.archives import archive
 from trace_sync.runtime.checkpoints import create_checkpoint, list_checkpoints, snapshot
 from trace_sync.runtime.gitexec import rev
@@ -125,6 +126,7 @@ class SessionHost:
 
     async def _open(self) -> None:
         env, stack = self._env, self._stack
+        await self._reap()
         self.session = await self._client(f"session/{self.sid}", read_only=True)
         self.io = await self._client(f"session/{self.sid}/io", read_only=False)
         migrate(self.io.doc, DocKind.SESSION_IO, origin=ORIGIN)
@@ -132,7 +134,7 @@ class SessionHost:
         window = await stack.enter_async_context(TranscriptWindow(self.io.doc, segments))
         self.writer = IoWriter(self.io.doc, window)
         self.terminals = await stack.enter_async_context(
-            SessionTerminals(self.io.doc, segments, self._notify)
+            SessionTerminals(self.io.doc, segments, self._notify, env=leftovers.marked(self.sid))
         )
         self.slot = ToolSlot(self.writer, self.terminals, self._turn_ended, self.wake)
         stack.push_async_callback(self.slot.stop)
@@ -162,6 +164,15 @@ class SessionHost:
                 return client
             except TimeoutError:
                 log.info("waiting for the server to sync a document", extra={"doc": name})
+
+    async def _reap(self) -> None:
+        """End what this session's processes left running when an earlier bridge died."""
+        ended = await asyncio.to_thread(leftovers.reap, self.sid)
+        if ended:
+            log.warning(
+                "ended processes an earlier bridge left running",
+                extra={"session": self.sid, "pids": ended},
+            )
 
     def _settle(self) -> None:
         """Nothing runs in a host just opened: say so where io says otherwise."""
@@ -289,7 +300,8 @@ class SessionHost:
                 resume_id=resume_id,
                 fork=fork,
             )
-            await self.slot.start(adapter, context)
+            marked = replace(context, env=leftovers.marked(self.sid, context.env))
+            await self.slot.start(adapter, marked)
         except TraceError as exc:
             log.error("the tool did not start", extra={"session": self.sid, "error": str(exc)})
             self.writer.runtime(status=SessionStatus.FAILED, error=f"{tool} did not start: {exc}")
@@ -347,17 +359,16 @@ class SessionHost:
                 with contextlib.suppress(NotFound):
                     disk = await disk_usage(tree.path)
             status = self.writer.state().status
+            cpu = usage.cpu_percent if usage is not None else None
+            memory = usage.memory_bytes if usage is not None else None
             self.health = SessionHealth(
                 status=status.value if status else None,
-                cpu_percent=usage.cpu_percent,
-                memory_bytes=usage.memory_bytes,
+                cpu_percent=cpu,
+                memory_bytes=memory,
                 disk_bytes=disk,
             )
             self.writer.runtime(
-                heartbeat_at=_now(),
-                cpu_percent=usage.cpu_percent,
-                memory_bytes=usage.memory_bytes,
-                disk_bytes=disk,
+                heartbeat_at=_now(), cpu_percent=cpu, memory_bytes=memory, disk_bytes=disk
             )
             await asyncio.sleep(self._env.heartbeat_s)  # the pace of heartbeats
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +57,12 @@ class SessionTerminals:
         segments: LogSegments,
         notify: Notify,
         *,
+        env: Mapping[str, str] | None = None,
         limits: OutputLimits = DEFAULT_LIMITS,
     ) -> None:
         self._io = io
+        #: Variables for every shell opened (the session's mark among them).
+        self._env = dict(env or {})
         self._segments = segments
         self._notify = notify
         self._limits = limits
@@ -92,7 +95,7 @@ class SessionTerminals:
             tid,
             None,
             cwd=cwd,
-            env=child_env({}),
+            env=child_env(self._env),
             title="shell",
             kind="shell",
             cols=cols,

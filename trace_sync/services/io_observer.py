@@ -8,6 +8,10 @@ typed layer and turned into the server's own facts:
   ``waiting_input``) and by ``failed``, through the state machine;
 - usage: tokens and cost into ``session/<sid>``, the session's row and the
   workspace index;
+- health: the runtime's heartbeat and what the session's processes use into
+  the session's row and the workspace index — at once the first time, then
+  at most every ``health_every_s`` (a heartbeat every few seconds must not
+  rewrite the workspace document every few seconds);
 - checkpoints: into the ``session/<sid>`` registry (their refs checked);
 - completed transcript text: into the search index.
 
@@ -24,7 +28,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from pycrdt import Doc
 
@@ -36,6 +40,7 @@ from trace_sync.docs.entries import (
     ErrorNote,
     Plan,
     Question,
+    RuntimeHealth,
     RuntimeState,
     SessionStatus,
     TranscriptEntry,
@@ -53,6 +58,9 @@ log = logging.getLogger(__name__)
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
 _SEARCHABLE = (UserPrompt, AssistantText, Question, Plan, ErrorNote)
+N = TypeVar("N", int, float)
+#: How often at most a session's health reaches the workspace index.
+HEALTH_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class IoReading:
     #: The ``desired.generation`` the runtime says it acted on.
     generation: int
     usage: Usage | None
+    #: None until the runtime's first heartbeat.
+    health: RuntimeHealth | None
     checkpoints: list[Checkpoint]
     #: Completed transcript text by entry id.
     texts: dict[str, str]
@@ -76,6 +86,9 @@ class _Taken:
     #: The status reported, and the generation it was reported at.
     status: tuple[SessionStatus, int] | None = None
     usage: Usage | None = None
+    health: RuntimeHealth | None = None
+    #: When (event loop time) the health was passed on.
+    health_at: float = float("-inf")
     checkpoints: set[int] = field(default_factory=set)
     texts: dict[str, str] = field(default_factory=dict)
     problems: set[str] = field(default_factory=set)
@@ -88,9 +101,12 @@ class IoObserver:
         rooms.on_change(observer.changed)
     """
 
-    def __init__(self, sessions: SessionService, search: SearchIndex) -> None:
+    def __init__(
+        self, sessions: SessionService, search: SearchIndex, health_every_s: float = HEALTH_EVERY_S
+    ) -> None:
         self._sessions = sessions
         self._search = search
+        self._health_every_s = health_every_s
         self._dirty: dict[str, Doc[Any]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._taken: dict[str, _Taken] = {}
@@ -160,6 +176,9 @@ class IoObserver:
         if reading.usage is not None and reading.usage != taken.usage:
             await self._sessions.report_usage(sid, reading.usage)
             taken.usage = reading.usage
+        if reading.health is not None and self._health_due(taken, reading.health):
+            await self._sessions.report_health(sid, reading.health)
+            taken.health, taken.health_at = reading.health, asyncio.get_running_loop().time()
         fresh = [c for c in reading.checkpoints if c.n not in taken.checkpoints]
         if fresh:
             await self._sessions.record_checkpoints(sid, fresh)
@@ -168,6 +187,12 @@ class IoObserver:
             if taken.texts.get(entry_id) != body:
                 await self._search.put(sid, "transcript", entry_id, body)
         taken.texts = dict(reading.texts)  # only the live window: memory stays bounded
+
+    def _health_due(self, taken: _Taken, health: RuntimeHealth) -> bool:
+        """The first health, a measure that became known (or unknown), or time for news."""
+        if taken.health is None or _known(taken.health) != _known(health):
+            return True
+        return asyncio.get_running_loop().time() - taken.health_at >= self._health_every_s
 
 
 def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
@@ -186,6 +211,7 @@ def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
         derive_status(runtime, approvals),
         runtime.generation if runtime is not None else 0,
         _usage(doc, problems),
+        _health(runtime),
         _checkpoints(session_id, doc, problems),
         _texts(transcript),
         problems,
@@ -230,6 +256,27 @@ def _usage(doc: Doc[Any], problems: list[str]) -> Usage | None:
         problems.append(f"usage: cost {usage.cost_usd} is not an amount")
         return None
     return usage
+
+
+def _health(runtime: RuntimeState | None) -> RuntimeHealth | None:
+    if runtime is None or runtime.heartbeat_at is None:
+        return None
+    return RuntimeHealth(
+        heartbeat_at=runtime.heartbeat_at,
+        cpu_percent=_amount(runtime.cpu_percent),
+        memory_bytes=_amount(runtime.memory_bytes),
+        disk_bytes=_amount(runtime.disk_bytes),
+    )
+
+
+def _amount(value: N | None) -> N | None:
+    """A measure, or None where the runtime wrote one no column holds (negative, huge)."""
+    return value if value is not None and math.isfinite(value) and 0 <= value < 2**63 else None
+
+
+def _known(health: RuntimeHealth) -> tuple[bool, ...]:
+    measures = (health.cpu_percent, health.memory_bytes, health.disk_bytes)
+    return tuple(measure is not None for measure in measures)
 
 
 def _checkpoints(session_id: str, doc: Doc[Any], problems: list[str]) -> list[Checkpoint]:

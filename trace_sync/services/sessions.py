@@ -23,6 +23,7 @@ from trace_sync.docs.entries import (
     Desired,
     Lineage,
     PromptEntry,
+    RuntimeHealth,
     SessionMeta,
     SessionStatus,
     SessionSummary,
@@ -305,6 +306,13 @@ class SessionService:
         await self._index(session)
         return session
 
+    async def report_health(self, session_id: str, health: RuntimeHealth) -> SessionRow:
+        """The runtime's heartbeat and what the session uses: into the session's row
+        and the workspace index (not activity: a heartbeat is not news)."""
+        session = await self._store.sessions.update(session_id, **health.model_dump())
+        await self._index(session)
+        return session
+
     async def record_checkpoints(self, session_id: str, made: list[Checkpoint]) -> list[int]:
         """Add the runtime's checkpoints the registry lacks; return their numbers."""
         async with self._documents.document(session_doc(session_id)) as doc:
@@ -435,4 +443,8 @@ def _summary(session: SessionRow) -> SessionSummary:
         cost_estimated=session.cost_estimated,
         needs_attention=status in (SessionStatus.WAITING_APPROVAL, SessionStatus.WAITING_INPUT),
         permission_mode=session.permission_mode,  # type: ignore[arg-type]
+        heartbeat_at=session.heartbeat_at,
+        cpu_percent=session.cpu_percent,
+        memory_bytes=session.memory_bytes,
+        disk_bytes=session.disk_bytes,
     )

@@ -128,6 +128,12 @@ class SessionRow:
     cost_estimated: bool = False
     #: How the tool asks for permission: ask, accept_edits or bypass.
     permission_mode: str = "ask"
+    #: The hosting runtime's last heartbeat and what the session's processes use
+    #: (rolled up from its io document, a few times a minute at most).
+    heartbeat_at: datetime | None = None
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+    disk_bytes: int | None = None
 
     @property
     def access(self) -> SessionAccess:

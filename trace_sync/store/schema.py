@@ -172,6 +172,11 @@ sessions = Table(
     Column("cost_estimated", Boolean, nullable=False, server_default=false()),
     # Added in step 5: how the tool asks for permissions (ask, accept_edits, bypass).
     Column("permission_mode", Text, nullable=False, server_default="ask"),
+    # Added in step 6: the hosting runtime's health, rolled up from the io document.
+    Column("heartbeat_at", Timestamp),
+    Column("cpu_percent", Float),
+    Column("memory_bytes", BigInteger),
+    Column("disk_bytes", BigInteger),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
 )
 
@@ -344,3 +349,18 @@ def _column_names(sync: Connection, table: str) -> set[str]:
 
 
 MIGRATIONS.append(_permissions_and_setup)
+
+
+_HEALTH_COLUMNS = ("heartbeat_at", "cpu_percent", "memory_bytes", "disk_bytes")
+
+
+async def _session_health(conn: AsyncConnection) -> None:
+    """Sessions' runtime health: last heartbeat, CPU, memory, worktree disk use (issue 4)."""
+    present = await conn.run_sync(_column_names, sessions.name)
+    for name in _HEALTH_COLUMNS:
+        if name not in present:
+            column = CreateColumn(sessions.c[name]).compile(dialect=conn.dialect)
+            await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+
+
+MIGRATIONS.append(_session_health)

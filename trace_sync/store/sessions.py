@@ -228,4 +228,5 @@ def _session(row: Row[Any]) -> SessionRow:
         owner_id=found.owner_id or found.creator_id,
         created_at=utc(found.created_at),
         last_activity_at=utc(found.last_activity_at or found.created_at),
+        heartbeat_at=utc(found.heartbeat_at),
     )
