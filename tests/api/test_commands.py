@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from datetime import timedelta
+
+import pytest
 
 from tests.api.conftest import Team
 from trace_sync.docs.entries import SessionStatus
+from trace_sync.store import idempotency
 
 
 async def test_a_retried_command_runs_once_and_gets_the_same_reply(team: Team) -> None:
@@ -41,8 +45,27 @@ async def test_a_failed_command_can_be_retried_with_its_key(team: Team) -> None:
 
 async def test_a_duplicate_while_the_first_still_runs_is_told_so(team: Team) -> None:
     sid = (await team.start())["id"]
+    path = await _claimed_stop(team, sid)
+    duplicate = await team.api("owner").post(path, headers={"Idempotency-Key": "stop-1"})
+    assert duplicate.status_code == 409 and "in progress" in duplicate.json()["error"]["message"]
+    assert (await team.api("owner").get(f"/api/sessions/{sid}")).json()["status"] == "starting"
+
+
+async def test_a_claim_left_by_a_server_that_died_is_taken_over_by_the_retry(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = (await team.start())["id"]
+    path = await _claimed_stop(team, sid)
+    monkeypatch.setattr(idempotency, "ABANDONED_AFTER", timedelta(0))  # time has passed
+    retried = await team.api("owner").post(path, headers={"Idempotency-Key": "stop-1"})
+    assert retried.status_code == 200 and retried.json()["status"] == "stopped"
+    replayed = await team.api("owner").post(path, headers={"Idempotency-Key": "stop-1"})
+    assert replayed.headers["Idempotency-Replayed"] == "true"
+
+
+async def _claimed_stop(team: Team, sid: str) -> str:
+    """A stop whose first request claimed its key and has not finished (or never will)."""
     path = f"/api/sessions/{sid}/stop"
-    # The first request has claimed its key and is still running (its reply not stored yet).
     digest = hashlib.sha256()
     for part in ("POST", path, ""):
         digest.update(part.encode() + b"\0")
@@ -50,9 +73,7 @@ async def test_a_duplicate_while_the_first_still_runs_is_told_so(team: Team) -> 
         team.users["owner"], "stop-1", digest.hexdigest()
     )
     assert claim is None
-    duplicate = await team.api("owner").post(path, headers={"Idempotency-Key": "stop-1"})
-    assert duplicate.status_code == 409 and "in progress" in duplicate.json()["error"]["message"]
-    assert (await team.api("owner").get(f"/api/sessions/{sid}")).json()["status"] == "starting"
+    return path
 
 
 async def test_two_people_commanding_at_once_one_wins_the_other_hears_why(team: Team) -> None:

@@ -5,8 +5,9 @@ stored (per user, for :data:`trace_sync.store.idempotency.KEEP_FOR`) and a
 retry with the same key and the same request gets that reply again, marked
 ``Idempotency-Replayed: true``, without running the command twice. The same
 key with a different request is refused (422); a retry that arrives while
-the first is still running gets 409. A command that fails changes nothing,
-so its key is released and may be retried.
+the first is still running gets 409, unless that claim was abandoned by a
+server that died mid-command (then the retry runs). A command that fails
+changes nothing, so its key is released and may be retried.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ from trace_sync.store.schema import idempotency
 
 #: How long a key is remembered (clients retry within minutes, outboxes within days).
 KEEP_FOR = timedelta(days=7)
+#: A claim still "in progress" after this long was left by a server that died
+#: mid-command (no command runs this long): a retry may take it over.
+ABANDONED_AFTER = timedelta(minutes=2)
 
 
 class IdempotencyKeys:
@@ -40,6 +43,8 @@ class IdempotencyKeys:
                 await conn.execute(idempotency.insert().values(row))
             return None
         except Conflict:
+            if await self._take_over(user_id, key, fingerprint):
+                return None
             return await self._stored(user_id, key)
 
     async def complete(self, user_id: str, key: str, status: int, body: bytes) -> None:
@@ -58,6 +63,22 @@ class IdempotencyKeys:
         )
         async with self._db.begin() as conn:
             await conn.execute(query)
+
+    async def _take_over(self, user_id: str, key: str, fingerprint: str) -> bool:
+        """Claim ``key`` if its earlier claim for this same request was abandoned."""
+        query = (
+            idempotency.update()
+            .where(
+                idempotency.c.user_id == user_id,
+                idempotency.c.key == key,
+                idempotency.c.fingerprint == fingerprint,
+                idempotency.c.status.is_(None),
+                idempotency.c.created_at < now() - ABANDONED_AFTER,
+            )
+            .values(created_at=now())
+        )
+        async with self._db.begin() as conn:
+            return (await conn.execute(query)).rowcount == 1
 
     async def _stored(self, user_id: str, key: str) -> StoredReply:
         query = select(idempotency).where(
