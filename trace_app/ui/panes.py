@@ -16,6 +16,7 @@ from trace_app.client import TraceClient
 from trace_app.session_state import Item, SessionState
 from trace_app.ui import widgets as w
 from trace_app.ui.code_panes import FilesPane, TerminalPane, diff_view
+from trace_app.ui.shared_text import SharedText
 from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ class Panes:
             multiline=True,
             min_lines=2,
             max_lines=6,
-            on_change=self._typed,
             on_selection_change=self._moved,
         )
+        self.shared_draft = self._shared(self.draft, "draft")
         self.viewers = ft.Row(wrap=True, spacing=6)
         self.draft_box = w.tag(
             "draft",
@@ -58,15 +59,13 @@ class Panes:
                 horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             ),
         )
-        self.notes = ft.TextField(
-            label="Notes (shared)", multiline=True, min_lines=6, on_change=self._noted
-        )
+        self.notes = ft.TextField(label="Notes (shared)", multiline=True, min_lines=6)
+        self.shared_notes = self._shared(self.notes, "notes")
         self.approvals = ft.ListView(expand=True, spacing=8)
         self.checkpoints = ft.ListView(expand=True, spacing=4)
         self.terminal = TerminalPane(shell, sid)
         self.files = FilesPane(shell, sid)
         self.answers: dict[str, ft.TextField] = {}
-        self.seen: dict[str, str] = {}
 
     @property
     def client(self) -> TraceClient:
@@ -88,12 +87,8 @@ class Panes:
         self.transcript.controls = [self._item(i) for i in state.items] or [
             w.muted("Nothing in the transcript yet.", 14)
         ]
-        # Only what changed in the document goes into a field: a redraw between a
-        # keystroke and its change event must not put the old text back.
-        if state.draft != self.seen.get("draft"):
-            self.draft.value = self.seen["draft"] = state.draft
-        if state.notes != self.seen.get("notes"):
-            self.notes.value = self.seen["notes"] = state.notes
+        self.shared_draft.show(state.draft)
+        self.shared_notes.show(state.notes)
         self.viewers.controls = self._viewers()
         self.approvals.controls = [self._approval(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
@@ -251,11 +246,10 @@ class Panes:
 
     # -- draft, notes and presence -------------------------------------------------
 
-    def _typed(self, event: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", w.typed(self.draft, event))
-
-    def _noted(self, event: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "notes", w.typed(self.notes, event))
+    def _shared(self, field: ft.TextField, root: str) -> SharedText:
+        return SharedText(
+            field, lambda: self.client.notes_of(self.sid).doc, root, self.shell.redraw_after
+        )
 
     def _moved(self, event: Any) -> None:
         selection = getattr(event, "selection", None)
@@ -268,8 +262,7 @@ class Panes:
         if not text:
             return
         self.client.send(commands.prompt(self.sid, text, mode))
-        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", "")
-        self.draft.value = ""
+        self.shared_draft.replace("")
         self.shell.redraw()
 
     def _viewers(self) -> list[ft.Control]:

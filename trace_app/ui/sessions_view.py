@@ -83,9 +83,8 @@ class SessionsView:
         )
         return w.tag(f"session-{row.id}", tile)
 
-    def _searched(self, event: object) -> None:
-        w.typed(self.search, event)
-        self.shell.redraw()
+    def _searched(self, _event: object) -> None:
+        self.shell.redraw()  # the field's value is already the newest the browser sent
 
     async def _search_server(self, _e: object) -> None:
         client = self.shell.client

@@ -195,6 +195,10 @@ class Shell:
                 return
             await asyncio.sleep(REDRAW_S)  # coalesce bursts into one redraw
 
+    def redraw_after(self, seconds: float) -> None:
+        """Redraw once ``seconds`` have passed (something waits for a person to pause)."""
+        asyncio.get_running_loop().call_later(seconds, self._dirty.set)
+
     def redraw(self) -> None:
         if self.view is None:
             return
