@@ -51,6 +51,8 @@ TERMINAL = (
     "\x1b[1;31mFAILED\x1b[0m tests/test_models.py::test_email - AssertionError\r\n"
     "\x1b[33m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m in 0.12s\r\n"
 )
+#: What a runtime's heartbeat reports about the session's processes and worktree.
+HEALTH = {"cpu_percent": 12.5, "memory_bytes": 268_435_456, "disk_bytes": 1_610_612_736}
 OLDER = (
     "$ git status\r\nOn branch trace/add-email\r\n"
     "\x1b[36molder output from a sealed segment\x1b[0m\r\n"
@@ -114,6 +116,8 @@ def write_io(doc: Doc[Any], sid: str) -> None:
     with doc.transaction(origin=ORIGIN):
         typed.root_of(doc, SESSION_IO, "runtime").update(
             {"runtime_id": RUNTIME, "status": "waiting_approval", "branch": "trace/add-email"}
+            | HEALTH
+            | {"heartbeat_at": datetime.now(UTC).isoformat()}
         )
         for entry in transcript():
             add("transcript", entry)
@@ -239,6 +243,18 @@ class ScriptedRuntime:
             del typed.root_of(self.io.doc, SESSION_IO, "approvals")["req-1"]
             typed.root_of(self.io.doc, SESSION_IO, "runtime")["status"] = status
 
+    def ask(self, text: str, options: list[str], request_id: str = "req-2") -> None:
+        """The tool asks a question (a pending request and its transcript entry)."""
+        asked = e.ApprovalRequest(
+            id=request_id, kind="question", tool="AskUserQuestion", title=text, options=options,
+            at=NOW,
+        )  # fmt: skip
+        question = e.Question(id=f"q-{request_id}", at=NOW, request_id=request_id, text=text,
+                              options=options)  # fmt: skip
+        with self.io.doc.transaction(origin=ORIGIN):
+            typed.put(self.io.doc, SESSION_IO, "approvals", request_id, asked, origin=ORIGIN)
+            typed.append(self.io.doc, SESSION_IO, "transcript", question, origin=ORIGIN)
+
     def stream(self, more: str) -> None:
         """Streamed assistant text: the entry is replaced as text comes."""
         transcript: Array[Any] = self.io.doc.get("transcript", type=Array)
@@ -281,11 +297,14 @@ async def seed_data_dir(data_dir: Path, root: Path) -> SeededDir:
     return SeededDir(seeded, other)
 
 
-async def decided(server_url: str, sid: str, token: str, request_id: str = "req-1") -> None:
-    """Wait until a person's decision on ``request_id`` is in ``session/<sid>``."""
+async def decided(
+    server_url: str, sid: str, token: str, request_id: str = "req-1"
+) -> dict[str, Any]:
+    """A person's decision on ``request_id``, once it is in ``session/<sid>``."""
     from tests.conftest import eventually
 
     async with SyncClient(server_url, f"session/{sid}", token, read_only=True) as session:
         await session.wait_synced()
         decisions = session.doc.get("decisions", type=Map)
         await eventually(lambda: request_id in decisions, within=30)
+        return dict(decisions[request_id])

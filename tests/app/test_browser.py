@@ -7,7 +7,6 @@ test-artifacts/.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 from collections.abc import AsyncIterator
@@ -17,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.seed import ScriptedRuntime, SeededDir, seed_data_dir
+from tests.app.seed import ScriptedRuntime, SeededDir, decided, seed_data_dir
+from tests.support import parts
 from tests.support.server_process import ROOT, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,10 +41,7 @@ def _require_browser() -> None:
     if not shutil.which(CHROMIUM):
         missing.append("apt-get install chromium fonts-dejavu-core (.ci/run does)")
     if missing:
-        message = "browser tier needs: " + "; ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        parts.missing("browser tier needs: " + "; ".join(missing))
 
 
 @dataclass
@@ -157,13 +154,13 @@ async def _draft(page: Page) -> object:
     return page.get_by_role("textbox", name="Shared prompt draft")
 
 
-async def _open_session(site: Site, size: str) -> Page:
+async def _open_session(site: Site, size: str, pane: str = "draft") -> Page:
     page = await open_app(site, size)
     await sees(page, "Add email to users")
     await tagged(page, f"session-{site.hosted}").first.click()  # type: ignore[attr-defined]
     await sees(page, "Run the test suite")
     if size == "phone":
-        await tagged(page, "pane-draft").first.click()  # type: ignore[attr-defined]
+        await tagged(page, f"pane-{pane}").first.click()  # type: ignore[attr-defined]
     return page
 
 
@@ -184,30 +181,16 @@ async def test_two_people_typing_in_the_shared_draft_converge(site: Site, size: 
     await shot(ada, f"{size}-draft")
 
 
-async def test_a_refused_command_shows_the_servers_message(site: Site) -> None:
-    page = await _open_session(site, "desktop")
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_approving_a_request_changes_the_status(site: Site, size: str) -> None:
+    page = await _open_session(site, size, pane="approvals")
     await page.get_by_role("button", name="Approve").first.click()
-    # Until the approvals endpoint exists the server refuses: the person sees why.
-    approvals = _has_approvals_endpoint(site)
-    await sees(page, "approve" if approvals else "approve failed: no endpoint")
-    await shot(page, "desktop-approve")
-
-
-async def test_approving_a_request_changes_the_status(site: Site) -> None:
-    if not _has_approvals_endpoint(site):
-        pytest.skip("POST /api/sessions/{sid}/approvals/{rid} arrives with the tools issue")
-    page = await _open_session(site, "desktop")
-    await page.get_by_role("button", name="Approve").first.click()
-    session = site.runtime.io  # the runtime sees the decision in session/<sid> and answers
-    from tests.app.seed import decided
-
-    await decided(site.server.url, site.hosted, site.seeded.seeded.runtime_token)
-    site.runtime.answer_approval("running")
-    await session.flush()
-    await sees(page, "running")
-    await shot(page, "desktop-approved")
-
-
-def _has_approvals_endpoint(site: Site) -> bool:
-    reply = httpx.get(f"{site.server.url}/api/openapi.json")
-    return reply.status_code == 200 and any("approvals" in p for p in reply.json().get("paths", {}))
+    decision = await decided(site.server.url, site.hosted, site.server.token)
+    assert decision["behavior"] == "allow"
+    await sees(page, "Approved by")
+    await shot(page, f"{size}-approve")
+    site.runtime.answer_approval("running")  # the decision reached the tool: it goes on
+    await site.runtime.io.flush()
+    await sees(page, "status running")
+    await sees(page, "No pending approvals.")
+    await shot(page, f"{size}-approved")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import flet as ft
+from typing import Any
 
+import flet as ft
+import pytest
+
+from tests.app import seed
 from tests.app.conftest import World
 from tests.app.headless import Headless
 from tests.conftest import eventually
@@ -64,14 +68,69 @@ async def test_a_session_shows_what_the_runtime_wrote_and_approving_queues_the_c
         text = app.text()
         assert "pytest -q tests/test_models.py" in text  # exactly what is asked
         assert "I added **email**" in text and "sparkle event" in text  # unknown kinds shown
-        await app.click(app.find(ft.Button, "Approve"))
-        assert "approve: pending" in app.text() or "approve failed" in app.text()
         await app.click(app.find(ft.Chip, "terminal"), "select")
         await eventually(lambda: "FAILED" in app.text())
         await app.click(app.find(ft.TextButton, "Load older output"))
         await eventually(lambda: "older output from a sealed segment" in app.text())
         await app.click(app.find(ft.Chip, "files (2)"), "select")
         assert 'email: str = ""' in app.text()
+
+
+async def opened(app: Headless, world: World) -> None:
+    await eventually(lambda: len(listed(app)) == 3)
+    await app.click(app.tagged(f"session-{world.hosted}").content)
+    await eventually(lambda: "Run the test suite" in app.text())
+
+
+def decided(world: World) -> Any:
+    return seed.decided(world.live.url, world.hosted, world.live.token, "req-1")
+
+
+@pytest.mark.parametrize(
+    ("button", "behavior", "shown"),
+    [
+        ("Allow for this session", "allow_always", "Allowed for this session"),
+        ("Deny", "deny", "Denied"),
+    ],
+)
+async def test_allow_for_this_session_or_deny_is_the_decision_the_tool_gets(
+    world: World, button: str, behavior: str, shown: str
+) -> None:
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        await app.click(app.find(ft.OutlinedButton, button))
+        assert (await decided(world))["behavior"] == behavior
+        await eventually(
+            lambda: (
+                f"{shown} by {world.seeded.owner.user_name}, waiting for the tool…" in app.text()
+            )
+        )
+        assert not any(isinstance(c, ft.Button) and c.content == "Approve" for c in app.controls())
+
+
+async def test_the_first_decision_wins_and_the_second_says_why_it_was_refused(
+    world: World,
+) -> None:
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        await app.click(app.find(ft.OutlinedButton, "Deny"))
+        await app.click(app.find(ft.Button, "Approve"))  # before the first reached the server
+        await eventually(lambda: "approve failed: request req-1 was already answered" in app.text())
+        assert (await decided(world))["behavior"] == "deny"
+
+
+async def test_a_question_is_answered_with_its_answer_buttons(world: World) -> None:
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        world.runtime.ask("Which database should the migration target?", ["PostgreSQL", "SQLite"])
+        await world.runtime.io.flush()
+        await eventually(lambda: "SQLite" in app.text())
+        await app.click(app.find(ft.Button, "SQLite"))
+        answer = await seed.decided(world.live.url, world.hosted, world.live.token, "req-2")
+        assert (answer["behavior"], answer["answer"]) == ("answer", "SQLite")
+        await eventually(
+            lambda: f"Answered: SQLite by {world.seeded.owner.user_name}, waiting" in app.text()
+        )
 
 
 async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:

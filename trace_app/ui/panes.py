@@ -17,10 +17,18 @@ from trace_app.session_state import Item, SessionState
 from trace_app.ui import widgets as w
 from trace_app.ui.code_panes import FilesPane, TerminalPane, diff_view
 from trace_app.ui.shared_text import SharedText
+from trace_app.workspace_state import members
 from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
+
+DECIDED = {
+    "allow": "Approved",
+    "allow_always": "Allowed for this session",
+    "deny": "Denied",
+    "answer": "Answered",
+}
 
 
 class Panes:
@@ -66,6 +74,7 @@ class Panes:
         self.terminal = TerminalPane(shell, sid)
         self.files = FilesPane(shell, sid)
         self.answers: dict[str, ft.TextField] = {}
+        self.decisions: dict[str, e.Decision] = {}
 
     @property
     def client(self) -> TraceClient:
@@ -84,6 +93,7 @@ class Panes:
         }[name]
 
     def refresh(self, state: SessionState, phone: bool) -> None:
+        self.decisions = state.decisions
         self.transcript.controls = [self._item(i) for i in state.items] or [
             w.muted("Nothing in the transcript yet.", 14)
         ]
@@ -145,22 +155,29 @@ class Panes:
     def _question(self, item: Item) -> ft.Control:
         rid = item.request_id
         buttons: list[ft.Control] = []
-        if rid and item.kind == "question":
-            buttons = [
-                w.button(option, lambda _e, o=option: self._answer(rid, o), big=True)
-                for option in item.options
-            ]
-        elif rid:
-            buttons = [
-                w.button("Approve plan", lambda _e: self._decide(rid, "allow"), big=True),
-                ft.OutlinedButton(content="Reject", on_click=lambda _e: self._decide(rid, "deny")),
-            ]
+        if rid and rid in self.decisions:
+            buttons = [self._decided(self.decisions[rid])]
+        elif rid and self._may_answer():
+            buttons = self._choices(item, rid)
         return ft.Container(
             ft.Column([ft.Markdown(item.text), ft.Row(buttons, wrap=True)]),
             bgcolor=ft.Colors.ORANGE_50,
             padding=8,
             border_radius=8,
         )
+
+    def _choices(self, item: Item, rid: str) -> list[ft.Control]:
+        if item.kind == "question":
+            return [
+                w.button(option, lambda _e, o=option: self._answer(rid, o), big=True)
+                for option in item.options
+            ]
+        return [
+            w.button("Approve plan", lambda _e: self._decide(rid, "allow"), big=True),
+            ft.OutlinedButton(
+                content="Reject", on_click=lambda _e: self._decide(rid, "deny"), height=48
+            ),
+        ]
 
     # -- approvals -----------------------------------------------------------------
 
@@ -180,7 +197,13 @@ class Panes:
             rows.append(diff_view(d.diff))
         if a.input and not (d.command or d.path or d.diff):
             rows.append(_code(json.dumps(a.input, indent=1)[:4000]))
-        rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
+        decision = self.decisions.get(a.id)
+        if decision is not None:
+            rows.append(self._decided(decision))
+        elif self._may_answer():
+            rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
+        else:
+            rows.append(w.muted("Viewers cannot answer.", 13))
         card = ft.Container(
             ft.Column(rows, spacing=6), padding=10, border_radius=8, bgcolor=ft.Colors.AMBER_50
         )
@@ -210,6 +233,17 @@ class Panes:
                 content="Deny", on_click=lambda _e: self._decide(a.id, "deny"), height=48
             ),
         ]
+
+    def _may_answer(self) -> bool:
+        return self.client.role != "viewer"
+
+    def _decided(self, d: e.Decision) -> ft.Control:
+        """A decision the tool has not taken yet (the first decision wins: no buttons)."""
+        what = DECIDED[d.behavior] + (f": {d.answer}" if d.answer else "")
+        who = members(self.client.workspace.doc).get(d.by)
+        by = who.name if who is not None else d.by
+        text = ft.Text(f"{what} by {by}, waiting for the tool…", size=13, italic=True)
+        return w.tag(f"decided-{d.request_id}", text)
 
     def _decide(self, rid: str, behavior: commands.Behavior) -> None:
         self.client.send(commands.decide(self.sid, rid, behavior))
