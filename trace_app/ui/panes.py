@@ -15,8 +15,9 @@ from trace_app import commands, notes
 from trace_app.client import TraceClient
 from trace_app.session_state import Item, SessionState
 from trace_app.ui import widgets as w
-from trace_app.ui.code_panes import FilesPane, TerminalPane, diff_view
+from trace_app.ui.code_panes import FilesPane, diff_view
 from trace_app.ui.shared_text import SharedText
+from trace_app.ui.terminal_pane import TerminalPane
 from trace_app.workspace_state import members
 from trace_sync.docs import entries as e
 
@@ -106,7 +107,7 @@ class Panes:
         self.checkpoints.controls = [self._checkpoint(c) for c in reversed(state.checkpoints)] or [
             w.muted("No checkpoints yet.", 14)
         ]
-        self.terminal.refresh(state.terminals)
+        self.terminal.refresh(state.terminals, state.header.runtime)
         self.files.refresh(state.files, state.comments, phone)
 
     # -- transcript ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import flet as ft
@@ -10,6 +11,7 @@ from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
 from trace_app.ui.panes import Panes
+from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
@@ -97,6 +99,8 @@ class SessionView:
             ]
         )
         rows: list[ft.Control] = [title, w.muted(" · ".join(f for f in facts if f))]
+        if h.health is not None and h.runtime:
+            rows.append(w.tag("runtime-health", _health(h.health)))
         if h.error:
             rows.append(ft.Text(h.error, color=ft.Colors.ERROR))
         rows.append(ft.Row(self._actions(h.status), wrap=True, spacing=6))
@@ -174,3 +178,49 @@ class SessionView:
         from trace_app.ui.shell import Place
 
         self.shell.go(Place("sessions"))
+
+
+#: A heartbeat older than this means the runtime may be gone (bridges beat every few seconds).
+STALE_S = 60
+
+
+def _health(r: e.RuntimeState) -> ft.Control:
+    """Heartbeat age and what the session's processes and worktree use."""
+    parts = []
+    stale = True
+    if r.heartbeat_at is not None:
+        age = max(0, int((datetime.now(UTC) - r.heartbeat_at).total_seconds()))
+        stale = age > STALE_S
+        parts.append(f"heartbeat {_ago(age)}")
+    else:
+        parts.append("no heartbeat yet")
+    if r.cpu_percent is not None:
+        parts.append(f"CPU {r.cpu_percent:.0f}%")
+    if r.memory_bytes is not None:
+        parts.append(f"memory {_size(r.memory_bytes)}")
+    if r.disk_bytes is not None:
+        parts.append(f"disk {_size(r.disk_bytes)}")
+    icon = ft.Icons.MONITOR_HEART if not stale else ft.Icons.HEART_BROKEN
+    colour = ft.Colors.GREEN_700 if not stale else ft.Colors.ERROR
+    return ft.Row(
+        [ft.Icon(icon, size=16, color=colour), w.muted(" · ".join(parts))],
+        spacing=4,
+        wrap=True,
+    )
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

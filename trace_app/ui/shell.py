@@ -58,6 +58,7 @@ NAV = [
     ("new", "New", ft.Icons.ADD_CIRCLE_OUTLINE),
     ("repos", "Repos", ft.Icons.SOURCE),
     ("members", "Members", ft.Icons.PEOPLE_OUTLINE),
+    ("bridges", "Bridges", ft.Icons.COMPUTER),
     ("settings", "Settings", ft.Icons.SETTINGS_OUTLINED),
 ]
 
