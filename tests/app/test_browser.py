@@ -67,7 +67,9 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     _require_browser()
     seeded = await seed_data_dir(tmp_path / "data", tmp_path)
-    server = ServerProcess(tmp_path / "data")
+    # The scripted runtime writes io over /sync but holds no /bridge link: a long lease
+    # keeps the server from failing its session as lost while the tests run.
+    server = ServerProcess(tmp_path / "data", extra_env={"TRACE_BRIDGE_LEASE_S": "600"})
     server.start()
     try:
         sid = seeded.seeded.sessions["Add email to users"]

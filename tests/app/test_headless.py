@@ -68,6 +68,7 @@ async def test_a_session_shows_what_the_runtime_wrote_and_approving_queues_the_c
         text = app.text()
         assert "pytest -q tests/test_models.py" in text  # exactly what is asked
         assert "I added **email**" in text and "sparkle event" in text  # unknown kinds shown
+        assert "s ago · CPU 12% · memory 256.0 MB · disk 1.5 GB" in text  # the runtime's health
         await app.click(app.find(ft.Chip, "terminal"), "select")
         await eventually(lambda: "FAILED" in app.text())
         await app.click(app.find(ft.TextButton, "Load older output"))

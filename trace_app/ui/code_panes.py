@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
 
 DIFF_COLOURS = {"added": "#e6ffec", "removed": "#ffebe9", "hunk": "#ddf4ff", "meta": "#f6f8fa"}
+#: Height of a row of the file tree: a comfortable tap target on a phone.
+ROW = 44
 #: Longest diff drawn line by line; longer ones are cut with a note (a phone must cope).
 MAX_DIFF_LINES = 2000
 
@@ -47,7 +49,7 @@ class FilesPane:
         self.tree.controls = [self._node(n, by_path) for n in diffs.tree(list(by_path))] or [
             w.muted("No changed files.", 14)
         ]
-        self.tree.height = min(40 * len(self.tree.controls), 200 if phone else 260)
+        self.tree.height = min(ROW * len(self.tree.controls), 200 if phone else 260)
         open_comments = [c for c in comments if not c.resolved]
         self.review.controls = [
             w.muted(f"{len(open_comments)} review comments"),
@@ -63,7 +65,10 @@ class FilesPane:
     def _node(self, node: diffs.Node, by_path: dict[str, e.FileChange]) -> ft.Control:
         indent = ft.Container(width=16 * node.depth)
         if not node.is_file:
-            return ft.Row([indent, ft.Icon(ft.Icons.FOLDER, size=16), ft.Text(node.name, size=13)])
+            folder = ft.Row(
+                [indent, ft.Icon(ft.Icons.FOLDER, size=16), ft.Text(node.name, size=13)]
+            )
+            return ft.Container(folder, height=ROW)
         f = by_path[node.path]
         mark = {"added": "A", "deleted": "D", "renamed": "R", "untracked": "U"}.get(f.status, "M")
 
@@ -77,7 +82,9 @@ class FilesPane:
             size=13,
             weight=ft.FontWeight.BOLD if node.path == self.chosen else None,
         )
-        return ft.Container(ft.Row([indent, label]), on_click=choose, padding=4, ink=True)
+        return ft.Container(
+            ft.Row([indent, label]), on_click=choose, height=ROW, padding=4, ink=True
+        )
 
     def _diff(self, f: e.FileChange, comments: list[e.ReviewComment]) -> list[ft.Control]:
         if f.diff is None:

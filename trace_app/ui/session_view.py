@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
@@ -92,40 +92,47 @@ class SessionView:
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
         facts += [f"runtime {h.runtime}" if h.runtime else "no runtime"]
         facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
-        title = ft.Row(
-            [
-                ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
-                w.status_chip(h.status, "session-status"),
-            ]
-        )
-        rows: list[ft.Control] = [title, w.muted(" · ".join(f for f in facts if f))]
+        actions = self._actions(h.status)
+        title: list[ft.Control] = [
+            ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
+            w.status_chip(h.status, "session-status"),
+        ]
+        if self.phone:  # one line: back, title, status, the actions in a menu
+            title = [*self._back_button(), *title, _menu(actions)]
+        rows: list[ft.Control] = [
+            ft.Row(title, vertical_alignment=ft.CrossAxisAlignment.CENTER),
+            w.muted(" · ".join(f for f in facts if f)),
+        ]
         if h.health is not None and h.runtime:
             rows.append(w.tag("runtime-health", _health(h.health)))
         if h.error:
             rows.append(ft.Text(h.error, color=ft.Colors.ERROR))
-        rows.append(ft.Row(self._actions(h.status), wrap=True, spacing=6))
+        if not self.phone:
+            buttons: list[ft.Control] = [
+                ft.OutlinedButton(content=label, on_click=act) for label, act in actions
+            ]
+            if self.shell.place.name == "session":
+                buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
+            rows.append(ft.Row(buttons, wrap=True, spacing=6))
         rows += self._commands()
         return rows
 
-    def _actions(self, status: str) -> list[ft.Control]:
-        buttons: list[ft.Control] = [
-            ft.OutlinedButton(
-                content=verb.capitalize(),
-                on_click=lambda _e, v=verb: self.client.act(self.sid, v),
-                height=44 if self.phone else None,
-            )
+    def _actions(self, status: str) -> list[tuple[str, ft.ControlEventHandler[Any]]]:
+        """What may be done to the session in ``status``: (label, handler)."""
+        actions: list[tuple[str, ft.ControlEventHandler[Any]]] = [
+            (verb.capitalize(), lambda _e, v=verb: self.client.act(self.sid, v))
             for verb, allowed in ACTIONS.items()
             if status in allowed
         ]
-        buttons.append(
-            ft.OutlinedButton(
-                content="Fork", on_click=lambda _e: self.client.send(commands.fork(self.sid))
-            )
-        )
-        buttons.append(ft.OutlinedButton(content="Hand off", on_click=self._hand_off))
-        if self.shell.place.name == "session":
-            buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
-        return buttons
+        actions.append(("Fork", lambda _e: self.client.send(commands.fork(self.sid))))
+        actions.append(("Hand off", self._hand_off))
+        return actions
+
+    def _back_button(self) -> list[ft.Control]:
+        if self.shell.place.name != "session":
+            return []
+        back = ft.IconButton(ft.Icons.ARROW_BACK, tooltip="Back", on_click=lambda _e: self._back())
+        return [back]
 
     def _commands(self) -> list[ft.Control]:
         rows: list[ft.Control] = []
@@ -178,6 +185,11 @@ class SessionView:
         from trace_app.ui.shell import Place
 
         self.shell.go(Place("sessions"))
+
+
+def _menu(actions: list[tuple[str, ft.ControlEventHandler[Any]]]) -> ft.Control:
+    items = [ft.PopupMenuItem(content=label, on_click=act) for label, act in actions]
+    return ft.PopupMenuButton(items=items, icon=ft.Icons.MORE_VERT, tooltip="Actions")
 
 
 #: A heartbeat older than this means the runtime may be gone (bridges beat every few seconds).

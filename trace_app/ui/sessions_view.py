@@ -21,7 +21,8 @@ class SessionsView:
         self.shell = shell
         self.filter = "all"
         self.search = ft.TextField(
-            hint_text="Search sessions (Enter searches transcripts too)",
+            hint_text="Search sessions",
+            helper="Enter searches transcripts too",
             prefix_icon=ft.Icons.SEARCH,
             on_change=self._searched,
             on_submit=self._search_server,

@@ -158,7 +158,12 @@ class Shell:
             padding=ft.Padding.symmetric(horizontal=12, vertical=8),
             bgcolor=ft.Colors.SURFACE_CONTAINER,
         )
-        column = ft.Column([top, self._notice, self._body], expand=True, spacing=0)
+        column = ft.Column(
+            [top, self._notice, self._body],
+            expand=True,
+            spacing=0,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,  # the notice spans the width
+        )
         if self._phone:
             return ft.SafeArea(content=column, expand=True)
         rail = ft.NavigationRail(
