@@ -90,9 +90,14 @@ async def open_app(site: Site, size: str, url: str | None = None) -> Page:
     context = await site.browser.new_context(viewport={"width": width, "height": height})
     page = await context.new_page()
     await page.goto(url or site.sign_in_link())
+    await accessible(page)
+    return page
+
+
+async def accessible(page: Page) -> None:
+    """Once Flutter has drawn: switch its accessibility tree on (the tests read it)."""
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
     await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
-    return page
 
 
 async def shot(page: Page, name: str) -> None:
@@ -118,7 +123,13 @@ async def sees(page: Page, text: str, timeout: float = 30_000) -> None:
 
 @pytest.mark.parametrize("size", list(SIZES))
 async def test_sign_in_list_open_a_session_and_see_everything(site: Site, size: str) -> None:
-    page = await open_app(site, size)
+    page = await open_app(site, size, url=site.server.url)  # no cookie yet: the form
+    await sees(page, "Sign in to Trace")
+    token = await page.get_by_role("textbox", name="Token").bounding_box()
+    assert token is not None and token["x"] + token["width"] <= SIZES[size][0]  # fits
+    await shot(page, f"{size}-signin")
+    await page.goto(site.sign_in_link())
+    await accessible(page)
     await sees(page, "Add email to users")
     await sees(page, "waiting for approval")
     await shot(page, f"{size}-sessions")

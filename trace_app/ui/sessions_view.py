@@ -119,6 +119,9 @@ class NewSessionView:
         self.result = ft.Text("")
 
     def build(self, phone: bool) -> ft.Control:
+        for field in (self.repo, self.branch, self.tool, self.model):
+            field.width = None if phone else 420  # a phone: full width
+        self.prompt.width = None if phone else 600
         return ft.Container(
             content=ft.Column(
                 [
@@ -133,6 +136,9 @@ class NewSessionView:
                 ],
                 scroll=ft.ScrollMode.AUTO,
                 spacing=12,
+                horizontal_alignment=(
+                    ft.CrossAxisAlignment.STRETCH if phone else ft.CrossAxisAlignment.START
+                ),
             ),
             padding=12,
             expand=True,
