@@ -137,9 +137,7 @@ async def test_a_question_is_answered_with_its_answer_buttons(world: World) -> N
 async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:
     async with Headless(origin(world)) as ada, Headless(origin(world)) as bob:
         for app in (ada, bob):
-            await eventually(lambda app=app: len(listed(app)) == 3)
-            await app.click(app.tagged(f"session-{world.hosted}").content)
-            await eventually(lambda app=app: "Run the test suite" in app.text())
+            await opened(app, world)
         await ada.type_into(ada.find(ft.TextField, "Shared prompt draft"), "Also add a migration.")
         await eventually(lambda: "Also add a migration." in bob.texts())
 
@@ -147,9 +145,7 @@ async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:
 async def test_a_late_change_event_does_not_put_older_text_back(world: World) -> None:
     async with Headless(origin(world)) as ada, Headless(origin(world)) as bob:
         for app in (ada, bob):
-            await eventually(lambda app=app: len(listed(app)) == 3)
-            await app.click(app.tagged(f"session-{world.hosted}").content)
-            await eventually(lambda app=app: "Run the test suite" in app.text())
+            await opened(app, world)
         draft = ada.find(ft.TextField, "Shared prompt draft")
         # In a browser the value patches run ahead of the change events that follow them.
         await ada.type_into(draft, "Also ad", event="Also a")

@@ -32,14 +32,20 @@ async def terminal_of(app: Headless, sid: str) -> ft.TextField:
     return field
 
 
+async def idle_session(hosting: Hosting) -> str:
+    """A shell session on the owner's bridge, its tool waiting."""
+    sid = await hosting.start()
+    await hosting.status(sid, "idle")
+    return sid
+
+
 async def type_line(app: Headless, field: ft.TextField, line: str) -> None:
     field.value = line
     await app.click(field, "submit")
 
 
 async def test_the_bridges_owner_types_and_a_viewer_gets_no_input(hosting: Hosting) -> None:
-    sid = await hosting.start()
-    await hosting.status(sid, "idle")
+    sid = await idle_session(hosting)
     async with (
         app_of(hosting, hosting.bed.owner) as owner,
         app_of(hosting, hosting.bed.viewer) as viewer,
@@ -55,8 +61,7 @@ async def test_the_bridges_owner_types_and_a_viewer_gets_no_input(hosting: Hosti
 async def test_a_member_asks_for_terminal_access_and_types_once_the_owner_approves(
     hosting: Hosting,
 ) -> None:
-    sid = await hosting.start()
-    await hosting.status(sid, "idle")
+    sid = await idle_session(hosting)
     async with (
         app_of(hosting, hosting.bed.member) as member,
         app_of(hosting, hosting.bed.owner) as owner,
