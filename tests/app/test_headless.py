@@ -11,7 +11,9 @@ from tests.app import seed
 from tests.app.conftest import World
 from tests.app.headless import Headless
 from tests.conftest import eventually
-from trace_app.ui.shell import Origin
+from trace_app.ui.shell import Origin, Place
+from trace_sync.services.accounts import AccountService
+from trace_sync.store.records import Role
 
 
 def origin(world: World, token: str | None = None) -> Origin:
@@ -153,3 +155,18 @@ async def test_a_late_change_event_does_not_put_older_text_back(world: World) ->
         await eventually(lambda: "Also add" in bob.texts())
         ada.shell.redraw()
         assert draft.value == "Also add"  # what the person typed stays in their field
+
+
+async def test_a_viewer_sees_what_is_asked_but_no_buttons_and_cannot_edit_the_draft(
+    world: World,
+) -> None:
+    store = world.live.ctx.store
+    viewer = await store.accounts.create_user("vera")
+    await store.directory.set_member(world.seeded.workspace_id, viewer.id, Role.VIEWER)
+    token = (await AccountService(store).issue_token(viewer.id, label="vera")).token
+    async with Headless(origin(world, token)) as app:
+        app.shell.go(Place("session", world.hosted))
+        await eventually(lambda: "Run the test suite" in app.text())
+        assert "Viewers cannot answer." in app.text()
+        assert not any(isinstance(c, ft.Button) and c.content == "Approve" for c in app.controls())
+        assert app.find(ft.TextField, "Shared prompt draft").read_only

@@ -100,6 +100,8 @@ class Panes:
         ]
         self.shared_draft.show(state.draft)
         self.shared_notes.show(state.notes)
+        for field in (self.draft, self.notes):  # a viewer's edits would never be accepted
+            field.read_only = not self._may_write()
         self.viewers.controls = self._viewers()
         self.approvals.controls = [self._approval(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
@@ -158,7 +160,7 @@ class Panes:
         buttons: list[ft.Control] = []
         if rid and rid in self.decisions:
             buttons = [self._decided(self.decisions[rid])]
-        elif rid and self._may_answer():
+        elif rid and self._may_write():
             buttons = self._choices(item, rid)
         return ft.Container(
             ft.Column([ft.Markdown(item.text), ft.Row(buttons, wrap=True)]),
@@ -201,7 +203,7 @@ class Panes:
         decision = self.decisions.get(a.id)
         if decision is not None:
             rows.append(self._decided(decision))
-        elif self._may_answer():
+        elif self._may_write():
             rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
         else:
             rows.append(w.muted("Viewers cannot answer.", 13))
@@ -235,7 +237,8 @@ class Panes:
             ),
         ]
 
-    def _may_answer(self) -> bool:
+    def _may_write(self) -> bool:
+        """Answer requests, edit the draft and notes: any role but viewer."""
         return self.client.role != "viewer"
 
     def _decided(self, d: e.Decision) -> ft.Control:
