@@ -7,6 +7,7 @@ test-artifacts/.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 from collections.abc import AsyncIterator
@@ -74,7 +75,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     try:
         sid = seeded.seeded.sessions["Add email to users"]
         async with (
-            ScriptedRuntime(server.url, sid, seeded.seeded.runtime_token) as runtime,
+            ScriptedRuntime(server.url, sid, seeded.seeded) as runtime,
             async_playwright() as pw,
         ):
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -143,10 +144,18 @@ async def test_sign_in_list_open_a_session_and_see_everything(site: Site, size: 
         await shot(page, f"{size}-transcript")
     await tagged(page, "pane-terminal").first.click()  # type: ignore[attr-defined]
     await sees(page, "FAILED")
+    await page.get_by_role("textbox", name="Type into this terminal (Enter sends)").click()
+    await page.keyboard.type("ls")
+    await page.keyboard.press("Enter")
+    await sees(page, "Not typed:")  # the input reaches the server: no bridge link to pass it on
     await shot(page, f"{size}-terminal")
     await tagged(page, "pane-files").first.click()  # type: ignore[attr-defined]
     await sees(page, "docs/")
     await shot(page, f"{size}-files")
+    role = "tab" if size == "phone" else "button"  # a bottom bar, or a rail
+    await page.get_by_role(role, name=re.compile("^Bridges")).click()
+    await sees(page, "scripted runtime")
+    await shot(page, f"{size}-bridges")
 
 
 async def draft_reads(page: Page, text: str, within_ms: int = 30_000) -> None:

@@ -11,6 +11,7 @@ from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
 from trace_app.ui.panes import Panes
+from trace_app.workspace_state import runtimes
 from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class SessionView:
 
         assert isinstance(h, Header)
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
-        facts += [f"runtime {h.runtime}" if h.runtime else "no runtime"]
+        facts += [f"runtime {self._runtime_name(h.runtime)}" if h.runtime else "no runtime"]
         facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
         actions = self._actions(h.status)
         title: list[ft.Control] = [
@@ -116,6 +117,10 @@ class SessionView:
             rows.append(ft.Row(buttons, wrap=True, spacing=6))
         rows += self._commands()
         return rows
+
+    def _runtime_name(self, runtime_id: str) -> str:
+        known = runtimes(self.client.workspace.doc).get(runtime_id)
+        return known.name if known is not None else runtime_id
 
     def _actions(self, status: str) -> list[tuple[str, ft.ControlEventHandler[Any]]]:
         """What may be done to the session in ``status``: (label, handler)."""

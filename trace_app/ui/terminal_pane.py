@@ -75,8 +75,11 @@ class TerminalPane:
         screen = ft.Container(
             self.screen, bgcolor=TERMINAL_BG, padding=8, expand=True, border_radius=6
         )
-        column = ft.Column([self.chips, self.more, screen, self.input, self.problem, self.gate])
-        column.expand = True
+        column = ft.Column(
+            [self.chips, ft.Row([self.more]), screen, self.input, self.problem, self.gate],
+            expand=True,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,  # the input as wide as the screen
+        )
         self.box = w.tag("terminal", column)
 
     @property
