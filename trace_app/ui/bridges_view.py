@@ -43,11 +43,11 @@ class BridgesView:
         return self.shell.client
 
     async def load(self) -> None:
-        api = self.client.api
+        grants: dict[str, list[dict[str, Any]]] = {}
         try:
-            self.grants = {rid: await api.get(f"/api/runtimes/{rid}/grants")
-                           for rid in runtimes(self.client.workspace.doc)}  # fmt: skip
-            self.problem = ""
+            for rid in runtimes(self.client.workspace.doc):
+                grants[rid] = await self.client.api.get(f"/api/runtimes/{rid}/grants")
+            self.grants, self.problem = grants, ""
         except TraceError as exc:
             self.problem = f"Access requests need the server: {exc}"
         self.shell.redraw()
