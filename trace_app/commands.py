@@ -12,6 +12,7 @@ from typing import Any, Literal
 LIFECYCLE = ("pause", "resume", "stop", "archive", "restore")
 Behavior = Literal["allow", "allow_always", "deny", "answer"]
 Mode = Literal["queue", "interrupt"]
+GrantVerb = Literal["approve", "deny", "revoke"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,17 @@ def decide(
         "answer": "answer",
     }[behavior]
     return Request("POST", f"/api/sessions/{sid}/approvals/{request_id}", body, label, sid)
+
+
+def ask_for_access(runtime_id: str, capabilities: list[str], sid: str | None = None) -> Request:
+    """Ask a bridge's owner for access (to run sessions on it, to type into its terminals)."""
+    body = {"capabilities": capabilities} | _some(session_id=sid)
+    label = f"ask for {' and '.join(capabilities)} access"
+    return Request("POST", f"/api/runtimes/{runtime_id}/grants", body, label, sid)
+
+
+def decide_grant(grant_id: str, verb: GrantVerb) -> Request:
+    return Request("POST", f"/api/grants/{grant_id}/{verb}", None, f"{verb} access")
 
 
 def start_session(workspace_id: str, **fields: Any) -> Request:

@@ -23,24 +23,45 @@ ORIGIN = "trace-app"
 COLOURS = ("#e57373", "#64b5f6", "#81c784", "#ffb74d", "#ba68c8", "#4db6ac", "#f06292")
 
 
-def edit_text(doc: Doc[Any], root: str, new: str) -> None:
-    """Make Text ``root`` read ``new`` with the smallest edit (a field sends whole values;
-    replacing everything would undo what others typed meanwhile)."""
-    text = doc.get(root, type=Text)
-    old = str(text)
-    if old == new:
-        return
+def splice(old: str, new: str) -> tuple[int, int, str]:
+    """The one span that turns ``old`` into ``new``: (start, characters removed, text inserted)."""
+    limit = min(len(old), len(new))
     start = 0
-    while start < min(len(old), len(new)) and old[start] == new[start]:
+    while start < limit and old[start] == new[start]:
         start += 1
     end = 0
-    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+    while end < limit - start and old[-1 - end] == new[-1 - end]:
         end += 1
+    return start, len(old) - end - start, new[start : len(new) - end]
+
+
+def edit_text(doc: Doc[Any], root: str, new: str) -> None:
+    """Make Text ``root`` read ``new`` with the smallest edit (replacing everything
+    would undo what others typed meanwhile)."""
+    type_into(doc, root, str(doc.get(root, type=Text)), new)
+
+
+def type_into(doc: Doc[Any], root: str, before: str, after: str) -> None:
+    """Apply what a person typed (their field went from ``before`` to ``after``) to
+    Text ``root``, which may hold others' edits the field does not show yet: those
+    stay, and the typing lands where it was meant (shifted past edits made before it).
+
+    A field reports whole values; writing a whole value would delete the others' edits.
+    """
+    text = doc.get(root, type=Text)
+    start, removed, inserted = splice(before, after)
+    if not removed and not inserted:
+        return
+    theirs, their_removed, their_inserted = splice(before, str(text))
+    if theirs + their_removed <= start:
+        start += len(their_inserted) - their_removed
+    start = min(start, len(text))
+    removed = min(removed, len(text) - start)
     with doc.transaction(origin=ORIGIN):
-        if len(old) - end > start:
-            del text[start : len(old) - end]
-        if len(new) - end > start:
-            text.insert(start, new[start : len(new) - end])
+        if removed:
+            del text[start : start + removed]
+        if inserted:
+            text.insert(start, inserted)
 
 
 def add_comment(doc: Doc[Any], author_id: str, path: str, line: int, text: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pycrdt import Doc, Map, Text
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from trace_sync.docs import entries as e
 from trace_sync.docs import typed
@@ -35,6 +35,8 @@ class Header:
     cost_estimated: bool
     tokens: int
     error: str | None = None
+    #: What the hosting runtime last reported about itself (heartbeat, CPU, memory, disk).
+    health: e.RuntimeState | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class SessionState:
     header: Header
     items: list[Item] = field(default_factory=list)
     approvals: list[e.ApprovalRequest] = field(default_factory=list)
+    #: request id -> a person's decision (the request stays pending until the tool has it).
+    decisions: dict[str, e.Decision] = field(default_factory=dict)
     terminals: list[Terminal] = field(default_factory=list)
     files: list[e.FileChange] = field(default_factory=list)
     checkpoints: list[e.Checkpoint] = field(default_factory=list)
@@ -84,6 +88,10 @@ def read_session(sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any]) -> 
         header=read_header(sid, session, io),
         items=read_transcript(io),
         approvals=_valid(typed.read_map(io, SESSION_IO, "approvals").values(), e.ApprovalRequest),
+        decisions={
+            d.request_id: d
+            for d in _valid(typed.read_map(session, SESSION, "decisions").values(), e.Decision)
+        },
         terminals=read_terminals(io),
         files=sorted(
             _valid(typed.read_map(io, SESSION_IO, "files").values(), e.FileChange),
@@ -114,7 +122,15 @@ def read_header(sid: str, session: Doc[Any], io: Doc[Any]) -> Header:
         cost_estimated=bool(usage.get("estimated")),
         tokens=int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0),
         error=runtime.get("error"),
+        health=_health(runtime),
     )
+
+
+def _health(runtime: dict[str, Any]) -> e.RuntimeState | None:
+    try:
+        return e.RuntimeState.model_validate(runtime) if runtime else None
+    except ValidationError:  # shown without health rather than trusted
+        return None
 
 
 def read_transcript(io: Doc[Any]) -> list[Item]:

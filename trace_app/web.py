@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from trace_app.ui.shell import Origin, Shell
 from trace_app.ui.widgets import ASSETS
+from trace_sync.errors import TraceError
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,22 @@ class WebApp:
     async def _main(self, page: ft.Page) -> None:
         shell = Shell(page, _origin.get())
         self._shells.add(shell)
+
+        async def reconnected(_e: object) -> None:
+            await self._reconnected(shell)
+
+        page.on_connect = reconnected
         await shell.run()
+
+    async def _reconnected(self, shell: Shell) -> None:
+        """A tab reloaded keeps its Flet session (``_main`` does not run again): if it
+        now brings the sign-in cookie (the one-time link opened in the same tab), sign in."""
+        origin = _origin.get(None)
+        if shell.client is None and origin is not None and origin.token:
+            try:
+                await shell.sign_in(origin.server_url, origin.token)
+            except TraceError as exc:
+                log.info("the cookie's token did not sign in", extra={"reason": str(exc)})
 
 
 def _origin_of(scope: Scope) -> Origin:

@@ -98,6 +98,12 @@ def members(doc: Doc[Any]) -> dict[str, e.MemberEntry]:
     }
 
 
+def runtimes(doc: Doc[Any]) -> dict[str, e.RuntimeEntry]:
+    """Members' bridges, by runtime id."""
+    values = typed.read_map(doc, WORKSPACE, "runtimes").items()
+    return {rid: r for rid, r in values if isinstance(r, e.RuntimeEntry)}
+
+
 def workspace_name(doc: Doc[Any], fallback: str) -> str:
     name = typed.root_of(doc, WORKSPACE, "meta").get("name")
     return str(name) if name else fallback

@@ -39,5 +39,5 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with serve(settings_for(tmp_path)) as live:
         seeded = await seed(live.ctx.store, live.ctx.sync.rooms, await owner_of(live), tmp_path)
         hosted = seeded.sessions["Add email to users"]
-        async with ScriptedRuntime(live.url, hosted, seeded.runtime_token) as runtime:
+        async with ScriptedRuntime(live.url, hosted, seeded) as runtime:
             yield World(live, seeded, runtime)

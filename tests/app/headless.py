@@ -104,10 +104,11 @@ class Headless:
     async def click(self, control: Any, event: str = "click") -> None:
         await self.session.dispatch_event(control._i, event, None)
 
-    async def type_into(self, field: ft.TextField, value: str) -> None:
-        """What the client sends when a person types: the new value, then a change event."""
+    async def type_into(self, field: ft.TextField, value: str, event: str | None = None) -> None:
+        """What the client sends when a person types: the new value, then a change event
+        (whose data is ``event`` where it lags behind, as the browser's events do)."""
         field.value = value  # the client's UPDATE_CONTROL_PROPS patch
-        await self.session.dispatch_event(field._i, "change", value)
+        await self.session.dispatch_event(field._i, "change", value if event is None else event)
 
 
 def _labels(c: Any) -> set[str]:

@@ -27,10 +27,12 @@ from trace_sync.docs.layouts import SESSION_IO, SESSION_LOG
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.documents import Documents
 from trace_sync.services.repos import RepoService
+from trace_sync.services.runtime_index import RuntimeIndex
+from trace_sync.services.runtimes import issue_runtime_token
 from trace_sync.services.sessions import SessionService
-from trace_sync.store import Store, TokenKind
+from trace_sync.store import Store
 
-RUNTIME = "rt_scripted"
+RUNTIME_NAME = "scripted runtime"
 ORIGIN = "scripted-runtime"
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
@@ -51,6 +53,8 @@ TERMINAL = (
     "\x1b[1;31mFAILED\x1b[0m tests/test_models.py::test_email - AssertionError\r\n"
     "\x1b[33m1 failed\x1b[0m, \x1b[32m4 passed\x1b[0m in 0.12s\r\n"
 )
+#: What a runtime's heartbeat reports about the session's processes and worktree.
+HEALTH = {"cpu_percent": 12.5, "memory_bytes": 268_435_456, "disk_bytes": 1_610_612_736}
 OLDER = (
     "$ git status\r\nOn branch trace/add-email\r\n"
     "\x1b[36molder output from a sealed segment\x1b[0m\r\n"
@@ -63,6 +67,8 @@ class Seeded:
     owner: Principal
     #: title -> session id
     sessions: dict[str, str]
+    #: The owner's runtime the scripted runtime stands in for, and its token.
+    runtime_id: str
     runtime_token: str
 
 
@@ -83,15 +89,15 @@ async def seed(store: Store, documents: Documents, owner: Principal, root: Path)
         )
         ids[title] = row.id
     hosted = ids["Add email to users"]
-    await store.sessions.assign_runtime(hosted, RUNTIME)
+    runtime = await store.runtimes.register(owner.user_id, "scripted", RUNTIME_NAME, "desktop")
+    await RuntimeIndex(store, documents).publish(runtime, online=False)
+    await store.sessions.assign_runtime(hosted, runtime.id)
     await sessions.report_status(hosted, SessionStatus.WAITING_APPROVAL)
     await sessions.report_status(ids["Fix flaky CI"], SessionStatus.RUNNING)
     await sessions.report_status(ids["Explore the parser"], SessionStatus.IDLE)
     await sessions.command(owner, ids["Explore the parser"], _pause())
-    issued = await AccountService(store).issue_token(
-        owner.user_id, "scripted runtime", kind=TokenKind.RUNTIME, runtime_id=RUNTIME
-    )
-    return Seeded(workspace.id, owner, ids, issued.token)
+    token = await issue_runtime_token(store, AccountService(store), runtime)
+    return Seeded(workspace.id, owner, ids, runtime.id, token)
 
 
 def _pause() -> Any:
@@ -107,13 +113,15 @@ def _commit_change(path: Path) -> None:
 # -- the scripted runtime ---------------------------------------------------------
 
 
-def write_io(doc: Doc[Any], sid: str) -> None:
+def write_io(doc: Doc[Any], sid: str, runtime_id: str) -> None:
     """Everything a runtime reports about a session that waits for approval."""
     put = lambda root, key, entry: typed.put(doc, SESSION_IO, root, key, entry, origin=ORIGIN)  # noqa: E731
     add = lambda root, entry: typed.append(doc, SESSION_IO, root, entry, origin=ORIGIN)  # noqa: E731
     with doc.transaction(origin=ORIGIN):
         typed.root_of(doc, SESSION_IO, "runtime").update(
-            {"runtime_id": RUNTIME, "status": "waiting_approval", "branch": "trace/add-email"}
+            {"runtime_id": runtime_id, "status": "waiting_approval", "branch": "trace/add-email"}
+            | HEALTH
+            | {"heartbeat_at": datetime.now(UTC).isoformat()}
         )
         for entry in transcript():
             add("transcript", entry)
@@ -211,10 +219,12 @@ def transcript() -> list[e.TranscriptEntry]:
 
 
 class ScriptedRuntime:
-    """The runtime side of one hosted session: ``async with ScriptedRuntime(url, sid, token)``."""
+    """The runtime side of one hosted session: ``async with ScriptedRuntime(url, sid, seeded)``."""
 
-    def __init__(self, server_url: str, sid: str, token: str) -> None:
+    def __init__(self, server_url: str, sid: str, seeded: Seeded) -> None:
         self.sid = sid
+        self.runtime_id = seeded.runtime_id
+        token = seeded.runtime_token
         self.io = SyncClient(server_url, f"session/{sid}/io", token)
         self.segment = SyncClient(server_url, f"session/{sid}/log/t1-0", token)
 
@@ -223,7 +233,7 @@ class ScriptedRuntime:
         await self.segment.__aenter__()
         await self.io.wait_synced()
         await self.segment.wait_synced()
-        write_io(self.io.doc, self.sid)
+        write_io(self.io.doc, self.sid, self.runtime_id)
         write_segment(self.segment.doc)
         await self.io.flush()
         await self.segment.flush()
@@ -238,6 +248,18 @@ class ScriptedRuntime:
         with self.io.doc.transaction(origin=ORIGIN):
             del typed.root_of(self.io.doc, SESSION_IO, "approvals")["req-1"]
             typed.root_of(self.io.doc, SESSION_IO, "runtime")["status"] = status
+
+    def ask(self, text: str, options: list[str], request_id: str = "req-2") -> None:
+        """The tool asks a question (a pending request and its transcript entry)."""
+        asked = e.ApprovalRequest(
+            id=request_id, kind="question", tool="AskUserQuestion", title=text, options=options,
+            at=NOW,
+        )  # fmt: skip
+        question = e.Question(id=f"q-{request_id}", at=NOW, request_id=request_id, text=text,
+                              options=options)  # fmt: skip
+        with self.io.doc.transaction(origin=ORIGIN):
+            typed.put(self.io.doc, SESSION_IO, "approvals", request_id, asked, origin=ORIGIN)
+            typed.append(self.io.doc, SESSION_IO, "transcript", question, origin=ORIGIN)
 
     def stream(self, more: str) -> None:
         """Streamed assistant text: the entry is replaced as text comes."""
@@ -281,11 +303,14 @@ async def seed_data_dir(data_dir: Path, root: Path) -> SeededDir:
     return SeededDir(seeded, other)
 
 
-async def decided(server_url: str, sid: str, token: str, request_id: str = "req-1") -> None:
-    """Wait until a person's decision on ``request_id`` is in ``session/<sid>``."""
+async def decided(
+    server_url: str, sid: str, token: str, request_id: str = "req-1"
+) -> dict[str, Any]:
+    """A person's decision on ``request_id``, once it is in ``session/<sid>``."""
     from tests.conftest import eventually
 
     async with SyncClient(server_url, f"session/{sid}", token, read_only=True) as session:
         await session.wait_synced()
         decisions = session.doc.get("decisions", type=Map)
         await eventually(lambda: request_id in decisions, within=30)
+        return dict(decisions[request_id])

@@ -37,7 +37,7 @@ async def test_the_last_state_stays_and_offline_work_arrives_after_reconnect(
     server, seeded = started
     sid = seeded.seeded.sessions["Add email to users"]
     app_data = tmp_path / "app-data"
-    async with ScriptedRuntime(server.url, sid, seeded.seeded.runtime_token) as runtime:
+    async with ScriptedRuntime(server.url, sid, seeded.seeded) as runtime:
         await runtime.io.flush()
         async with TraceClient(server.url, server.token, data_dir=app_data, backoff=FAST) as trace:
             await trace.start()

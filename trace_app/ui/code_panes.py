@@ -1,116 +1,24 @@
-"""Terminal output (ANSI colours, older segments on scroll) and changed files with
-coloured diffs and line comments that become one review prompt."""
+"""Changed files with coloured diffs and line comments that become one review prompt."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import flet as ft
 
-from trace_app import ansi, diffs, notes
+from trace_app import diffs, notes
 from trace_app.client import TraceClient
-from trace_app.session_state import Terminal
 from trace_app.ui import widgets as w
 from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
 
-TERMINAL_BG = "#1e1e1e"
-TERMINAL_FG = "#d4d4d4"
 DIFF_COLOURS = {"added": "#e6ffec", "removed": "#ffebe9", "hunk": "#ddf4ff", "meta": "#f6f8fa"}
+#: Height of a row of the file tree: a comfortable tap target on a phone.
+ROW = 44
 #: Longest diff drawn line by line; longer ones are cut with a note (a phone must cope).
 MAX_DIFF_LINES = 2000
-
-
-def coloured(output: str, size: int = 13) -> ft.Text:
-    """Terminal output as one Text of coloured spans in the bundled monospace font."""
-    spans = [
-        ft.TextSpan(
-            s.text,
-            ft.TextStyle(
-                color=s.fg or TERMINAL_FG,
-                bgcolor=s.bg,
-                weight=ft.FontWeight.BOLD if s.bold else None,
-                font_family=w.MONO,
-            ),
-        )
-        for s in ansi.spans(output)
-    ]
-    return ft.Text(spans=spans, font_family=w.MONO, size=size, color=TERMINAL_FG)
-
-
-class TerminalPane:
-    def __init__(self, shell: Shell, sid: str) -> None:
-        self.shell = shell
-        self.sid = sid
-        self.chosen: str | None = None
-        self.older: dict[str, list[str]] = {}  # terminal id -> loaded segment names, newest first
-        self.texts: dict[str, str] = {}
-        self.chips = ft.Row(wrap=True, spacing=6)
-        self.screen = ft.ListView(expand=True, auto_scroll=True, on_scroll=self._scrolled)
-        self.more = ft.TextButton(content="Load older output", on_click=self._load_older)
-        self.input = ft.TextField(
-            hint_text="Typing reaches a terminal through its runtime's bridge",
-            disabled=True,
-            dense=True,
-            text_style=ft.TextStyle(font_family=w.MONO),
-        )
-        screen = ft.Container(
-            self.screen, bgcolor=TERMINAL_BG, padding=8, expand=True, border_radius=6
-        )
-        self.box = w.tag(
-            "terminal", ft.Column([self.chips, self.more, screen, self.input], expand=True)
-        )
-        self.terminals: list[Terminal] = []
-
-    @property
-    def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
-
-    def refresh(self, terminals: list[Terminal]) -> None:
-        self.terminals = terminals
-        if not terminals:
-            self.chips.controls = []
-            self.more.visible = False
-            self.screen.controls = [ft.Text("No terminal yet.", color=TERMINAL_FG)]
-            return
-        ids = [t.id for t in terminals]
-        if self.chosen not in ids:
-            self.chosen = ids[0]
-        self.chips.controls = [self._chip(t) for t in terminals]
-        current = next(t for t in terminals if t.id == self.chosen)
-        loaded = self.older.get(current.id, [])
-        self.more.visible = len(loaded) < len(current.segments)
-        older = "".join(self.texts.get(n, "") for n in reversed(loaded))
-        self.screen.controls = [coloured(older + current.output)]
-
-    def _chip(self, t: Terminal) -> ft.Control:
-        def choose(_e: object) -> None:
-            self.chosen = t.id
-            self.shell.redraw()
-
-        label = f"{t.title} ({t.state})"
-        return ft.Chip(label=ft.Text(label), selected=t.id == self.chosen, on_select=choose)
-
-    async def _scrolled(self, event: Any) -> None:
-        at_top = getattr(event, "pixels", 1) <= getattr(event, "min_scroll_extent", 0) + 4
-        if at_top and self.more.visible:
-            await self._load_older(None)
-
-    async def _load_older(self, _e: object = None) -> None:
-        current = next((t for t in self.terminals if t.id == self.chosen), None)
-        if current is None:
-            return
-        loaded = self.older.setdefault(current.id, [])
-        waiting = [n for n in reversed(current.segments) if n not in loaded]
-        if not waiting:
-            return
-        name = waiting[0]
-        self.texts[name] = await self.client.older_output(self.sid, name)
-        loaded.append(name)
-        self.shell.redraw()
 
 
 class FilesPane:
@@ -141,7 +49,7 @@ class FilesPane:
         self.tree.controls = [self._node(n, by_path) for n in diffs.tree(list(by_path))] or [
             w.muted("No changed files.", 14)
         ]
-        self.tree.height = min(40 * len(self.tree.controls), 200 if phone else 260)
+        self.tree.height = min(ROW * len(self.tree.controls), 200 if phone else 260)
         open_comments = [c for c in comments if not c.resolved]
         self.review.controls = [
             w.muted(f"{len(open_comments)} review comments"),
@@ -157,7 +65,10 @@ class FilesPane:
     def _node(self, node: diffs.Node, by_path: dict[str, e.FileChange]) -> ft.Control:
         indent = ft.Container(width=16 * node.depth)
         if not node.is_file:
-            return ft.Row([indent, ft.Icon(ft.Icons.FOLDER, size=16), ft.Text(node.name, size=13)])
+            folder = ft.Row(
+                [indent, ft.Icon(ft.Icons.FOLDER, size=16), ft.Text(node.name, size=13)]
+            )
+            return ft.Container(folder, height=ROW)
         f = by_path[node.path]
         mark = {"added": "A", "deleted": "D", "renamed": "R", "untracked": "U"}.get(f.status, "M")
 
@@ -171,7 +82,9 @@ class FilesPane:
             size=13,
             weight=ft.FontWeight.BOLD if node.path == self.chosen else None,
         )
-        return ft.Container(ft.Row([indent, label]), on_click=choose, padding=4, ink=True)
+        return ft.Container(
+            ft.Row([indent, label]), on_click=choose, height=ROW, padding=4, ink=True
+        )
 
     def _diff(self, f: e.FileChange, comments: list[e.ReviewComment]) -> list[ft.Control]:
         if f.diff is None:

@@ -15,11 +15,21 @@ from trace_app import commands, notes
 from trace_app.client import TraceClient
 from trace_app.session_state import Item, SessionState
 from trace_app.ui import widgets as w
-from trace_app.ui.code_panes import FilesPane, TerminalPane, diff_view
+from trace_app.ui.code_panes import FilesPane, diff_view
+from trace_app.ui.shared_text import SharedText
+from trace_app.ui.terminal_pane import TerminalPane
+from trace_app.workspace_state import members
 from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
+
+DECIDED = {
+    "allow": "Approved",
+    "allow_always": "Allowed for this session",
+    "deny": "Denied",
+    "answer": "Answered",
+}
 
 
 class Panes:
@@ -33,9 +43,9 @@ class Panes:
             multiline=True,
             min_lines=2,
             max_lines=6,
-            on_change=self._typed,
             on_selection_change=self._moved,
         )
+        self.shared_draft = self._shared(self.draft, "draft")
         self.viewers = ft.Row(wrap=True, spacing=6)
         self.draft_box = w.tag(
             "draft",
@@ -58,15 +68,14 @@ class Panes:
                 horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
             ),
         )
-        self.notes = ft.TextField(
-            label="Notes (shared)", multiline=True, min_lines=6, on_change=self._noted
-        )
+        self.notes = ft.TextField(label="Notes (shared)", multiline=True, min_lines=6)
+        self.shared_notes = self._shared(self.notes, "notes")
         self.approvals = ft.ListView(expand=True, spacing=8)
         self.checkpoints = ft.ListView(expand=True, spacing=4)
         self.terminal = TerminalPane(shell, sid)
         self.files = FilesPane(shell, sid)
         self.answers: dict[str, ft.TextField] = {}
-        self.seen: dict[str, str] = {}
+        self.decisions: dict[str, e.Decision] = {}
 
     @property
     def client(self) -> TraceClient:
@@ -85,15 +94,14 @@ class Panes:
         }[name]
 
     def refresh(self, state: SessionState, phone: bool) -> None:
+        self.decisions = state.decisions
         self.transcript.controls = [self._item(i) for i in state.items] or [
             w.muted("Nothing in the transcript yet.", 14)
         ]
-        # Only what changed in the document goes into a field: a redraw between a
-        # keystroke and its change event must not put the old text back.
-        if state.draft != self.seen.get("draft"):
-            self.draft.value = self.seen["draft"] = state.draft
-        if state.notes != self.seen.get("notes"):
-            self.notes.value = self.seen["notes"] = state.notes
+        self.shared_draft.show(state.draft)
+        self.shared_notes.show(state.notes)
+        for field in (self.draft, self.notes):  # a viewer's edits would never be accepted
+            field.read_only = not self._may_write()
         self.viewers.controls = self._viewers()
         self.approvals.controls = [self._approval(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
@@ -101,7 +109,7 @@ class Panes:
         self.checkpoints.controls = [self._checkpoint(c) for c in reversed(state.checkpoints)] or [
             w.muted("No checkpoints yet.", 14)
         ]
-        self.terminal.refresh(state.terminals)
+        self.terminal.refresh(state.terminals, state.header.runtime)
         self.files.refresh(state.files, state.comments, phone)
 
     # -- transcript ----------------------------------------------------------------
@@ -150,22 +158,29 @@ class Panes:
     def _question(self, item: Item) -> ft.Control:
         rid = item.request_id
         buttons: list[ft.Control] = []
-        if rid and item.kind == "question":
-            buttons = [
-                w.button(option, lambda _e, o=option: self._answer(rid, o), big=True)
-                for option in item.options
-            ]
-        elif rid:
-            buttons = [
-                w.button("Approve plan", lambda _e: self._decide(rid, "allow"), big=True),
-                ft.OutlinedButton(content="Reject", on_click=lambda _e: self._decide(rid, "deny")),
-            ]
+        if rid and rid in self.decisions:
+            buttons = [self._decided(self.decisions[rid])]
+        elif rid and self._may_write():
+            buttons = self._choices(item, rid)
         return ft.Container(
             ft.Column([ft.Markdown(item.text), ft.Row(buttons, wrap=True)]),
             bgcolor=ft.Colors.ORANGE_50,
             padding=8,
             border_radius=8,
         )
+
+    def _choices(self, item: Item, rid: str) -> list[ft.Control]:
+        if item.kind == "question":
+            return [
+                w.button(option, lambda _e, o=option: self._answer(rid, o), big=True)
+                for option in item.options
+            ]
+        return [
+            w.button("Approve plan", lambda _e: self._decide(rid, "allow"), big=True),
+            ft.OutlinedButton(
+                content="Reject", on_click=lambda _e: self._decide(rid, "deny"), height=48
+            ),
+        ]
 
     # -- approvals -----------------------------------------------------------------
 
@@ -185,7 +200,13 @@ class Panes:
             rows.append(diff_view(d.diff))
         if a.input and not (d.command or d.path or d.diff):
             rows.append(_code(json.dumps(a.input, indent=1)[:4000]))
-        rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
+        decision = self.decisions.get(a.id)
+        if decision is not None:
+            rows.append(self._decided(decision))
+        elif self._may_write():
+            rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
+        else:
+            rows.append(w.muted("Viewers cannot answer.", 13))
         card = ft.Container(
             ft.Column(rows, spacing=6), padding=10, border_radius=8, bgcolor=ft.Colors.AMBER_50
         )
@@ -215,6 +236,18 @@ class Panes:
                 content="Deny", on_click=lambda _e: self._decide(a.id, "deny"), height=48
             ),
         ]
+
+    def _may_write(self) -> bool:
+        """Answer requests, edit the draft and notes: any role but viewer."""
+        return self.client.role != "viewer"
+
+    def _decided(self, d: e.Decision) -> ft.Control:
+        """A decision the tool has not taken yet (the first decision wins: no buttons)."""
+        what = DECIDED[d.behavior] + (f": {d.answer}" if d.answer else "")
+        who = members(self.client.workspace.doc).get(d.by)
+        by = who.name if who is not None else d.by
+        text = ft.Text(f"{what} by {by}, waiting for the tool…", size=13, italic=True)
+        return w.tag(f"decided-{d.request_id}", text)
 
     def _decide(self, rid: str, behavior: commands.Behavior) -> None:
         self.client.send(commands.decide(self.sid, rid, behavior))
@@ -251,11 +284,10 @@ class Panes:
 
     # -- draft, notes and presence -------------------------------------------------
 
-    def _typed(self, event: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", w.typed(self.draft, event))
-
-    def _noted(self, event: object) -> None:
-        notes.edit_text(self.client.notes_of(self.sid).doc, "notes", w.typed(self.notes, event))
+    def _shared(self, field: ft.TextField, root: str) -> SharedText:
+        return SharedText(
+            field, lambda: self.client.notes_of(self.sid).doc, root, self.shell.redraw_after
+        )
 
     def _moved(self, event: Any) -> None:
         selection = getattr(event, "selection", None)
@@ -268,8 +300,7 @@ class Panes:
         if not text:
             return
         self.client.send(commands.prompt(self.sid, text, mode))
-        notes.edit_text(self.client.notes_of(self.sid).doc, "draft", "")
-        self.draft.value = ""
+        self.shared_draft.replace("")
         self.shell.redraw()
 
     def _viewers(self) -> list[ft.Control]:

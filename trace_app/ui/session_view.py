@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import flet as ft
 
@@ -10,6 +11,8 @@ from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
 from trace_app.ui.panes import Panes
+from trace_app.workspace_state import runtimes
+from trace_sync.docs import entries as e
 
 if TYPE_CHECKING:
     from trace_app.ui.shell import Shell
@@ -88,40 +91,53 @@ class SessionView:
 
         assert isinstance(h, Header)
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
-        facts += [f"runtime {h.runtime}" if h.runtime else "no runtime"]
+        facts += [f"runtime {self._runtime_name(h.runtime)}" if h.runtime else "no runtime"]
         facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
-        title = ft.Row(
-            [
-                ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
-                w.status_chip(h.status, "session-status"),
-            ]
-        )
-        rows: list[ft.Control] = [title, w.muted(" · ".join(f for f in facts if f))]
+        actions = self._actions(h.status)
+        title: list[ft.Control] = [
+            ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
+            w.status_chip(h.status, "session-status"),
+        ]
+        if self.phone:  # one line: back, title, status, the actions in a menu
+            title = [*self._back_button(), *title, _menu(actions)]
+        rows: list[ft.Control] = [
+            ft.Row(title, vertical_alignment=ft.CrossAxisAlignment.CENTER),
+            w.muted(" · ".join(f for f in facts if f)),
+        ]
+        if h.health is not None and h.runtime:
+            rows.append(w.tag("runtime-health", _health(h.health)))
         if h.error:
             rows.append(ft.Text(h.error, color=ft.Colors.ERROR))
-        rows.append(ft.Row(self._actions(h.status), wrap=True, spacing=6))
+        if not self.phone:
+            buttons: list[ft.Control] = [
+                ft.OutlinedButton(content=label, on_click=act) for label, act in actions
+            ]
+            if self.shell.place.name == "session":
+                buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
+            rows.append(ft.Row(buttons, wrap=True, spacing=6))
         rows += self._commands()
         return rows
 
-    def _actions(self, status: str) -> list[ft.Control]:
-        buttons: list[ft.Control] = [
-            ft.OutlinedButton(
-                content=verb.capitalize(),
-                on_click=lambda _e, v=verb: self.client.act(self.sid, v),
-                height=44 if self.phone else None,
-            )
+    def _runtime_name(self, runtime_id: str) -> str:
+        known = runtimes(self.client.workspace.doc).get(runtime_id)
+        return known.name if known is not None else runtime_id
+
+    def _actions(self, status: str) -> list[tuple[str, ft.ControlEventHandler[Any]]]:
+        """What may be done to the session in ``status``: (label, handler)."""
+        actions: list[tuple[str, ft.ControlEventHandler[Any]]] = [
+            (verb.capitalize(), lambda _e, v=verb: self.client.act(self.sid, v))
             for verb, allowed in ACTIONS.items()
             if status in allowed
         ]
-        buttons.append(
-            ft.OutlinedButton(
-                content="Fork", on_click=lambda _e: self.client.send(commands.fork(self.sid))
-            )
-        )
-        buttons.append(ft.OutlinedButton(content="Hand off", on_click=self._hand_off))
-        if self.shell.place.name == "session":
-            buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
-        return buttons
+        actions.append(("Fork", lambda _e: self.client.send(commands.fork(self.sid))))
+        actions.append(("Hand off", self._hand_off))
+        return actions
+
+    def _back_button(self) -> list[ft.Control]:
+        if self.shell.place.name != "session":
+            return []
+        back = ft.IconButton(ft.Icons.ARROW_BACK, tooltip="Back", on_click=lambda _e: self._back())
+        return [back]
 
     def _commands(self) -> list[ft.Control]:
         rows: list[ft.Control] = []
@@ -174,3 +190,54 @@ class SessionView:
         from trace_app.ui.shell import Place
 
         self.shell.go(Place("sessions"))
+
+
+def _menu(actions: list[tuple[str, ft.ControlEventHandler[Any]]]) -> ft.Control:
+    items = [ft.PopupMenuItem(content=label, on_click=act) for label, act in actions]
+    return ft.PopupMenuButton(items=items, icon=ft.Icons.MORE_VERT, tooltip="Actions")
+
+
+#: A heartbeat older than this means the runtime may be gone (bridges beat every few seconds).
+STALE_S = 60
+
+
+def _health(r: e.RuntimeState) -> ft.Control:
+    """Heartbeat age and what the session's processes and worktree use."""
+    parts = []
+    stale = True
+    if r.heartbeat_at is not None:
+        age = max(0, int((datetime.now(UTC) - r.heartbeat_at).total_seconds()))
+        stale = age > STALE_S
+        parts.append(f"heartbeat {_ago(age)}")
+    else:
+        parts.append("no heartbeat yet")
+    if r.cpu_percent is not None:
+        parts.append(f"CPU {r.cpu_percent:.0f}%")
+    if r.memory_bytes is not None:
+        parts.append(f"memory {_size(r.memory_bytes)}")
+    if r.disk_bytes is not None:
+        parts.append(f"disk {_size(r.disk_bytes)}")
+    icon = ft.Icons.MONITOR_HEART if not stale else ft.Icons.HEART_BROKEN
+    colour = ft.Colors.GREEN_700 if not stale else ft.Colors.ERROR
+    return ft.Row(
+        [ft.Icon(icon, size=16, color=colour), w.muted(" · ".join(parts))],
+        spacing=4,
+        wrap=True,
+    )
+
+
+def _ago(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"

@@ -21,7 +21,8 @@ class SessionsView:
         self.shell = shell
         self.filter = "all"
         self.search = ft.TextField(
-            hint_text="Search sessions (Enter searches transcripts too)",
+            hint_text="Search sessions",
+            helper="Enter searches transcripts too",
             prefix_icon=ft.Icons.SEARCH,
             on_change=self._searched,
             on_submit=self._search_server,
@@ -83,9 +84,8 @@ class SessionsView:
         )
         return w.tag(f"session-{row.id}", tile)
 
-    def _searched(self, event: object) -> None:
-        w.typed(self.search, event)
-        self.shell.redraw()
+    def _searched(self, _event: object) -> None:
+        self.shell.redraw()  # the field's value is already the newest the browser sent
 
     async def _search_server(self, _e: object) -> None:
         client = self.shell.client
@@ -119,6 +119,9 @@ class NewSessionView:
         self.result = ft.Text("")
 
     def build(self, phone: bool) -> ft.Control:
+        for field in (self.repo, self.branch, self.tool, self.model):
+            field.width = None if phone else 420  # a phone: full width
+        self.prompt.width = None if phone else 600
         return ft.Container(
             content=ft.Column(
                 [
@@ -133,6 +136,9 @@ class NewSessionView:
                 ],
                 scroll=ft.ScrollMode.AUTO,
                 spacing=12,
+                horizontal_alignment=(
+                    ft.CrossAxisAlignment.STRETCH if phone else ft.CrossAxisAlignment.START
+                ),
             ),
             padding=12,
             expand=True,

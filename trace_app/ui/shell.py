@@ -58,6 +58,7 @@ NAV = [
     ("new", "New", ft.Icons.ADD_CIRCLE_OUTLINE),
     ("repos", "Repos", ft.Icons.SOURCE),
     ("members", "Members", ft.Icons.PEOPLE_OUTLINE),
+    ("bridges", "Bridges", ft.Icons.COMPUTER),
     ("settings", "Settings", ft.Icons.SETTINGS_OUTLINED),
 ]
 
@@ -157,7 +158,12 @@ class Shell:
             padding=ft.Padding.symmetric(horizontal=12, vertical=8),
             bgcolor=ft.Colors.SURFACE_CONTAINER,
         )
-        column = ft.Column([top, self._notice, self._body], expand=True, spacing=0)
+        column = ft.Column(
+            [top, self._notice, self._body],
+            expand=True,
+            spacing=0,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,  # the notice spans the width
+        )
         if self._phone:
             return ft.SafeArea(content=column, expand=True)
         rail = ft.NavigationRail(
@@ -194,6 +200,10 @@ class Shell:
                 log.info("redraw stopped", extra={"reason": str(exc)})
                 return
             await asyncio.sleep(REDRAW_S)  # coalesce bursts into one redraw
+
+    def redraw_after(self, seconds: float) -> None:
+        """Redraw once ``seconds`` have passed (something waits for a person to pause)."""
+        asyncio.get_running_loop().call_later(seconds, self._dirty.set)
 
     def redraw(self) -> None:
         if self.view is None:

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 def sign_in_view(shell: Shell) -> ft.Control:
     origin = shell.origin
+    width = None if (shell.page.width or 1280) < w.PHONE_MAX_WIDTH else 420  # a phone: full width
     server = ft.TextField(
-        label="Server URL", value=origin.server_url, visible=origin.editable_server, width=420
+        label="Server URL", value=origin.server_url, visible=origin.editable_server, width=width
     )
-    token = ft.TextField(label="Token", password=True, can_reveal_password=True, width=420)
+    token = ft.TextField(label="Token", password=True, can_reveal_password=True, width=width)
     problem = ft.Text("", color=ft.Colors.ERROR)
 
     async def submit(_e: object) -> None:
@@ -46,7 +47,9 @@ def sign_in_view(shell: Shell) -> ft.Control:
             problem,
         ],
         spacing=16,
-        horizontal_alignment=ft.CrossAxisAlignment.START,
+        horizontal_alignment=ft.CrossAxisAlignment.START
+        if width
+        else ft.CrossAxisAlignment.STRETCH,
     )
     token.on_submit = submit
     return w.tag(

@@ -63,14 +63,5 @@ def button(
     return ft.Button(content=text, on_click=on_click, height=48 if big else None)
 
 
-def typed(field: ft.TextField, event: object) -> str:
-    """The field's new value: a change event carries it (the client's value patch may come
-    later), so take it from there and keep the field in step."""
-    data = getattr(event, "data", None)
-    if isinstance(data, str):
-        field.value = data
-    return field.value or ""
-
-
 def mono(text: str, size: int = 13, colour: str | None = None) -> ft.Text:
     return ft.Text(text, font_family=MONO, size=size, color=colour, selectable=False)

@@ -1,0 +1,133 @@
+"""Bridges and access to them: ask a bridge's owner for access, and, on your own
+bridges, approve, deny or revoke what others asked for.
+
+Grants are not in any document: they come from the API, fetched when the view
+opens and again once a decision has reached the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import flet as ft
+
+from trace_app import commands
+from trace_app.client import TraceClient
+from trace_app.ui import widgets as w
+from trace_app.workspace_state import members, runtimes
+from trace_sync.docs import entries as e
+from trace_sync.errors import TraceError
+
+if TYPE_CHECKING:
+    from trace_app.ui.shell import Shell
+
+#: The buttons a grant's owner sees in each state.
+VERBS: dict[str, tuple[commands.GrantVerb, ...]] = {
+    "pending": ("approve", "deny"),
+    "approved": ("revoke",),
+}
+
+
+class BridgesView:
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.list = ft.ListView(expand=True, spacing=4)
+        self.grants: dict[str, list[dict[str, Any]]] = {}
+        self.problem = ""
+        shell.page.run_task(self.load)
+
+    @property
+    def client(self) -> TraceClient:
+        assert self.shell.client is not None
+        return self.shell.client
+
+    async def load(self) -> None:
+        grants: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for rid in runtimes(self.client.workspace.doc):
+                grants[rid] = await self.client.api.get(f"/api/runtimes/{rid}/grants")
+            self.grants, self.problem = grants, ""
+        except TraceError as exc:
+            self.problem = f"Access requests need the server: {exc}"
+        self.shell.redraw()
+
+    async def _reload(self, _e: object) -> None:
+        await self.load()
+
+    def build(self, phone: bool) -> ft.Control:
+        self.phone = phone
+        refresh = ft.IconButton(ft.Icons.REFRESH, tooltip="Refresh", on_click=self._reload)
+        title = ft.Row([w.heading("Bridges and access"), refresh])
+        column = ft.Column([title, self.list], expand=True, spacing=10)
+        return ft.Container(column, padding=12, expand=True)
+
+    def refresh(self) -> None:
+        rows: list[ft.Control] = [w.muted(self.problem, 14)] if self.problem else []
+        for runtime in runtimes(self.client.workspace.doc).values():
+            rows.append(self._runtime(runtime))
+            rows += [self._grant(g, runtime) for g in self.grants.get(runtime.id, [])]
+        if not rows:
+            rows = [w.muted("No bridges yet: `trace bridge` or the desktop app runs one.", 14)]
+        self.list.controls = rows
+
+    def _runtime(self, r: e.RuntimeEntry) -> ft.Control:
+        mine = r.owner_id == self.client.user_id
+        state = "online" if r.online else "offline"
+        whose = "yours" if mine else f"of {self._name(r.owner_id)}"
+        tile = ft.ListTile(
+            title=ft.Text(r.name, weight=ft.FontWeight.W_500),
+            subtitle=w.muted(f"{r.kind} · {state} · {whose}"),
+            leading=ft.Icon(ft.Icons.COMPUTER, color=ft.Colors.GREEN if r.online else None),
+        )
+        if mine:
+            return w.tag(f"runtime-{r.id}", tile)
+        ask = ft.Row(
+            [
+                ft.OutlinedButton(
+                    content=f"Ask to {what}",
+                    on_click=lambda _e, c=capability: self._ask(r.id, c),
+                    height=48 if self.phone else None,
+                )
+                for capability, what in (("session", "run sessions"), ("terminal", "type"))
+            ],
+            wrap=True,
+        )
+        return w.tag(f"runtime-{r.id}", ft.Column([tile, ask], spacing=2))
+
+    def _grant(self, g: dict[str, Any], runtime: e.RuntimeEntry) -> ft.Control:
+        scope = "one session" if g.get("session_id") else "every session"
+        who = self._name(g["grantee_id"])
+        text = f"{who}: {' and '.join(g['capabilities'])} on {scope} · {g['state']}"
+        buttons: list[ft.Control] = []
+        if runtime.owner_id == self.client.user_id:
+            buttons = [
+                ft.OutlinedButton(
+                    content=verb.capitalize(),
+                    on_click=lambda _e, v=verb: self._decide(g["id"], v),
+                    height=48 if self.phone else None,
+                )
+                for verb in VERBS.get(g["state"], ())
+            ]
+        row = ft.Row([ft.Text(text, size=13, expand=True), *buttons], wrap=self.phone)
+        return w.tag(f"grant-{g['id']}", ft.Container(row, padding=ft.Padding.only(left=56)))
+
+    def _name(self, user_id: str) -> str:
+        person = members(self.client.workspace.doc).get(user_id)
+        return person.name if person is not None else user_id
+
+    def _ask(self, runtime_id: str, capability: str) -> None:
+        self._then_reload(commands.ask_for_access(runtime_id, [capability]))
+
+    def _decide(self, grant_id: str, verb: commands.GrantVerb) -> None:
+        self._then_reload(commands.decide_grant(grant_id, verb))
+
+    def _then_reload(self, request: commands.Request) -> None:
+        self.client.send(request)
+
+        async def reload() -> None:
+            with contextlib.suppress(TimeoutError):  # offline: it is sent later, shown pending
+                await self.client.outbox.drained()
+            await self.load()
+
+        self.shell.page.run_task(reload)
