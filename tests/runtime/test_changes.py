@@ -165,3 +165,26 @@ async def test_the_watcher_stays_quiet_when_only_ignored_files_change(tree: Work
         write(tree.path, {"notes.txt": "edited\n"})
         # The first set after the ignored writes is the edit: nothing was yielded for them.
         assert set(await next_set(change_sets)) == {"notes.txt"}
+
+
+async def test_the_watcher_outlasts_files_that_vanish_while_git_reads_them(tree: Worktree) -> None:
+    """A restore or a build deletes files between git listing them and reading them."""
+
+    def churn() -> None:
+        for round_ in range(300):
+            for n in range(20):
+                (tree.path / f"tmp{n}.txt").write_text(f"{round_}\n")
+            for n in range(20):
+                (tree.path / f"tmp{n}.txt").unlink()
+
+    async def until_the_edit_shows(change_sets: AsyncIterator[ChangeSet]) -> None:
+        async for changes in change_sets:
+            if set(changes) == {"notes.txt"}:
+                return
+
+    async with watch_changes(tree, poll=0.001) as change_sets:
+        assert await next_set(change_sets) == {}
+        watching = asyncio.create_task(until_the_edit_shows(change_sets))
+        await asyncio.to_thread(churn)
+        write(tree.path, {"notes.txt": "edited\n"})
+        await asyncio.wait_for(watching, timeout=20)

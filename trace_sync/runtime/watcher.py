@@ -27,7 +27,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from trace_sync.runtime.changes import ChangeSet, collect_changes
-from trace_sync.runtime.gitexec import out
+from trace_sync.runtime.gitexec import GitFailed, out
 from trace_sync.runtime.worktrees import Worktree
 
 log = logging.getLogger(__name__)
@@ -105,14 +105,25 @@ async def _watch(
 async def _change_sets(
     tree: Worktree, dirty: asyncio.Event, listener: asyncio.Task[None]
 ) -> AsyncGenerator[ChangeSet, None]:
-    last = await collect_changes(tree)
-    yield last
-    while await _signalled(dirty, listener):
-        dirty.clear()
-        fresh = await collect_changes(tree)
-        if fresh != last:
+    last: ChangeSet | None = None
+    while True:
+        fresh = await _read(tree)
+        if fresh is not None and fresh != last:
             last = fresh
             yield fresh
+        if not await _signalled(dirty, listener):
+            return
+        dirty.clear()
+
+
+async def _read(tree: Worktree) -> ChangeSet | None:
+    """The change set, or None when git failed to read a tree that changed under it
+    (a file listed, then gone): that change is an event too, so it is read again."""
+    try:
+        return await collect_changes(tree)
+    except GitFailed as exc:
+        log.info("the worktree changed while git read it", extra={"error": str(exc)})
+        return None
 
 
 async def _signalled(dirty: asyncio.Event, listener: asyncio.Task[None]) -> bool:
