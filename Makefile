@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Test processes in parallel (the suite mostly waits on subprocesses); 0 runs it in one.
+TEST_WORKERS ?= 3
 
 .PHONY: dev test lint bench clean
 
@@ -10,7 +12,7 @@ dev: $(STAMP)  ## run the server on the embedded default (SQLite in the app-data
 	$(BIN)/python server.py
 
 test: $(STAMP)  ## install what the tests need and run the whole suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ from trace_sync.docs.entries import SessionStatus as S
 from trace_sync.errors import Conflict
 from trace_sync.services.lifecycle import TRANSITIONS, Command, apply_command, apply_report
 
-ALLOWED = [(c, s) for c, t in TRANSITIONS.items() for s in t.allowed_from]
+ALLOWED = [(c, s) for c, t in TRANSITIONS.items() for s in S if s in t.allowed_from]
 REFUSED = [(c, s) for c, t in TRANSITIONS.items() for s in S if s not in t.allowed_from]
 
 

@@ -7,6 +7,7 @@ from its committed lock file, shared by every test and run until the lock change
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -31,17 +32,19 @@ def installed(source: Path, files: tuple[str, ...], cache: str, probe: str) -> P
     """``source``'s ``files`` copied beside their ``npm ci``-installed node_modules."""
     digest = hashlib.sha256(b"".join((source / f).read_bytes() for f in files)).hexdigest()[:16]
     target = ROOT / ".cache" / cache / digest
-    if not (target / "node_modules" / probe).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            shutil.copy(source / name, target / name)
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=target,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers install once, one at a time
+        if not (target / "node_modules" / probe).exists():
+            for name in files:
+                shutil.copy(source / name, target / name)
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=target,
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
     return target
 
 
