@@ -71,5 +71,7 @@ async def serve(
         yield LiveServer(app, sock.getsockname()[1])
     finally:
         server.should_exit = True
-        await task
-        sock.close()
+        try:
+            await task
+        finally:
+            sock.close()

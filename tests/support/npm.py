@@ -1,14 +1,18 @@
-"""Install pinned npm packages for the tests once, into ``.cache/<name>/<lock hash>/``.
+"""Install pinned npm packages for the tests once, into
+``~/.cache/trace-tests/<name>/<lock hash>/`` (``$XDG_CACHE_HOME`` if set).
 
 ``tests/js`` holds the real Yjs clients, ``tests/tools`` the real coding-tool
 CLIs (Claude Code, Codex, claude-code-acp). Each is installed with ``npm ci``
-from its committed lock file, shared by every test and run until the lock changes.
+from its committed lock file, shared by every test, run and checkout until the
+lock changes. Not inside the checkout: Codex cannot run its sandbox from a
+binary under /tmp (its patches never apply), and checkouts are often there.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "tests" / "js"
 FILES = ("package.json", "package-lock.json", "client.mjs")
 TOOLS = ROOT / "tests" / "tools"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trace-tests"
 
 
 def require_node(purpose: str = "the JS Yjs client tests") -> str:
@@ -31,7 +36,7 @@ def require_node(purpose: str = "the JS Yjs client tests") -> str:
 def installed(source: Path, files: tuple[str, ...], cache: str, probe: str) -> Path:
     """``source``'s ``files`` copied beside their ``npm ci``-installed node_modules."""
     digest = hashlib.sha256(b"".join((source / f).read_bytes() for f in files)).hexdigest()[:16]
-    target = ROOT / ".cache" / cache / digest
+    target = CACHE / cache / digest
     target.mkdir(parents=True, exist_ok=True)
     with open(target.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers install once, one at a time

@@ -70,3 +70,10 @@ class StalledClient:
 
     def close(self) -> None:
         self.sock.close()
+
+    async def __aenter__(self) -> StalledClient:
+        await self.join()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()

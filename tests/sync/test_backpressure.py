@@ -22,9 +22,11 @@ async def test_a_slow_client_is_folded_and_catches_up(tmp_path: Path, ws: WsProt
     async with serve(settings_for(tmp_path, max_queued_frames=8), ws=ws) as live:
         url = notes_url(live, await new_session(live))
         metrics = live.ctx.metrics
-        slow = StalledClient(f"{url}?token={live.token}")
-        await slow.join()
-        async with PyClient(url, live.token) as writer, PyClient(url, live.token) as fast:
+        async with (
+            StalledClient(f"{url}?token={live.token}") as slow,
+            PyClient(url, live.token) as writer,
+            PyClient(url, live.token) as fast,
+        ):
             await writer.synced.wait()
             await fast.synced.wait()
             for i in range(80):  # 8 MB: more than the socket buffers hold
@@ -33,7 +35,6 @@ async def test_a_slow_client_is_folded_and_catches_up(tmp_path: Path, ws: WsProt
                 assert metrics.queued_frames._value.get() <= 8 + 1
             assert metrics.folds._value.get() >= 1
             await slow.catch_up(writer.doc)
-        slow.close()
         await writer.wait_for(lambda: metrics.queued_frames._value.get() == 0)  # nothing leaks
 
 

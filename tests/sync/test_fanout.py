@@ -53,22 +53,21 @@ async def test_every_receiver_gets_every_update_in_order(tmp_path: Path, ws: WsP
     async with serve(settings_for(tmp_path, max_queued_frames=100_000), ws=ws) as live:
         url = notes_url(live, await new_session(live))
         source, updates = typed(300, padding=30_000)  # 9 MB: more than socket buffers hold
-        slow = StalledClient(f"{url}?token={live.token}")
-        await slow.join()
         async with contextlib.AsyncExitStack() as stack:
+            slow = await stack.enter_async_context(StalledClient(f"{url}?token={live.token}"))
             fast = [await stack.enter_async_context(PyClient(url, live.token)) for _ in range(3)]
             writer = await stack.enter_async_context(PyClient(url, live.token))
             await asyncio.gather(*(client.synced.wait() for client in [*fast, writer]))
             for update in updates[:150]:
                 await writer.send_raw(p.update_message(update))
-            await writer.wait_for(lambda: live.ctx.metrics.queued_frames._value.get() > 0)
+            queued = live.ctx.metrics.queued_frames
+            await writer.wait_for(lambda: queued._value.get() > 0, timeout=30)
             reading = asyncio.create_task(slow.catch_up(source))
             for update in updates[150:]:
                 await writer.send_raw(p.update_message(update))
             await reading
             for client in fast:
                 await client.wait_for(lambda c=client: same_state(c.doc, source), timeout=30)
-        slow.close()
         for received in [slow.updates_received, *(c.updates_received for c in fast)]:
             assert markers(received) == list(range(300))
         assert live.ctx.metrics.folds._value.get() == 0
@@ -96,9 +95,10 @@ async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path)
     the last update it was handed: it must still get every later edit."""
     async with serve(settings_for(tmp_path, max_queued_frames=8)) as live:
         url = notes_url(live, await new_session(live))
-        slow = StalledClient(f"{url}?token={live.token}")
-        await slow.join()
-        async with PyClient(url, live.token) as writer:
+        async with (
+            StalledClient(f"{url}?token={live.token}") as slow,
+            PyClient(url, live.token) as writer,
+        ):
             await writer.synced.wait()
             writer.edit(0, "before")
             folds = live.ctx.metrics.folds
@@ -110,7 +110,6 @@ async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path)
             writer.edit(0, "after ")
             await slow.catch_up(writer.doc)
             assert str(slow.doc.get("t", type=Text)) == "after before"
-        slow.close()
 
 
 async def test_a_burst_bigger_than_a_batch_arrives_whole_and_in_order(server: LiveServer) -> None:
