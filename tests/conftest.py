@@ -1,9 +1,11 @@
-"""Shared fixtures: the real databases every store-backed test runs on.
+"""Shared fixtures: the real databases every store-backed test runs on, and
+the real coding-tool CLIs with the scripted model server they talk to.
 
 ``store_target`` runs a test once on a fresh SQLite file and once in a fresh
 PostgreSQL schema (dropped afterwards); ``store`` is a ``Store`` open on it.
 Open more stores on the same target (``store_target.store()``) to restart or
-to stand in for a second server process.
+to stand in for a second server process. ``tools_bin`` holds the pinned
+``claude``, ``codex`` and ``claude-code-acp``; ``models`` is a scripted model server.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.support.model_server import ModelServer, model_server
+from tests.support.npm import coding_tools_bin
 from tests.support.parts import missing
 from trace_sync.store import Store
 
@@ -80,6 +84,17 @@ async def store_target(
 async def store(store_target: StoreTarget) -> AsyncIterator[Store]:
     async with store_target.store() as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def tools_bin() -> Path:
+    return coding_tools_bin()
+
+
+@pytest.fixture
+async def models() -> AsyncIterator[ModelServer]:
+    async with model_server() as server:
+        yield server
 
 
 async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:

@@ -13,8 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support.git import make_repo
-from tests.support.model_server import ModelServer, model_server
-from tests.support.npm import coding_tools_bin
+from tests.support.model_server import ModelServer
 from trace_sync.docs.entries import Decision
 from trace_sync.runtime.toolrun import now
 from trace_sync.runtime.tools import Provider, ToolContext, ToolEvent, ToolRun
@@ -28,17 +27,6 @@ QUIET_ENV = {
     "DISABLE_AUTOUPDATER": "1",
     "IS_SANDBOX": "1",
 }
-
-
-@pytest.fixture(scope="session")
-def tools_bin() -> Path:
-    return coding_tools_bin()
-
-
-@pytest.fixture
-async def models() -> AsyncIterator[ModelServer]:
-    async with model_server() as server:
-        yield server
 
 
 @pytest.fixture

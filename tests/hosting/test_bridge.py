@@ -13,10 +13,7 @@ import pytest
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, owner_bridge
-from tests.hosting.test_restarts import QUICK, follow, reaches, start_shell
-from tests.support.bridge_process import BridgeProcess
-from tests.support.git import make_repo
-from tests.support.server_process import ServerProcess
+from tests.hosting.test_restarts import bridged, follow, reaches, start_shell
 from trace_sync.errors import Conflict
 
 
@@ -50,12 +47,7 @@ async def test_the_workspace_shows_the_bridge_online_with_its_tools(hosting: Hos
 
 
 async def test_sigterm_stops_tools_and_flushes_what_they_did(tmp_path: Path) -> None:
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    server = ServerProcess(tmp_path / "data", extra_env=QUICK)
-    server.start()
-    bridge = BridgeProcess(server.url, server.token, tmp_path / "bridge")
-    try:
-        bridge.start()
+    async with bridged(tmp_path) as (server, bridge, checkout):
         sid = await start_shell(server, checkout, "echo before-stop")
         async with follow(server, f"session/{sid}/io") as io:
             await eventually(lambda: "before-stop" in io.lines(), within=60)
@@ -63,18 +55,10 @@ async def test_sigterm_stops_tools_and_flushes_what_they_did(tmp_path: Path) -> 
             await eventually(lambda: io.terminals()["tool"]["state"] == "exited", within=30)
         await reaches(server, sid, "failed")  # lost on purpose: offered for resume
         assert "Trace bridge stopped" in bridge.output()
-    finally:
-        bridge.__exit__()
-        server.stop(signal.SIGKILL)
 
 
 async def test_a_revoked_runtime_token_makes_the_bridge_register_again(tmp_path: Path) -> None:
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    server = ServerProcess(tmp_path / "data", extra_env=QUICK)
-    server.start()
-    bridge = BridgeProcess(server.url, server.token, tmp_path / "bridge")
-    try:
-        bridge.start()
+    async with bridged(tmp_path) as (server, bridge, checkout):
         await eventually(lambda: (tmp_path / "bridge" / "runtime.json").exists(), within=30)
         headers = {"Authorization": f"Bearer {server.token}"}
         async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
@@ -88,6 +72,3 @@ async def test_a_revoked_runtime_token_makes_the_bridge_register_again(tmp_path:
             await eventually(lambda: "registered-again" in io.lines(), within=60)
         assert bridge.process is not None and bridge.process.poll() is None
         assert "registering again" in bridge.output()
-    finally:
-        bridge.__exit__()
-        server.stop(signal.SIGKILL)

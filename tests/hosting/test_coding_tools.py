@@ -21,22 +21,10 @@ from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, IoView, owner_bridge
 from tests.hosting.test_worktrees import registered
 from tests.support.git import git
-from tests.support.model_server import ModelServer, hang, model_server, reply, text, tool
-from tests.support.npm import coding_tools_bin
+from tests.support.model_server import ModelServer, hang, reply, text, tool
 from trace_sync.runtime.tool_settings import BridgeTools
 
 KEY = "sk-test-never-logged"
-
-
-@pytest.fixture(scope="module")
-def tools_bin() -> Path:
-    return coding_tools_bin()
-
-
-@pytest.fixture
-async def models() -> AsyncIterator[ModelServer]:
-    async with model_server() as server:
-        yield server
 
 
 @pytest.fixture
