@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from adapters.acp_client import AcpClient
+from trace_sync.bridge.tools.interface import Capabilities, ToolContext, TurnEnded, find_binary
+from trace_sync.bridge.tools.jsonrpc import RpcError
+from trace_sync.bridge.tools.pricing import PriceTable
+from trace_sync.bridge.tools.run import entry_id, now
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound
 from trace_sync.docs.entries import UserPrompt
-from trace_sync.errors import Conflict, InvalidInput, NotFound
-from trace_sync.runtime.jsonrpc import RpcError
-from trace_sync.runtime.pricing import PriceTable
-from trace_sync.runtime.toolrun import entry_id, now
-from trace_sync.runtime.tools import Capabilities, ToolContext, TurnEnded, find_binary
 
 PROTOCOL_VERSION = 1
 CLIENT_CAPABILITIES = {"fs": {"readTextFile": True, "writeTextFile": True}, "terminal": False}

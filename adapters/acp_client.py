@@ -7,6 +7,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from trace_sync.bridge.git.files import read_file, write_file
+from trace_sync.bridge.tools.interface import ApprovalResolved
+from trace_sync.bridge.tools.jsonrpc import INVALID_PARAMS, JsonRpcRun, RpcFault
+from trace_sync.bridge.tools.run import entry_id, in_worktree, now, shown_path
+from trace_sync.contract.errors import TraceError
 from trace_sync.docs.entries import (
     ApprovalDetail,
     ApprovalRequest,
@@ -17,11 +22,6 @@ from trace_sync.docs.entries import (
     ToolCall,
     ToolResult,
 )
-from trace_sync.errors import TraceError
-from trace_sync.runtime.files import read_file, write_file
-from trace_sync.runtime.jsonrpc import INVALID_PARAMS, JsonRpcRun, RpcFault
-from trace_sync.runtime.toolrun import entry_id, in_worktree, now, shown_path
-from trace_sync.runtime.tools import ApprovalResolved
 
 STATUS = {"pending": "pending", "in_progress": "running", "completed": "done", "failed": "failed"}
 QUIET = {

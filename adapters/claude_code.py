@@ -21,6 +21,16 @@ from adapters.claude_requests import (
     question_entry,
     rule_for,
 )
+from trace_sync.bridge.tools.interface import (
+    Capabilities,
+    ToolContext,
+    TurnEnded,
+    UsageSoFar,
+    find_binary,
+)
+from trace_sync.bridge.tools.pricing import PriceTable, usage_note
+from trace_sync.bridge.tools.run import ToolRunBase, entry_id, now, parse_json, shown_path
+from trace_sync.contract.errors import Conflict, NotFound
 from trace_sync.docs.entries import (
     AssistantText,
     FileChangeNote,
@@ -31,10 +41,6 @@ from trace_sync.docs.entries import (
     UsageNote,
     UserPrompt,
 )
-from trace_sync.errors import Conflict, NotFound
-from trace_sync.runtime.pricing import PriceTable, usage_note
-from trace_sync.runtime.toolrun import ToolRunBase, entry_id, now, parse_json, shown_path
-from trace_sync.runtime.tools import Capabilities, ToolContext, TurnEnded, find_binary
 
 MODES = {"ask": "default", "accept_edits": "acceptEdits", "bypass": "bypassPermissions"}
 #: Known lines that carry nothing for the transcript.
@@ -105,6 +111,8 @@ class ClaudeCodeRun(ToolRunBase):
         self._message = ""  # the message being streamed
         self._model: str | None = context.provider.model
         self._cost_seen: float | None = None
+        #: This turn's tokens so far by API message (every content block repeats them).
+        self._turn_tokens: dict[str, tuple[int, int]] = {}
         self._point: str | None = None
         self._interrupted = False
 
@@ -216,6 +224,7 @@ class ClaudeCodeRun(ToolRunBase):
         self._model = body.get("model") or self._model
         self._point = message.get("uuid") or self._point
         msg_id = str(body.get("id"))
+        await self._tokens_so_far(msg_id, body.get("usage"))
         for block in body.get("content") or []:
             key = f"{msg_id}:{self._open_block.get(msg_id, -1)}"
             if block.get("type") == "text":
@@ -226,6 +235,18 @@ class ClaudeCodeRun(ToolRunBase):
                 await self._tool_use(block)
             else:
                 await self.raw(block)
+
+    async def _tokens_so_far(self, msg_id: str, usage: Any) -> None:
+        """Each model response's usage as it comes: the session's cost moves during
+        the turn (estimated; the turn's result then gives Claude's own figure)."""
+        if not isinstance(usage, dict):
+            return
+        tokens = (_inputs(usage), int(usage.get("output_tokens") or 0))
+        if self._turn_tokens.get(msg_id) == tokens:
+            return
+        self._turn_tokens[msg_id] = tokens
+        inputs, outputs = (sum(t[n] for t in self._turn_tokens.values()) for n in (0, 1))
+        await self.emit(UsageSoFar(self._prices.estimate(self._model, inputs, outputs)))
 
     async def _tool_use(self, block: dict[str, Any]) -> None:
         call = ToolCall(
@@ -277,6 +298,7 @@ class ClaudeCodeRun(ToolRunBase):
             errors = message.get("errors") or [message.get("result") or stop]
             await self.error("; ".join(str(e) for e in errors))
         total = message.get("total_cost_usd")
+        self._turn_tokens = {}
         ended = TurnEnded(
             usage=self._usage(message.get("usage") or {}, total),
             stop_reason=stop,
@@ -287,10 +309,7 @@ class ClaudeCodeRun(ToolRunBase):
         await self.turn_ended(ended)
 
     def _usage(self, usage: dict[str, Any], total: Any) -> UsageNote:
-        inputs = sum(
-            int(usage.get(k) or 0)
-            for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-        )
+        inputs = _inputs(usage)
         outputs = int(usage.get("output_tokens") or 0)
         seen, self._cost_seen = self._cost_seen, (float(total) if total is not None else None)
         if total is None or (seen is None and self.context.resume_id):
@@ -339,3 +358,8 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
     return "" if content is None else str(content)
+
+
+def _inputs(usage: dict[str, Any]) -> int:
+    keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    return sum(int(usage.get(k) or 0) for k in keys)

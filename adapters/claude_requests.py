@@ -12,10 +12,10 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from trace_sync.bridge.git.files import confine
+from trace_sync.bridge.tools.run import in_worktree, now
+from trace_sync.contract.errors import TraceError
 from trace_sync.docs.entries import ApprovalDetail, ApprovalRequest, Decision, Question
-from trace_sync.errors import TraceError
-from trace_sync.runtime.files import confine
-from trace_sync.runtime.toolrun import in_worktree, now
 
 EDIT_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
 #: A diff shown in an approval is cut here; the tool input keeps the whole edit.

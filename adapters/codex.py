@@ -6,20 +6,30 @@ the server's ``item/commandExecution/requestApproval``,
 ``item/fileChange/requestApproval`` and ``item/tool/requestUserInput`` requests
 wait for a person. Shapes checked with ``codex app-server generate-ts`` of
 @openai/codex 0.169.0. Codex reports tokens only: cost is estimated.
+
+Each run gets a temporary directory of its own (``TMPDIR``): Codex keeps the
+registry of the mount targets its bubblewrap sandbox makes there, which in the
+shared ``/tmp`` every Codex process of the user reads, locks and clears of
+what it takes for stale. Runs sharing it under load saw an approved command
+fail with ``bwrap: execvp codex-linux-sandbox``; a run's own is touched by no
+other process.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from adapters.codex_items import CodexItems
+from trace_sync.bridge.tools.interface import Capabilities, ToolContext, find_binary
+from trace_sync.bridge.tools.pricing import PriceTable
+from trace_sync.bridge.tools.run import entry_id, now
+from trace_sync.contract.errors import Conflict, NotFound
 from trace_sync.docs.entries import UserPrompt
-from trace_sync.errors import Conflict, NotFound
-from trace_sync.runtime.pricing import PriceTable
-from trace_sync.runtime.toolrun import entry_id, now
-from trace_sync.runtime.tools import Capabilities, ToolContext, find_binary
 
 #: permission mode -> (approval policy, sandbox)
 MODES = {
@@ -51,8 +61,9 @@ class CodexAdapter:
         if binary is None:
             raise NotFound("codex not found: install @openai/codex or set its path")
         argv = [str(binary), "app-server", *provider_overrides(context)]
-        env = environment(context) | bundled_sandbox_first(binary)
-        return CodexRun(context, argv, env, self._prices)
+        scratch = Path(tempfile.mkdtemp(prefix="trace-codex-"))
+        env = environment(context) | bundled_sandbox_first(binary) | {"TMPDIR": str(scratch)}
+        return CodexRun(context, argv, env, self._prices, scratch)
 
 
 def provider_overrides(context: ToolContext) -> list[str]:
@@ -104,10 +115,27 @@ class CodexRun(CodexItems):
     tool = "codex"
 
     def __init__(
-        self, context: ToolContext, argv: list[str], env: dict[str, str], prices: PriceTable
+        self,
+        context: ToolContext,
+        argv: list[str],
+        env: dict[str, str],
+        prices: PriceTable,
+        scratch: Path,
     ) -> None:
         super().__init__(context, argv, env, prices)
         self._turn: str | None = None
+        self._scratch = scratch
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)  # the run's own: nothing else uses it
 
     async def _start(self) -> None:
         client = {"name": "trace", "title": "Trace", "version": "0.1"}

@@ -4,7 +4,7 @@ Items (``agentMessage``, ``reasoning``, ``commandExecution``, ``fileChange``,
 ``mcpToolCall``, ...) arrive as ``item/started`` → deltas → ``item/completed``;
 a turn ends with ``turn/completed``. Token counts come from
 ``thread/tokenUsage/updated`` (``last`` is one model response; a turn's usage is
-their sum); cost is estimated from the price table.
+their sum, reported as it grows); cost is estimated from the price table.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from trace_sync.bridge.tools.interface import ToolContext, TurnEnded, UsageSoFar
+from trace_sync.bridge.tools.jsonrpc import JsonRpcRun
+from trace_sync.bridge.tools.pricing import PriceTable
+from trace_sync.bridge.tools.run import entry_id, now, shown_path
 from trace_sync.docs.entries import (
     ApprovalDetail,
     ApprovalRequest,
@@ -24,10 +28,6 @@ from trace_sync.docs.entries import (
     ToolCall,
     ToolResult,
 )
-from trace_sync.runtime.jsonrpc import JsonRpcRun
-from trace_sync.runtime.pricing import PriceTable
-from trace_sync.runtime.toolrun import entry_id, now, shown_path
-from trace_sync.runtime.tools import ToolContext, TurnEnded
 
 #: Notifications with nothing for the transcript.
 QUIET = {
@@ -152,6 +152,7 @@ class CodexItems(JsonRpcRun):
         last = (params.get("tokenUsage") or {}).get("last") or {}
         self._turn_tokens[0] += int(last.get("inputTokens") or 0)
         self._turn_tokens[1] += int(last.get("outputTokens") or 0)
+        await self.emit(UsageSoFar(self._prices.estimate(self._model, *self._turn_tokens)))
 
     async def _turn_started(self, params: dict[str, Any]) -> None:
         self._turn_tokens = [0, 0]

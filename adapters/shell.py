@@ -33,12 +33,8 @@ from typing import Any, Self
 
 import psutil
 
-from trace_sync.docs.entries import ApprovalRequest, Decision, UsageNote, UserPrompt
-from trace_sync.errors import Conflict, NotFound
-from trace_sync.runtime.pty_process import PtyProcess, user_shell
-from trace_sync.runtime.toolprocess import child_env
-from trace_sync.runtime.toolrun import EVENT_BUFFER, entry_id, now
-from trace_sync.runtime.tools import (
+from trace_sync.bridge.terminals.pty_process import PtyProcess, user_shell
+from trace_sync.bridge.tools.interface import (
     Capabilities,
     Exited,
     RunStarted,
@@ -49,6 +45,10 @@ from trace_sync.runtime.tools import (
     TurnStarted,
     find_binary,
 )
+from trace_sync.bridge.tools.process import child_env
+from trace_sync.bridge.tools.run import EVENT_BUFFER, entry_id, now
+from trace_sync.contract.errors import Conflict, NotFound
+from trace_sync.docs.entries import ApprovalRequest, Decision, UsageNote, UserPrompt
 
 #: Output quiet this long with the shell back at its prompt ends a turn.
 SETTLE_S = 0.3

@@ -238,7 +238,8 @@ class Receivers:
     def results(self) -> tuple[Any, ...]:
         closed = sum(sock.closed for sock in self.sockets)
         times = [self.arrivals[sock].times().tobytes() for sock in self.sockets]
-        return ("results", times, closed)
+        urls = [sock.url.geturl() for sock in self.sockets]  # which row is whose
+        return ("results", times, closed, urls)
 
 
 def crowd_main(conn: Connection, urls: list[str], step1: bytes) -> None:

@@ -49,11 +49,12 @@ from pycrdt import Doc, Text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.crowd import MARKER, NOT_SEEN, OP_BINARY, BenchSocket, Crowd, client_frame, connect  # noqa: E402
+from bench.crowd import MARKER, Crowd  # noqa: E402
+from bench.harness import Usage, Writer, summarise  # noqa: E402
 from tests.support.server_process import ServerProcess, free_port  # noqa: E402
+from trace_sync.contract import sync_protocol as p  # noqa: E402
 from trace_sync.services.accounts import AccountService  # noqa: E402
 from trace_sync.store import Store  # noqa: E402
-from trace_sync.sync import protocol as p  # noqa: E402
 
 RATES = [10, 30, 100, 300, 600, 1200, 1800, 2500, 3600, 5000, 7200]
 NAN = float("nan")
@@ -68,6 +69,8 @@ class Target:
     #: URLs for receivers, round-robin: Trace limits connections per token, so
     #: a crowd of viewers gets a crowd of tokens, as real viewers would.
     receiver_urls: list[str] = field(default_factory=list)
+    #: Trace's documents (URLs without a token); the reference takes any name.
+    documents: list[str] = field(default_factory=list)
     #: Where Trace counts the update frames it handed to receivers (the
     #: reference sends one frame per update and receiver, and says nothing).
     metrics_url: str | None = None
@@ -86,17 +89,20 @@ class Target:
         )
 
 
-async def start_trace(workdir: Path) -> Target:
+async def start_trace(workdir: Path, documents: int = 1, tokens: int = 20) -> Target:
+    """Trace with ``documents`` sessions' notes to sync and ``tokens`` user tokens."""
     server = ServerProcess(workdir / "trace")
     server.start()
     async with Store(f"sqlite+aiosqlite:///{server.data_dir / 'trace.db'}") as store:
         [owner] = await store.accounts.list_users()
         [workspace] = await store.directory.list_workspaces()
-        session = await store.sessions.create(workspace.id, owner.id)
-        tokens = [
-            (await AccountService(store).issue_token(owner.id, "bench")).token for _ in range(20)
+        sessions = [await store.sessions.create(workspace.id, owner.id) for _ in range(documents)]
+        issued = [
+            (await AccountService(store).issue_token(owner.id, "bench")).token
+            for _ in range(tokens)
         ]
-    doc = f"{server.ws_url}/sync/session/{session.id}/notes"
+    docs = [f"{server.ws_url}/sync/session/{s.id}/notes" for s in sessions]
+    doc = docs[0]
     assert server.process is not None
     target = Target(
         "trace",
@@ -104,7 +110,8 @@ async def start_trace(workdir: Path) -> Target:
         server.process.pid,
         lambda: server.stop(signal.SIGKILL),
     )
-    target.receiver_urls = [f"{doc}?token={t}" for t in tokens]
+    target.receiver_urls = [f"{doc}?token={t}" for t in issued]
+    target.documents = docs
     target.metrics_url = f"{server.url}/metrics"
     return target
 
@@ -187,66 +194,6 @@ class Step:
         ).rstrip()
 
 
-class Writer:
-    """One pycrdt document appending markers, sent over a light client."""
-
-    def __init__(self) -> None:
-        self.doc: Doc[Any] = Doc()
-        self._updates: list[bytes] = []
-        self.doc.observe(lambda event: self._updates.append(event.update))
-        self.sock: BenchSocket | None = None
-
-    async def connect(self, url: str) -> None:
-        self.sock = await connect(url, lambda sock, payload: None)
-        self.sock.send(p.sync_step1(b"\x00"))
-
-    def prepare(self, first: int, count: int) -> list[bytes]:
-        """The step's updates, made and framed before the clock starts, so the
-        send loop costs one write per update."""
-        # A Text of its own per step: pycrdt's cost of appending to one Text
-        # grows with its length (Yrs squashes the appends into one item), and
-        # this bench measures fan-out, not that (see the README).
-        text = self.doc.get(f"t{first}", type=Text)
-        for i in range(count):
-            text += f"#{first + i:06d}#"
-        updates, self._updates = self._updates, []
-        return [client_frame(OP_BINARY, p.update_message(u)) for u in updates]
-
-    async def run(self, frames: list[bytes], rate: int) -> array[float]:
-        """Send ``frames`` on schedule; return when each was sent."""
-        assert self.sock is not None and self.sock.transport is not None
-        write = self.sock.transport.write
-        sent = array("d", [0.0]) * len(frames)
-        start = time.perf_counter()
-        i = 0
-        while i < len(frames):
-            # Everything due by now goes out in one go: a late wake-up is caught up at once.
-            due = min(len(frames), int((time.perf_counter() - start) * rate) + 1)
-            now = time.perf_counter()
-            while i < due:
-                write(frames[i])
-                sent[i] = now
-                i += 1
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-        return sent
-
-
-class Usage:
-    """CPU seconds of a set of processes between two readings."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self.processes = [psutil.Process(pid) for pid in pids]
-        self.before = self.read()
-
-    def read(self) -> list[tuple[float, float]]:
-        return [tuple(proc.cpu_times()[:2]) for proc in self.processes]  # type: ignore[misc]
-
-    def since(self) -> list[tuple[float, float]]:
-        """(user + system, system) seconds per process."""
-        pairs = zip(self.read(), self.before, strict=True)
-        return [(u + k - u0 - k0, k - k0) for (u, k), (u0, k0) in pairs]
-
-
 async def one_step(
     target: Target, crowd: Crowd, writer: Writer, n: int, rate: int, seconds: float, first: int
 ) -> Step:
@@ -283,23 +230,6 @@ async def one_step(
         "writer_rate": writer_rate,
         "rss_mb": rss / 2**20,
         "closed": sum(answer[2] for answer in answers),
-    }
-
-
-def summarise(
-    sent: array[float], times: list[array[float]], rate: int, seconds: float, start: float
-) -> dict[str, Any]:
-    """Delivery and latency over every (receiver, marker) pair."""
-    pairs = (zip(row, sent, strict=True) for row in times)
-    latencies = sorted(got - at for pair in pairs for got, at in pair if got != NOT_SEEN)
-    reached_all = [max(row[i] for row in times) for i in range(len(sent))]
-    everyone = [t for t in reached_all if t != NOT_SEEN]
-    elapsed = max(max(everyone, default=start) - start, seconds)
-    return {
-        "delivered": len(everyone) / elapsed,
-        "complete": len(everyone) / max(len(sent), 1),
-        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else NAN,
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else NAN,
     }
 
 

@@ -5,7 +5,7 @@
 The program is ``cat`` of a generated file of build-log-like text with ANSI
 colours and some non-ASCII characters. Each run first measures the raw PTY
 read throughput of that ``cat`` (our reader, nothing recorded), then runs it
-again as a :class:`~trace_sync.runtime.terminal.Terminal` recorded into
+again as a :class:`~trace_sync.bridge.terminals.terminal.Terminal` recorded into
 ``session/<sid>/io`` of a real server subprocess, through SyncClients with a
 runtime token. The viewers (SyncClients in a separate process, as remote
 viewers would be) follow ``output``; a viewer has seen the final bytes when
@@ -39,13 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.server_process import ServerProcess  # noqa: E402
-from trace_sync.client import SyncClient  # noqa: E402
+from trace_sync.bridge.sessions.log_segments import SyncLogSegments, entries  # noqa: E402
+from trace_sync.bridge.terminals.pty_process import PtyProcess  # noqa: E402
+from trace_sync.bridge.terminals.terminal import Terminal  # noqa: E402
+from trace_sync.client.sync_client import SyncClient  # noqa: E402
 from trace_sync.docs.entries import SegmentRef  # noqa: E402
 from trace_sync.docs.layouts import SESSION_IO  # noqa: E402
 from trace_sync.docs.typed import read_array, root_of  # noqa: E402
-from trace_sync.runtime.log_segments import SyncLogSegments, entries  # noqa: E402
-from trace_sync.runtime.pty_process import PtyProcess  # noqa: E402
-from trace_sync.runtime.terminal import Terminal  # noqa: E402
 from trace_sync.services.accounts import AccountService  # noqa: E402
 from trace_sync.store import Store  # noqa: E402
 from trace_sync.store.records import TokenKind  # noqa: E402

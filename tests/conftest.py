@@ -110,3 +110,58 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: fl
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(0.01)
+
+
+# -- tiers -------------------------------------------------------------------------
+# ``make check`` runs the unit and service tiers: every test not marked below.
+# ``process``: starts servers, bridges or coding tools as subprocesses (or a JS
+# client under node); ``browser``: drives Chromium; ``container``: needs a
+# container or sandbox runtime. Whole folders and files are marked here, single
+# tests where they are (``@pytest.mark.process``); a test that takes the real
+# coding tools (:data:`HEAVY_FIXTURES`) is a process test wherever it is, and one
+# that drives Chromium (:data:`BROWSER_FIXTURES`, or its module imports
+# ``async_playwright``) a browser one.
+
+TIERS: dict[str, tuple[str, ...]] = {
+    "tests/hosting/": ("process",),
+    "tests/hosts/": ("process", "container"),
+    "tests/adapters/": ("process",),
+    # the CLI runs as people run it: a subprocess, mostly against a server process
+    "tests/cli/": ("process",),
+    # several server processes on PostgreSQL and a private redis-server
+    "tests/cluster/": ("process",),
+    "tests/client/test_imports.py": ("process",),
+    "tests/bridges/test_restart.py": ("process",),
+    "tests/sync/test_durability.py": ("process",),
+    "tests/sync/test_js_clients.py": ("process",),
+    "tests/api/test_live_index.py": ("process",),
+    "tests/app/test_offline.py": ("process",),
+}
+
+
+#: Fixtures that start real coding tools (``hosting``: a bridge hosting shells in PTYs).
+HEAVY_FIXTURES = {"tools_bin", "hosting"}
+#: Fixtures that drive Chromium (``site``: a server process and a browser on it).
+BROWSER_FIXTURES = {"site"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for prefix, marks in TIERS.items():
+            if _within(item.nodeid, prefix):
+                for mark in marks:
+                    item.add_marker(mark)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if HEAVY_FIXTURES & fixtures:
+            item.add_marker("process")
+        drives_chromium = hasattr(getattr(item, "module", None), "async_playwright")
+        if BROWSER_FIXTURES & fixtures or drives_chromium:
+            item.add_marker("browser")
+            item.add_marker("process")
+
+
+def _within(nodeid: str, prefix: str) -> bool:
+    """``nodeid`` is in the folder, file or test ``prefix`` (with its parameters)."""
+    if not nodeid.startswith(prefix):
+        return False
+    return prefix.endswith("/") or nodeid[len(prefix) : len(prefix) + 1] in ("", ":", "[")

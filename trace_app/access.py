@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from trace_app.api import ApiClient
+from trace_sync.client.api import ApiClient
+from trace_sync.contract.errors import NotFound
 from trace_sync.docs import entries as e
-from trace_sync.errors import NotFound
 
 Access = Literal["yours", "granted", "asked", "ask", "viewer", "no runtime"]
 #: The answers that let a person type.
@@ -32,7 +32,7 @@ async def terminal_access(
     if runtime.owner_id == user_id:
         return "yours"
     try:
-        grants = await api.get(f"/api/runtimes/{runtime.id}/grants")
+        grants = await api.all(f"/api/runtimes/{runtime.id}/grants")
     except NotFound:
         return "no runtime"
     mine = [g for g in grants if g["grantee_id"] == user_id and _covers(g, sid)]
@@ -48,3 +48,32 @@ def _covers(grant: dict[str, Any], sid: str) -> bool:
 def _expired(grant: dict[str, Any]) -> bool:
     expires = grant.get("expires_at")
     return expires is not None and datetime.fromisoformat(expires) <= datetime.now(UTC)
+
+
+async def session_bridges(
+    api: ApiClient, user_id: str, sid: str, known: dict[str, e.RuntimeEntry]
+) -> list[e.RuntimeEntry]:
+    """The online bridges ``user_id`` may run session ``sid`` on: their own, and
+    others' on which they hold an approved, unexpired ``session`` grant."""
+    usable = []
+    for runtime in known.values():
+        if not runtime.online:
+            continue
+        if runtime.owner_id == user_id or await _granted(api, user_id, sid, runtime.id):
+            usable.append(runtime)
+    return usable
+
+
+async def _granted(api: ApiClient, user_id: str, sid: str, runtime_id: str) -> bool:
+    try:
+        grants = await api.all(f"/api/runtimes/{runtime_id}/grants")
+    except NotFound:
+        return False
+    return any(
+        g["grantee_id"] == user_id
+        and "session" in g["capabilities"]
+        and g.get("session_id") in (None, sid)
+        and g["state"] == "approved"
+        and not _expired(g)
+        for g in grants
+    )

@@ -12,6 +12,7 @@ listeners whenever anything they might draw changed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -23,24 +24,28 @@ from typing import Any, Literal
 
 from pycrdt import Array
 
-from trace_app import cache, commands, notes, workspace_state
-from trace_app.api import ApiClient, Unreachable
-from trace_app.commands import Request
-from trace_app.outbox import Command, Outbox
-from trace_app.replicas import Replica, Replicas
+from trace_app import cache, commands, notes, viewed, workspace_state
+from trace_app.commands import ApiCommand
+from trace_app.inbox import InboxEntry, InboxFeed
+from trace_app.outbox import Outbox, QueuedCommand
+from trace_app.replicas import Change, LocalReplica, Replicas
 from trace_app.session_state import SessionState, read_session
-from trace_sync.client import Backoff, LinkState
-from trace_sync.errors import TraceError
+from trace_app.terminal_screens import SCREENS, Key, LiveScreen, TerminalScreens
+from trace_sync.client.api import ApiClient, Unreachable
+from trace_sync.client.reconnect import Backoff, LinkState
+from trace_sync.contract.errors import TraceError
 from trace_sync.settings import sqlite_url
 from trace_sync.store import Store
 
 log = logging.getLogger(__name__)
 
 LOCAL = "local/app"  # never synced: the outbox and cached API answers
+#: What the app says, in place, while its server does not answer (desktop and web alike).
+UNREACHABLE = "Cannot reach the server, retrying…"
 
 
 @dataclass(frozen=True)
-class Connection:
+class ServerConnection:
     state: Literal["online", "connecting", "offline"]
     pending: int
     failed: int
@@ -52,12 +57,23 @@ class Connection:
             text += f" · {self.pending} pending"
         return text
 
+    @property
+    def notice(self) -> str | None:
+        """What the frame says above the view, if anything: the server is away."""
+        if self.state != "offline":
+            return None
+        if self.pending:
+            return f"{UNREACHABLE} {self.pending} change(s) will be sent when it answers."
+        return UNREACHABLE
+
 
 class TraceClient:
     """``async with TraceClient(server_url, token, data_dir=...)`` then :meth:`start`.
 
     ``data_dir`` keeps replicas and the outbox on disk (desktop, phone); with
     ``None`` they live in memory (the web app, which runs beside the server).
+    Terminal output goes to ``screens`` (by default the process's, shared by all
+    its clients), not to the listeners: the pane showing a screen watches it.
     """
 
     def __init__(
@@ -67,8 +83,14 @@ class TraceClient:
         *,
         data_dir: Path | None = None,
         backoff: Backoff | None = None,
+        screens: TerminalScreens = SCREENS,
+        on_inbox_news: Callable[[list[InboxEntry]], None] | None = None,
+        inbox_every_s: float | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self.screens = screens
+        self._on_inbox_news = on_inbox_news
+        self._inbox_every_s = inbox_every_s
         self._token = token
         self._data_dir = data_dir
         self._backoff = backoff or Backoff()
@@ -77,6 +99,8 @@ class TraceClient:
         self.me: dict[str, Any] = {}
         self.workspace_id = ""
         self.followed: set[str] = set()
+        #: The role, read once per change of the workspace's members (views ask often).
+        self._role: str | None = None
         self._listed: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> TraceClient:
@@ -86,19 +110,26 @@ class TraceClient:
             path = replica_path(self._data_dir, self.server_url, self._token)
             path.parent.mkdir(parents=True, exist_ok=True)
             updates = (await self._stack.enter_async_context(Store(sqlite_url(path)))).updates
-        self.api = await self._stack.enter_async_context(ApiClient(self.server_url, self._token))
+        self.api = await self._stack.enter_async_context(
+            ApiClient(self.server_url, self._token, timeout=15.0)
+        )
         self.replicas = await self._stack.enter_async_context(
             Replicas(
                 self.server_url,
                 self._token,
                 updates,
-                on_change=self._changed,
+                on_change=self._heard,
                 backoff=self._backoff,
             )
         )
         self._local = await self.replicas.open(LOCAL, online=False)
         self.outbox = await self._stack.enter_async_context(
             Outbox(self.api, self._local.doc, on_done=self._done, backoff=self._backoff)
+        )
+        every = {} if self._inbox_every_s is None else {"every_s": self._inbox_every_s}
+        #: What needs this person (the badge, the inbox view, the tab's title).
+        self.inbox = await self._stack.enter_async_context(
+            InboxFeed(self.api, self._changed, on_new=self._on_inbox_news, **every)
         )
         return self
 
@@ -125,6 +156,7 @@ class TraceClient:
         known = {w["id"] for w in workspaces}
         chosen = workspace_id if workspace_id in known else workspaces[0]["id"]
         self.workspace_id = str(chosen)
+        self._role = None
         await self.replicas.open(f"workspace/{self.workspace_id}")
         self._listed = cache.cache_get(self._local.doc, f"sessions:{self.workspace_id}") or []
         await self.refresh()
@@ -151,19 +183,31 @@ class TraceClient:
 
     @property
     def role(self) -> str:
+        """This person's role as the workspace document has it (a change made by an
+        admin shows at once, no reload); what /api/me said until the document has synced."""
+        if self._role is None:
+            self._role = self._read_role()
+        return self._role
+
+    def _read_role(self) -> str:
+        replica = self.replicas.get(f"workspace/{self.workspace_id}")
+        if replica is not None:
+            me = workspace_state.members(replica.doc).get(self.user_id)
+            if me is not None:
+                return me.role
         for w in self.me.get("workspaces") or []:
             if w["id"] == self.workspace_id:
                 return str(w.get("role", "viewer"))
         return "viewer"
 
     @property
-    def workspace(self) -> Replica:
+    def workspace(self) -> LocalReplica:
         replica = self.replicas.get(f"workspace/{self.workspace_id}")
         if replica is None:
             raise TraceError("no workspace is open: call start() first")
         return replica
 
-    def connection(self) -> Connection:
+    def connection(self) -> ServerConnection:
         states = {r.state for n, r in self.replicas.replicas.items() if n != LOCAL}
         if LinkState.SYNCED in states and self.outbox.reachable is not False:
             state: Literal["online", "connecting", "offline"] = "online"
@@ -173,12 +217,12 @@ class TraceClient:
             state = "offline"
         box = self.outbox.commands()
         failed = sum(c.status == "failed" for c in box)
-        return Connection(state, len(box) - failed, failed)
+        return ServerConnection(state, len(box) - failed, failed)
 
-    def sessions(self) -> list[workspace_state.SessionRow]:
+    def sessions(self) -> list[workspace_state.SessionListRow]:
         return workspace_state.session_rows(self.workspace.doc, self._listed)
 
-    def attention(self) -> list[workspace_state.SessionRow]:
+    def attention(self) -> list[workspace_state.SessionListRow]:
         """Followed sessions (yours, or opened here) waiting for approval or input."""
         return [
             row
@@ -193,7 +237,7 @@ class TraceClient:
         session, io, note = (d.doc for d in docs if d is not None)
         return read_session(sid, session, io, note)
 
-    def commands_for(self, scope: str | None) -> list[Command]:
+    def commands_for(self, scope: str | None) -> list[QueuedCommand]:
         return [c for c in self.outbox.commands() if scope is None or c.scope == scope]
 
     # -- listening -----------------------------------------------------------------
@@ -203,11 +247,34 @@ class TraceClient:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def _heard(self, change: Change) -> None:
+        if change.root in ("output", "terminals") and change.document.endswith("/io"):
+            sid = change.document.split("/")[1]
+            io = self.replicas.get(change.document)
+            if io is not None:
+                self.screens.heard(self.server_url, sid, io.roots, change.root, list(change.events))
+            if change.root == "output":  # only the screens show output
+                return
+        if change.root == "members" and change.document == f"workspace/{self.workspace_id}":
+            self._role = None  # read again when next asked
+            # after the observer: the document cannot be read inside its transaction
+            asyncio.get_running_loop().call_soon(self._notes_follow_role)
+        self._changed()
+
+    def _notes_follow_role(self) -> None:
+        """The open sessions' notes (draft, notes, review comments) are written to from
+        now on, or no longer, as this person's role now says (the server decides the
+        same for the open connection at once)."""
+        reader = self.role == "viewer"
+        for name, replica in self.replicas.replicas.items():
+            if name.endswith("/notes") and replica.client is not None:
+                replica.client.read_only = reader
+
     def _changed(self) -> None:
         for listener in list(self._listeners):
             listener()
 
-    def _done(self, command: Command, result: Any) -> None:
+    def _done(self, command: QueuedCommand, result: Any) -> None:
         self._changed()
 
     # -- sessions ------------------------------------------------------------------
@@ -221,15 +288,43 @@ class TraceClient:
         notes.look_at(self.notes_of(sid), self.user_id, self.user_name, cursor=None)
         return self.session(sid)
 
+    def absent(self) -> None:
+        """Withdraw this page's presence from every open session (its tab closed)."""
+        for replica in self._notes():
+            replica.set_presence(None)
+
+    def present(self) -> None:
+        """Tell every open session again that this page is looking (its tab came back)."""
+        for replica in self._notes():
+            notes.look_at(replica, self.user_id, self.user_name, cursor=None)
+
+    def _notes(self) -> list[LocalReplica]:
+        return [r for name, r in self.replicas.replicas.items() if name.endswith("/notes")]
+
     async def close_session(self, sid: str) -> None:
         for name in _session_docs(sid):
             await self.replicas.close(name)
 
-    def notes_of(self, sid: str) -> Replica:
+    def viewed(self, sid: str, path: str, diff: str | None) -> bool:
+        """Whether this person marked ``path`` viewed as its diff is now."""
+        return viewed.is_viewed(self._local.doc, sid, path, diff)
+
+    def mark_viewed(self, sid: str, path: str, diff: str | None, on: bool) -> None:
+        viewed.mark(self._local.doc, sid, path, diff, on)
+        self._changed()
+
+    def notes_of(self, sid: str) -> LocalReplica:
         replica = self.replicas.get(f"session/{sid}/notes")
         if replica is None:
             raise TraceError(f"session {sid} is not open")
         return replica
+
+    def screen(self, sid: str, tid: str) -> LiveScreen | None:
+        """The live screen of terminal ``tid`` (shared with this process's other
+        clients of this server); keep it while it is shown."""
+        io = self.replicas.get(f"session/{sid}/io")
+        key: Key = (self.server_url, sid, tid)
+        return self.screens.open(key, io.roots) if io is not None else None
 
     async def older_output(self, sid: str, segment: str) -> str:
         """A sealed terminal segment's text (fetched once, then kept locally)."""
@@ -243,16 +338,16 @@ class TraceClient:
 
     # -- commands ------------------------------------------------------------------
 
-    def send(self, request: Request) -> Command:
+    def send(self, request: ApiCommand) -> QueuedCommand:
         """Queue a command: shown as pending at once, sent now or after reconnecting."""
         return self.outbox.submit(
             request.method, request.path, request.body, label=request.label, scope=request.scope
         )
 
-    def act(self, sid: str, verb: str) -> Command:
+    def act(self, sid: str, verb: str) -> QueuedCommand:
         return self.send(commands.lifecycle(sid, verb))
 
-    def send_review(self, sid: str) -> Command | None:
+    def send_review(self, sid: str) -> QueuedCommand | None:
         """Compose the open review comments into one prompt, send it, mark them sent."""
         replica = self.notes_of(sid)
         text = notes.review_prompt(replica.doc)

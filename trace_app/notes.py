@@ -13,7 +13,7 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
-from trace_app.replicas import Replica
+from trace_app.replicas import LocalReplica
 from trace_sync.docs import entries as e
 from trace_sync.docs import typed
 from trace_sync.docs.layouts import SESSION_NOTES
@@ -101,16 +101,21 @@ def resolve_all(doc: Doc[Any]) -> None:
                 array[i] = value | {"resolved": True}
 
 
-def look_at(replica: Replica, user_id: str, name: str, cursor: int | None) -> None:
+def look_at(replica: LocalReplica, user_id: str, name: str, cursor: int | None) -> None:
     """Tell the others who is looking, and where the cursor is in the draft."""
     colour = COLOURS[sum(map(ord, user_id)) % len(COLOURS)]
     replica.set_presence({"user_id": user_id, "name": name, "colour": colour, "cursor": cursor})
 
 
-def viewers(replica: Replica) -> list[dict[str, Any]]:
-    """Everyone else looking at this session (one entry per person)."""
+def viewers(replica: LocalReplica) -> list[dict[str, Any]]:
+    """Everyone else looking at this session: one entry per person, however many
+    tabs they have open (the server stamps the authenticated ``user_id``)."""
     people: dict[str, dict[str, Any]] = {}
     for state in replica.peers.values():
-        if isinstance(state, dict) and state.get("user_id"):
-            people[str(state["user_id"]) + str(state.get("cursor"))] = state
+        if not isinstance(state, dict) or not state.get("user_id"):
+            continue
+        uid = str(state["user_id"])
+        known = people.get(uid)
+        if known is None or known.get("cursor") is None:
+            people[uid] = state  # a tab with a cursor says more than one without
     return sorted(people.values(), key=lambda s: str(s.get("name")))

@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from pycrdt import Doc, Map
 
-from trace_app.api import ApiClient, Unreachable, new_key
-from trace_sync.client import Backoff
-from trace_sync.errors import RateLimited, StoreError, TraceError
+from trace_sync.client.api import ApiClient, Unreachable, new_key
+from trace_sync.client.reconnect import Backoff
+from trace_sync.contract.errors import RateLimited, StoreError, TraceError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ Status = Literal["pending", "failed"]
 
 
 @dataclass(frozen=True)
-class Command:
+class QueuedCommand:
     id: str
     seq: int
     method: str
@@ -51,12 +51,12 @@ class Command:
     error: str | None = None
 
     @classmethod
-    def of(cls, value: dict[str, Any]) -> Command:
+    def of(cls, value: dict[str, Any]) -> QueuedCommand:
         fields = {k: v for k, v in value.items() if k in cls.__dataclass_fields__}
         return cls(**fields | {"seq": int(value["seq"])})
 
 
-Done = Callable[[Command, Any], None]
+Done = Callable[[QueuedCommand, Any], None]
 
 
 class Outbox:
@@ -95,9 +95,9 @@ class Outbox:
         box: Map[Any] = self._doc.get("outbox", type=Map)
         return box
 
-    def commands(self) -> list[Command]:
+    def commands(self) -> list[QueuedCommand]:
         """Every command not yet done, oldest first."""
-        return sorted((Command.of(dict(v)) for v in self._box.values()), key=lambda c: c.seq)
+        return sorted((QueuedCommand.of(dict(v)) for v in self._box.values()), key=lambda c: c.seq)
 
     def submit(
         self,
@@ -107,12 +107,12 @@ class Outbox:
         *,
         label: str,
         scope: str | None = None,
-    ) -> Command:
+    ) -> QueuedCommand:
         """Queue a command (shown as pending at once) and send it as soon as possible."""
         seq = max((c.seq for c in self.commands()), default=0) + 1
         at = datetime.now(UTC).isoformat()
         key = new_key()
-        command = Command(key, seq, method, path, label, key, at, body, scope)
+        command = QueuedCommand(key, seq, method, path, label, key, at, body, scope)
         self._write(command)
         self.wake()
         return command
@@ -174,10 +174,10 @@ class Outbox:
                 self._on_done(command, result)
         return True
 
-    def _write(self, command: Command) -> None:
+    def _write(self, command: QueuedCommand) -> None:
         with self._doc.transaction(origin=ORIGIN):
             self._box[command.id] = {k: v for k, v in vars(command).items() if v is not None}
 
 
-def _replace(command: Command, **changes: Any) -> Command:
-    return Command.of(vars(command) | changes)
+def _replace(command: QueuedCommand, **changes: Any) -> QueuedCommand:
+    return QueuedCommand.of(vars(command) | changes)

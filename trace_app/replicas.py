@@ -7,6 +7,10 @@ there. Every change, local or remote, is appended to the local store, so the
 last state survives a restart with the server down, and offline edits travel
 in the next handshake.
 
+Listeners hear a :class:`Change` per root and transaction, carrying pycrdt's
+events (a Text's delta, a Map's changed keys), so a reader can take just what
+changed (a terminal's new output) instead of reading a document again.
+
 >>> async with Replicas(server_url, token, store.updates) as replicas:
 ...     notes = await replicas.open("session/s_1/notes")
 ...     str(notes.doc.get("draft", type=Text))
@@ -22,13 +26,31 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
-from pycrdt import Doc, TransactionEvent
+from pycrdt import Array, Doc, Map, Text, TransactionEvent
 
-from trace_sync.client import Backoff, LinkState, SyncClient
+from trace_sync.client.reconnect import Backoff, LinkState
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.contract.errors import InvalidInput
+from trace_sync.docs.layouts import LAYOUTS, Layout
+from trace_sync.docs.names import parse_doc_name
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[], None]
+_TYPES = {"Map": Map, "Array": Array, "Text": Text}
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed: ``root`` of ``document`` with pycrdt's ``events`` (deltas, keys);
+    ``root`` is ``None`` when the change is not one root's (the link, presence, or a
+    document without a layout)."""
+
+    document: str
+    root: str | None = None
+    events: tuple[Any, ...] = ()
+
+
+Listener = Callable[[Change], None]
 
 
 class UpdateStore(Protocol):
@@ -40,13 +62,15 @@ class UpdateStore(Protocol):
 
 
 @dataclass
-class Replica:
+class LocalReplica:
     """One open document: ``doc`` (always readable) and its link to the server."""
 
     name: str
     doc: Doc[Any]
     client: SyncClient | None = None
     listeners: list[Listener] = field(default_factory=list)
+    #: The layout's root types, got once: ``doc.get`` cannot run inside an observer.
+    roots: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> LinkState:
@@ -60,9 +84,9 @@ class Replica:
         if self.client is not None:
             self.client.set_presence(state)
 
-    def _changed(self) -> None:
+    def _changed(self, change: Change) -> None:
         for listener in list(self.listeners):
-            listener()
+            listener(change)
 
 
 class Replicas:
@@ -87,8 +111,8 @@ class Replicas:
         self._store = store
         self._on_change = on_change
         self._backoff = backoff or Backoff()
-        self._open: dict[str, Replica] = {}
-        self._opening: dict[str, asyncio.Future[Replica]] = {}
+        self._open: dict[str, LocalReplica] = {}
+        self._opening: dict[str, asyncio.Future[LocalReplica]] = {}
         self._stacks: dict[str, AsyncExitStack] = {}
         self._online = True
 
@@ -102,13 +126,13 @@ class Replicas:
             await self.close(name)
 
     @property
-    def replicas(self) -> dict[str, Replica]:
+    def replicas(self) -> dict[str, LocalReplica]:
         return dict(self._open)
 
-    def get(self, name: str) -> Replica | None:
+    def get(self, name: str) -> LocalReplica | None:
         return self._open.get(name)
 
-    async def open(self, name: str, *, online: bool = True, writable: bool = False) -> Replica:
+    async def open(self, name: str, *, online: bool = True, writable: bool = False) -> LocalReplica:
         """The replica of ``name``: from the local store at once, then synced.
 
         ``online=False`` keeps it local (the app's own document); only a
@@ -118,7 +142,7 @@ class Replicas:
             return self._open[name]
         if name in self._opening:  # two views opening one document share one replica
             return await asyncio.shield(self._opening[name])
-        future: asyncio.Future[Replica] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[LocalReplica] = asyncio.get_running_loop().create_future()
         self._opening[name] = future
         try:
             replica = await self._start(name, online, writable)
@@ -138,23 +162,28 @@ class Replicas:
         if stack is not None:
             await stack.aclose()
 
-    async def _start(self, name: str, online: bool, writable: bool) -> Replica:
+    async def _start(self, name: str, online: bool, writable: bool) -> LocalReplica:
         doc: Doc[Any] = Doc()
         if self._store is not None:
             for update in await self._store.load(name):
                 doc.apply_update(update)
-        replica = Replica(name, doc)
+        replica = LocalReplica(name, doc)
         stack = AsyncExitStack()
-        subscription = doc.observe(lambda event: self._saw(replica, event))
+        layout = _layout(name)
+        subscription = doc.observe(lambda event: self._saw(replica, event, layout is None))
         stack.callback(doc.unobserve, subscription)
+        for root in layout.roots if layout is not None else ():
+            shared = replica.roots[root.name] = doc.get(root.name, type=_TYPES[root.ytype])
+            watched = shared.observe_deep(self._root_watcher(replica, root.name))
+            stack.callback(shared.unobserve, watched)
         if online:
             client = SyncClient(
                 self.server_url,
                 name,
                 self._token,
                 doc,
-                on_state=lambda _state: self._notify(replica),
-                on_presence=lambda: self._notify(replica),
+                on_state=lambda _state: self._notify(replica, Change(name)),
+                on_presence=lambda: self._notify(replica, Change(name)),
                 read_only=not writable,
                 backoff=self._backoff,
             )
@@ -163,16 +192,28 @@ class Replicas:
         self._stacks[name] = stack
         return replica
 
-    def _saw(self, replica: Replica, event: TransactionEvent) -> None:
+    def _root_watcher(self, replica: LocalReplica, root: str) -> Callable[[list[Any]], None]:
+        # one parameter only: pycrdt passes the transaction too to a callback taking two
+        return lambda events: self._notify(replica, Change(replica.name, root, tuple(events)))
+
+    def _saw(self, replica: LocalReplica, event: TransactionEvent, tell: bool) -> None:
         if self._store is not None:
             saved = self._store.submit(replica.name, event.update)
             saved.add_done_callback(_report_failure)
-        self._notify(replica)
+        if tell:  # documents with a layout tell per root
+            self._notify(replica, Change(replica.name))
 
-    def _notify(self, replica: Replica) -> None:
-        replica._changed()
+    def _notify(self, replica: LocalReplica, change: Change) -> None:
+        replica._changed(change)
         if self._on_change is not None:
-            self._on_change()
+            self._on_change(change)
+
+
+def _layout(name: str) -> Layout | None:
+    try:
+        return LAYOUTS.get(parse_doc_name(name).kind)
+    except InvalidInput:  # the app's own local document
+        return None
 
 
 def _report_failure(saved: asyncio.Future[None]) -> None:

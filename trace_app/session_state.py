@@ -18,6 +18,18 @@ from trace_sync.docs.layouts import SESSION, SESSION_IO, SESSION_NOTES
 from trace_sync.docs.typed import Flagged
 
 M = TypeVar("M", bound=BaseModel)
+#: How Claude Code marks a diagnostic it reports as an error result (not a failure).
+DIAGNOSTIC = "[ede_diagnostic]"
+#: Timeline kinds that say how the last push, update or merge went.
+BRANCH_EVENTS = (
+    "session.pushed",
+    "session.updated",
+    "session.update_failed",
+    "session.merged",
+    "session.merge_failed",
+)
+#: How far back the timeline is searched for the last of them.
+LOOK_BACK = 50
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,8 @@ class Header:
     cost_estimated: bool
     tokens: int
     error: str | None = None
+    #: Why the session failed (or how its run was cut off), as the server recorded it.
+    reason: str | None = None
     #: What the hosting runtime last reported about itself (heartbeat, CPU, memory, disk).
     health: e.RuntimeState | None = None
 
@@ -57,14 +71,17 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Terminal:
+class TerminalView:
+    """A terminal's facts; its output is read from its screen (``TraceClient.screen``)."""
+
     id: str
     title: str
     kind: str
     state: str
-    output: str
     sealed_chars: int
-    segments: tuple[str, ...] = ()
+    cols: int = 80
+    rows: int = 24
+    segments: tuple[e.SegmentRef, ...] = ()
 
 
 @dataclass
@@ -74,10 +91,15 @@ class SessionState:
     approvals: list[e.ApprovalRequest] = field(default_factory=list)
     #: request id -> a person's decision (the request stays pending until the tool has it).
     decisions: dict[str, e.Decision] = field(default_factory=dict)
-    terminals: list[Terminal] = field(default_factory=list)
+    terminals: list[TerminalView] = field(default_factory=list)
     files: list[e.FileChange] = field(default_factory=list)
     checkpoints: list[e.Checkpoint] = field(default_factory=list)
     comments: list[e.ReviewComment] = field(default_factory=list)
+    #: Where the session branch stands (io ``branch``), and how its last push,
+    #: update or merge went (from the timeline).
+    branch: e.BranchStatus | None = None
+    branch_event: e.TimelineEvent | None = None
+    pull_request: e.PullRequestEntry | None = None
     draft: str = ""
     notes: str = ""
 
@@ -86,7 +108,7 @@ def read_session(sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any]) -> 
     """Everything the session views show, from the three documents."""
     return SessionState(
         header=read_header(sid, session, io),
-        items=read_transcript(io),
+        items=read_transcript(io, _worktree(io)),
         approvals=_valid(typed.read_map(io, SESSION_IO, "approvals").values(), e.ApprovalRequest),
         decisions={
             d.request_id: d
@@ -99,9 +121,35 @@ def read_session(sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any]) -> 
         ),
         checkpoints=_checkpoints(session, io),
         comments=_valid(typed.read_array(notes, SESSION_NOTES, "comments"), e.ReviewComment),
+        branch=_branch(io),
+        branch_event=_branch_event(session),
+        pull_request=_pull_request(session),
         draft=str(notes.get("draft", type=Text)),
         notes=str(notes.get("notes", type=Text)),
     )
+
+
+def _branch(io: Doc[Any]) -> e.BranchStatus | None:
+    found = typed.read_fields(io, SESSION_IO, "branch", e.BranchStatus)
+    return None if isinstance(found, Flagged) else found
+
+
+def _pull_request(session: Doc[Any]) -> e.PullRequestEntry | None:
+    found = typed.read_fields(session, SESSION, "pull_request", e.PullRequestEntry)
+    return None if isinstance(found, Flagged) else found
+
+
+def _branch_event(session: Doc[Any]) -> e.TimelineEvent | None:
+    """The latest push, update or merge among the timeline's last entries."""
+    timeline = typed.root_of(session, SESSION, "timeline")
+    for i in range(len(timeline) - 1, max(-1, len(timeline) - LOOK_BACK), -1):
+        raw = timeline[i]
+        if isinstance(raw, dict) and raw.get("kind") in BRANCH_EVENTS:
+            try:
+                return e.TimelineEvent.model_validate(raw)
+            except ValidationError:
+                return None
+    return None
 
 
 def read_header(sid: str, session: Doc[Any], io: Doc[Any]) -> Header:
@@ -122,6 +170,7 @@ def read_header(sid: str, session: Doc[Any], io: Doc[Any]) -> Header:
         cost_estimated=bool(usage.get("estimated")),
         tokens=int(usage.get("input_tokens") or 0) + int(usage.get("output_tokens") or 0),
         error=runtime.get("error"),
+        reason=meta.get("reason"),
         health=_health(runtime),
     )
 
@@ -133,36 +182,36 @@ def _health(runtime: dict[str, Any]) -> e.RuntimeState | None:
         return None
 
 
-def read_transcript(io: Doc[Any]) -> list[Item]:
-    """The transcript window, tool results folded into their calls."""
+def read_transcript(io: Doc[Any], worktree: str | None = None) -> list[Item]:
+    """The transcript window, tool results folded into their calls; paths inside
+    ``worktree`` shown relative to it."""
     entries = typed.read_array(io, SESSION_IO, "transcript")
     results = {
         v.call_id: v for v in entries if isinstance(v, e.ToolResult)
     }  # a call shows its own result, not a separate row
-    return [_item(v, results) for v in entries if not isinstance(v, e.ToolResult)]
+    return [_item(v, results, worktree) for v in entries if not isinstance(v, e.ToolResult)]
 
 
-def read_terminals(io: Doc[Any]) -> list[Terminal]:
-    output = io.get("output", type=Map)
-    segments = typed.read_array(io, SESSION_IO, "segments")
-    terminals = []
-    for info in _valid(typed.read_map(io, SESSION_IO, "terminals").values(), e.TerminalInfo):
-        text = output.get(info.id)
-        names = tuple(
-            s.name for s in segments if isinstance(s, e.SegmentRef) and s.terminal_id == info.id
+def _worktree(io: Doc[Any]) -> str | None:
+    worktree = io.get("runtime", type=Map).get("worktree")
+    return str(worktree) if worktree else None
+
+
+def read_terminals(io: Doc[Any]) -> list[TerminalView]:
+    segments = _valid(typed.read_array(io, SESSION_IO, "segments"), e.SegmentRef)
+    return [
+        TerminalView(
+            info.id,
+            info.title,
+            info.kind,
+            info.state,
+            info.sealed_chars,
+            info.cols,
+            info.rows,
+            tuple(s for s in segments if s.terminal_id == info.id),
         )
-        terminals.append(
-            Terminal(
-                info.id,
-                info.title,
-                info.kind,
-                info.state,
-                str(text) if isinstance(text, Text) else "",
-                info.sealed_chars,
-                names,
-            )
-        )
-    return terminals
+        for info in _valid(typed.read_map(io, SESSION_IO, "terminals").values(), e.TerminalInfo)
+    ]
 
 
 def _checkpoints(session: Doc[Any], io: Doc[Any]) -> list[e.Checkpoint]:
@@ -172,7 +221,9 @@ def _checkpoints(session: Doc[Any], io: Doc[Any]) -> list[e.Checkpoint]:
     return [by_n[n] for n in sorted(by_n)]
 
 
-def _item(value: BaseModel | Flagged, results: dict[str, e.ToolResult]) -> Item:
+def _item(
+    value: BaseModel | Flagged, results: dict[str, e.ToolResult], worktree: str | None
+) -> Item:
     if isinstance(value, Flagged):
         raw = value.raw
         kind = raw.get("kind", "?") if isinstance(raw, dict) else "?"
@@ -183,7 +234,7 @@ def _item(value: BaseModel | Flagged, results: dict[str, e.ToolResult]) -> Item:
         return Item(
             value.id,
             "tool_call",
-            text=_brief(value.input),
+            text=_brief(value.input, worktree),
             title=value.name,
             status=value.status,
             result=result.output if result else None,
@@ -203,7 +254,12 @@ def _item(value: BaseModel | Flagged, results: dict[str, e.ToolResult]) -> Item:
         text = f"{value.input_tokens + value.output_tokens} tokens, ${value.cost_usd:.4f}"
         return Item(value.id, "usage", text, raw=data)
     if isinstance(value, e.ErrorNote):
+        diagnostic = value.message.startswith(DIAGNOSTIC)
+        if diagnostic:  # the tool's own bookkeeping, not a failure of the session
+            return Item(value.id, "diagnostic", value.message[len(DIAGNOSTIC) :].strip(), raw=data)
         return Item(value.id, "error", value.message, raw=data)
+    if isinstance(value, e.RawEvent) and (said := _raw_text(value.data)):
+        return Item(value.id, "note", said, title=value.source, raw=data)
     if isinstance(value, e.FileChangeNote):
         return Item(value.id, "file_change", ", ".join(value.paths), raw=data)
     if type(value) in (e.RawEvent, e.TranscriptEntry) and isinstance(value, e.TranscriptEntry):
@@ -219,11 +275,75 @@ def _item(value: BaseModel | Flagged, results: dict[str, e.ToolResult]) -> Item:
     )
 
 
-def _brief(tool_input: dict[str, Any]) -> str:
-    for key in ("command", "file_path", "path", "pattern", "url", "description"):
+def _brief(tool_input: dict[str, Any], worktree: str | None) -> str:
+    """One line saying what a tool call does (its subtitle)."""
+    for key in ("command", "file_path", "notebook_path", "path", "pattern", "url", "description"):
         if key in tool_input:
-            return str(tool_input[key])
-    return ", ".join(f"{k}={v}" for k, v in list(tool_input.items())[:3])
+            value = str(tool_input[key])
+            return shown_path(value, worktree) if key.endswith("path") else value
+    if isinstance(tool_input.get("questions"), list):  # AskUserQuestion
+        return " ".join(q.text for q in questions(tool_input))
+    return ", ".join(f"{k}: {_plain(v)}" for k, v in list(tool_input.items())[:3])
+
+
+def shown_path(path: str, worktree: str | None) -> str:
+    """``path`` relative to the session's worktree when it lies inside it."""
+    if worktree:
+        root = worktree.rstrip("/") + "/"
+        if path.startswith(root):
+            return path[len(root) :] or "."
+        if path == worktree.rstrip("/"):
+            return "."
+    return path
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """One question of an AskUserQuestion call, with its options as text."""
+
+    text: str
+    options: tuple[str, ...]
+
+
+def questions(tool_input: dict[str, Any]) -> list[AskedQuestion]:
+    """The questions of an AskUserQuestion input (``{"questions": [...]}``)."""
+    asked = []
+    for q in tool_input.get("questions") or []:
+        if not isinstance(q, dict):
+            continue
+        options = []
+        for o in q.get("options") or []:
+            if isinstance(o, dict):
+                label, why = str(o.get("label") or ""), str(o.get("description") or "")
+                options.append(f"{label}: {why}" if why else label)
+            else:
+                options.append(str(o))
+        asked.append(AskedQuestion(str(q.get("question") or q.get("header") or ""), tuple(options)))
+    return asked
+
+
+def _plain(value: Any) -> str:
+    """A value as a person reads it (no Python repr of containers)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _raw_text(data: Any) -> str | None:
+    """What a raw event says in words, when it says anything (a warning, a line of text)."""
+    if isinstance(data, str):
+        return data.strip() or None
+    if not isinstance(data, dict):
+        return None
+    params = data.get("params")
+    for holder in (data, params, params.get("msg") if isinstance(params, dict) else None):
+        if isinstance(holder, dict):
+            for key in ("message", "text"):
+                if isinstance(holder.get(key), str) and holder[key].strip():
+                    return str(holder[key]).strip()
+    return None
 
 
 def _get(raw: Any, key: str) -> Any:

@@ -15,17 +15,25 @@ Without the cookie the tab shows the sign-in form.
 from __future__ import annotations
 
 import contextvars
+import hashlib
+import json
 import logging
 import weakref
+from pathlib import Path
 from types import TracebackType
 
 import flet as ft
 import flet.fastapi as flet_fastapi
+import flet_web
+import flet_web.version
+import platformdirs
 from starlette.types import Receive, Scope, Send
 
+from trace_app.client import UNREACHABLE
 from trace_app.ui.shell import Origin, Shell
 from trace_app.ui.widgets import ASSETS
-from trace_sync.errors import TraceError
+from trace_app.web_files import WebFiles
+from trace_sync.contract.errors import TraceError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +44,11 @@ _origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("trace_web_orig
 class WebApp:
     """The mounted Flet app; ``async with`` it in the server's lifespan."""
 
-    def __init__(self) -> None:
-        self._flet = flet_fastapi.app(
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        """``cache_dir`` keeps the client's files compressed, made once each; by default
+        the user's cache folder, shared by all their servers (the files are the same)."""
+        cache_dir = cache_dir or Path(platformdirs.user_cache_dir("trace")) / "web"
+        flet_asgi = flet_fastapi.app(
             self._main,
             no_cdn=True,
             assets_dir=str(ASSETS),
@@ -45,6 +56,7 @@ class WebApp:
             app_short_name="Trace",
             app_description="Follow and steer AI coding sessions",
         )
+        self._files = WebFiles(flet_asgi, cache_dir, _client_version(), script=_link_watch())
         self._shells: weakref.WeakSet[Shell] = weakref.WeakSet()
 
     async def __aenter__(self) -> WebApp:
@@ -62,7 +74,7 @@ class WebApp:
         """The ASGI app to mount: remembers, per tab, where and as whom to connect."""
         if scope["type"] == "websocket":
             _origin.set(_origin_of(scope))
-        await self._flet(scope, receive, send)
+        await self._files(scope, receive, send)
 
     async def _main(self, page: ft.Page) -> None:
         shell = Shell(page, _origin.get())
@@ -77,12 +89,28 @@ class WebApp:
     async def _reconnected(self, shell: Shell) -> None:
         """A tab reloaded keeps its Flet session (``_main`` does not run again): if it
         now brings the sign-in cookie (the one-time link opened in the same tab), sign in."""
+        shell.reconnected()
         origin = _origin.get(None)
         if shell.client is None and origin is not None and origin.token:
             try:
                 await shell.sign_in(origin.server_url, origin.token)
             except TraceError as exc:
                 log.info("the cookie's token did not sign in", extra={"reason": str(exc)})
+
+
+def _link_watch() -> str:
+    """The page's script that keeps the last view under a banner while the server is away."""
+    script = (Path(__file__).parent / "link_watch.js").read_text()
+    return script.replace('"{message}"', json.dumps(UNREACHABLE))
+
+
+def _client_version() -> str:
+    """Names what the browser caches for a year: the flet-web client and the app's assets."""
+    digest = hashlib.sha256(flet_web.get_package_web_dir().encode())
+    for path in sorted(ASSETS.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(ASSETS)).encode() + b"\0" + path.read_bytes())
+    return f"{flet_web.version.version}-{digest.hexdigest()[:12]}"
 
 
 def _origin_of(scope: Scope) -> Origin:

@@ -8,6 +8,7 @@ leaves out) are merged in by id.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pycrdt import Doc
@@ -27,13 +28,14 @@ STATUS_LABELS: dict[str, str] = {
     "paused": "paused",
     "stopped": "stopped",
     "failed": "failed",
+    "interrupted": "interrupted",
     "archived": "archived",
 }
 FILTERS: dict[str, tuple[str, ...]] = {
     "active": ("created", "starting", "running", "waiting_approval", "waiting_input", "idle"),
     "needs me": ("waiting_approval", "waiting_input"),
     "paused": ("paused", "stopped"),
-    "failed": ("failed",),
+    "failed": ("failed", "interrupted"),
     "archived": ("archived",),
     "all": tuple(STATUS_LABELS),
 }
@@ -41,7 +43,7 @@ ATTENTION = ("waiting_approval", "waiting_input")
 
 
 @dataclass(frozen=True)
-class SessionRow:
+class SessionListRow:
     id: str
     title: str
     status: str
@@ -52,13 +54,23 @@ class SessionRow:
     cost_usd: float
     cost_estimated: bool
     private: bool = False
+    repo_id: str = ""
+    permission_mode: str = "ask"
+    lines_added: int = 0
+    lines_removed: int = 0
+    #: Why a starting session has no runtime yet (None: it is not waiting for one).
+    waiting_reason: str | None = None
 
     @property
     def needs_attention(self) -> bool:
         return self.status in ATTENTION
 
+    @property
+    def waiting_for_runtime(self) -> bool:
+        return self.waiting_reason is not None and self.status in ("created", "starting")
 
-def session_rows(doc: Doc[Any], listed: list[dict[str, Any]]) -> list[SessionRow]:
+
+def session_rows(doc: Doc[Any], listed: list[dict[str, Any]]) -> list[SessionListRow]:
     """Every session, most recent activity first."""
     rows = {row.id: row for row in map(_from_api, listed)}
     for sid, summary in typed.read_map(doc, WORKSPACE, "sessions").items():
@@ -68,7 +80,9 @@ def session_rows(doc: Doc[Any], listed: list[dict[str, Any]]) -> list[SessionRow
     return sorted(rows.values(), key=lambda r: (r.last_activity, r.id), reverse=True)
 
 
-def select(rows: list[SessionRow], filter_name: str = "all", query: str = "") -> list[SessionRow]:
+def select(
+    rows: list[SessionListRow], filter_name: str = "all", query: str = ""
+) -> list[SessionListRow]:
     """The rows a filter chip and a search box let through (search: title, branch, tool, id)."""
     statuses = FILTERS.get(filter_name, FILTERS["all"])
     words = query.lower().split()
@@ -80,9 +94,48 @@ def select(rows: list[SessionRow], filter_name: str = "all", query: str = "") ->
     ]
 
 
-def total_cost(rows: list[SessionRow]) -> tuple[float, bool]:
+def total_cost(rows: list[SessionListRow]) -> tuple[float, bool]:
     """The cost of ``rows`` and whether any part of it is an estimate."""
     return sum(r.cost_usd for r in rows), any(r.cost_estimated for r in rows)
+
+
+def attention_text(rows: list[SessionListRow]) -> str:
+    """One line naming every session in ``rows`` and what it waits for."""
+    approval = [f"“{r.title}”" for r in rows if r.status == "waiting_approval"]
+    answer = [f"“{r.title}”" for r in rows if r.status != "waiting_approval"]
+    parts = [
+        f"{_and(names)} {'needs' if len(names) == 1 else 'need'} your {what}"
+        for names, what in ((approval, "approval"), (answer, "input"))
+        if names
+    ]
+    return "; ".join(parts)
+
+
+def ago(stamp: str, now: datetime | None = None) -> str:
+    """``stamp`` (ISO 8601) as a person reads it: "just now", "3 min ago", "2 d ago"."""
+    try:
+        then = datetime.fromisoformat(stamp)
+    except ValueError:
+        return ""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - then).total_seconds()
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def diff_stat(row: SessionListRow) -> str:
+    """Lines added and removed ("+12 −3", a no-break space between: never split over
+    two lines), or "" for a session that changed nothing yet."""
+    if not (row.lines_added or row.lines_removed):
+        return ""
+    return f"+{row.lines_added}\u00a0−{row.lines_removed}"
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def repos(doc: Doc[Any]) -> list[e.RepoEntry]:
@@ -109,8 +162,8 @@ def workspace_name(doc: Doc[Any], fallback: str) -> str:
     return str(name) if name else fallback
 
 
-def _from_summary(sid: str, s: e.SessionSummary, private: bool) -> SessionRow:
-    return SessionRow(
+def _from_summary(sid: str, s: e.SessionSummary, private: bool) -> SessionListRow:
+    return SessionListRow(
         sid,
         s.title,
         s.status.value,
@@ -121,11 +174,16 @@ def _from_summary(sid: str, s: e.SessionSummary, private: bool) -> SessionRow:
         s.cost_usd,
         s.cost_estimated,
         private or s.private,
+        s.repo_id,
+        s.permission_mode,
+        s.lines_added,
+        s.lines_removed,
+        s.waiting_reason,
     )
 
 
-def _from_api(s: dict[str, Any]) -> SessionRow:
-    return SessionRow(
+def _from_api(s: dict[str, Any]) -> SessionListRow:
+    return SessionListRow(
         str(s["id"]),
         str(s.get("title") or s["id"]),
         str(s.get("status") or "created"),
@@ -136,4 +194,8 @@ def _from_api(s: dict[str, Any]) -> SessionRow:
         float(s.get("cost_usd") or 0.0),
         bool(s.get("cost_estimated")),
         bool(s.get("private")),
+        str(s.get("repo_id") or ""),
+        str(s.get("permission_mode") or "ask"),
+        int(s.get("lines_added") or 0),
+        int(s.get("lines_removed") or 0),
     )

@@ -47,9 +47,20 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
+#: Lines uvicorn and websockets write for every websocket opened or closed: a
+#: thousand clients reconnecting wrote two thousand lines (a fifth of a join's
+#: cost). ``/metrics`` counts connections; refusals are logged by the endpoints.
+_PER_SOCKET = frozenset({'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"})
+
+
+def _not_per_socket(record: logging.LogRecord) -> bool:
+    return not (record.levelno <= logging.INFO and record.msg in _PER_SOCKET)
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_not_per_socket)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -40,6 +40,9 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r,
         )
+        self.leader = Gauge(
+            "trace_leader", "1 while this process runs the cluster's background jobs", registry=r
+        )
         self.committed_updates = Counter(
             "trace_store_committed_updates", "Updates committed to the store", registry=r
         )

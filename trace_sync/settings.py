@@ -9,14 +9,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-import platformdirs
+from trace_sync.bridge.hosts import HOSTS
+from trace_sync.contract import local_files
+from trace_sync.contract.errors import InvalidInput
 
-from trace_sync.runtime.hosts import HOSTS
+#: Who may create workspaces: instance admins only, or every signed-in user.
+WorkspaceCreation = Literal["admins", "everyone"]
+WORKSPACE_CREATION: tuple[WorkspaceCreation, ...] = ("admins", "everyone")
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value Trace cannot use."""
+class SettingsError(InvalidInput, ValueError):
+    """An environment variable holds a value Trace cannot use (the CLI prints it
+    as one line, as every ``TraceError``)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,19 @@ class Limits:
     #: Frames queued for one slow client before its backlog is folded into a
     #: single state-vector diff: bounds memory per client whatever the load.
     max_queued_frames: int = 256
+    #: Largest presence (awareness) state of one client, in bytes of JSON
+    #: (close 4413 above it): a name, a colour and a cursor take a few hundred.
+    max_presence_bytes: int = 16 * 1024
+    #: Presence client ids one connection may claim (close 4413 above it): a
+    #: Yjs client uses one; a few allow an app with several editors per socket.
+    max_presence_clients: int = 4
+    #: All presence states of one document together (close 4413 above it):
+    #: every newcomer receives them in one frame.
+    max_room_presence_bytes: int = 1024 * 1024
+    #: Largest ``session/<sid>/notes`` document, in bytes of its encoded state
+    #: (close 4413 for an update that would pass it): members' drafts and
+    #: comments, opened on phones too.
+    max_notes_bytes: int = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,8 +75,8 @@ class Settings:
 
     data_dir: Path
     database_url: str
-    host: str = "127.0.0.1"
-    port: int = 4000
+    host: str = local_files.DEFAULT_HOST
+    port: int = local_files.DEFAULT_PORT
     #: Group commit: the longest an accepted update waits before its batch commits.
     commit_delay_s: float = 0.01
     #: Compact a document once this many updates follow its snapshot.
@@ -74,6 +93,22 @@ class Settings:
     cloud_host: str | None = None
     #: That host's own settings, from ``TRACE_<HOST>_<NAME>`` (``{"name": value}``).
     cloud_host_options: Mapping[str, str] = field(default_factory=dict)
+    #: Who may create workspaces (``TRACE_WORKSPACE_CREATION``). ``admins`` by
+    #: default: whoever creates a workspace owns it, and a stranger's workspace
+    #: is a foothold; ``everyone`` suits a team that trusts all its accounts.
+    workspace_creation: WorkspaceCreation = "admins"
+    #: The server's own secret (``TRACE_SECRET_KEY``): seals notification
+    #: destinations and signs action links. Cluster members must share it (checked
+    #: in from_env); a lone server without it makes one in ``<data dir>/server-key``.
+    secret_key: str | None = None
+    #: Redis (``TRACE_REDIS_URL``) carries updates between server processes;
+    #: set with PostgreSQL, several processes may serve the same data (cluster mode).
+    redis_url: str | None = None
+
+    @property
+    def cluster(self) -> bool:
+        """Several processes share the data: Redis set and PostgreSQL (checked in from_env)."""
+        return self.redis_url is not None and self.database_url.startswith("postgresql")
 
     @property
     def base_url(self) -> str:
@@ -82,19 +117,34 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        data_dir = Path(env.get("TRACE_DATA_DIR") or platformdirs.user_data_dir("trace"))
+        data_dir = local_files.data_dir(env)
         database_url = env.get("TRACE_DATABASE_URL") or sqlite_url(data_dir / "trace.db")
         cloud_host = env.get("TRACE_CLOUD_HOST") or None
+        redis_url = env.get("TRACE_REDIS_URL") or None
+        if redis_url and not database_url.startswith("postgresql"):
+            raise SettingsError(
+                "TRACE_REDIS_URL (cluster mode) needs PostgreSQL in TRACE_DATABASE_URL: "
+                "SQLite serves one process"
+            )
+        if redis_url and not env.get("TRACE_SECRET_KEY"):
+            # Each process would make its own key: what one sealed, another could not open.
+            raise SettingsError(
+                "TRACE_REDIS_URL (cluster mode) needs TRACE_SECRET_KEY, the same on every "
+                "process: it seals workspace secrets and signs action links"
+            )
         return cls(
-            data_dir=data_dir.expanduser().resolve(),
+            data_dir=data_dir,
             database_url=database_url,
-            host=env.get("TRACE_HOST", "127.0.0.1"),
-            port=_int(env, "TRACE_PORT", 4000),
+            host=env.get("TRACE_HOST", local_files.DEFAULT_HOST),
+            port=_int(env, "TRACE_PORT", local_files.DEFAULT_PORT),
             public_url=env.get("TRACE_PUBLIC_URL") or None,
             database_schema=env.get("TRACE_DATABASE_SCHEMA") or None,
             bridge=_bridge_timings(env),
             cloud_host=cloud_host,
             cloud_host_options=_host_options(env, cloud_host),
+            workspace_creation=_workspace_creation(env),
+            secret_key=env.get("TRACE_SECRET_KEY") or None,
+            redis_url=redis_url,
         )
 
 
@@ -111,6 +161,13 @@ def _host_options(env: dict[str, str], cloud_host: str | None) -> dict[str, str]
         raise SettingsError(f"TRACE_CLOUD_HOST must be one of {known}, got {cloud_host!r}")
     prefix = f"TRACE_{cloud_host.upper()}_"
     return {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}
+
+
+def _workspace_creation(env: dict[str, str]) -> WorkspaceCreation:
+    raw = env.get("TRACE_WORKSPACE_CREATION") or "admins"
+    if raw not in WORKSPACE_CREATION:
+        raise SettingsError(f"TRACE_WORKSPACE_CREATION must be admins or everyone, got {raw!r}")
+    return raw
 
 
 def _bridge_timings(env: dict[str, str]) -> BridgeTimings:

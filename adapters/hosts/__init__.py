@@ -1,4 +1,4 @@
 """Runtime hosts: where bridges for cloud sessions run (sandbox, docker).
 
-Loaded by the server through ``trace_sync.runtime.hosts.HOSTS`` only.
+Loaded by the server through ``trace_sync.bridge.hosts.HOSTS`` only.
 """

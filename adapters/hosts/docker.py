@@ -1,46 +1,62 @@
 """The ``docker`` host: a cloud session's bridge in a container of its own.
 
 ``TRACE_CLOUD_HOST=docker``. Each cloud session gets one container of the
-bridge image (deploy/bridge/Dockerfile), made by ``docker run`` — its command
-line is built by :func:`docker_run_argv`, a pure function tests compare
-exactly. The container:
+bridge image (``make image``: deploy/bridge/build.py), made by ``docker run``
+— its command line is built by :func:`docker_run_argv`, a pure function tests
+compare exactly. One container per session, not per workspace: a session's
+limits, its lifetime (stop, delete) and its runtime token (which may touch
+that session only) are then the container's, and one session's code cannot
+see another's clone. The container:
 
-- runs ``trace bridge`` as a non-root user, with the server URL and the
-  runtime token (scoped to this one session) in its environment; the token's
-  value is handed to the docker client in *its* environment (``--env
-  TRACE_TOKEN`` names it only), never on a command line;
+- runs the bridge (bridge_command.py, the sandbox's command) as a non-root
+  user; its runtime token is in its data dir's credentials file (0600), never
+  on a command line nor in its environment (``docker inspect`` shows neither);
 - writes only its bridge data dir, a directory of the server's machine bound
   at the same path (session_dir.py: credentials, clone, worktree), and a
   private /tmp; its image is read-only, it has no capabilities and no new
-  privileges; the session's repo is bound read-only;
-- has memory, CPU and process-count limits; is labelled with its session and
-  runtime; is removed when it stops (``--rm``); outlives a server restart
-  (its bridge reconnects).
-
-Binding directories of this machine needs the docker engine on this machine.
-No engine runs where Trace is developed: ``docker run`` itself was never
-tried here; tests check the command line and drive a fake docker CLI.
+  privileges; the session's repo is bound read-only, the bridge works in a
+  clone, and its branch and checkpoints come back when the container stops;
+- has memory, CPU and process-count limits (disk: /tmp is a bounded tmpfs;
+  the data dir is the server's disk, as for the sandbox);
+- uses the host's network by default (``TRACE_DOCKER_NETWORK=host``): the
+  bridge reaches a server listening on loopback at its own URL, with no
+  bridge network or NAT. The price: code in the container reaches whatever
+  listens on the machine's loopback, as a sandbox's does; name a network of
+  your own to restrict it (then the server's loopback URL becomes
+  ``host.docker.internal``);
+- is labelled with its session and runtime; outlives a server restart: the
+  host notes each container it starts in its session's directory, and a host
+  made on the same data adopts the ones still running (their bridges
+  reconnect); a session's delete removes its container and directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from adapters.hosts.bridge_command import bridge_command
 from adapters.hosts.options import Options
 from adapters.hosts.session_dir import SessionDir, bring_back_others, prepare
 from trace_sync import __version__
-from trace_sync.errors import Conflict, InvalidInput
-from trace_sync.runtime.hosts import HostConfig, Launch
-from trace_sync.runtime.protocol import RuntimeKind
+from trace_sync.bridge.hosts import HostConfig, Launch
+from trace_sync.contract.bridge_protocol import Forget, RuntimeKind
+from trace_sync.contract.errors import Conflict, InvalidInput
+
+log = logging.getLogger(__name__)
 
 #: The image's own user (deploy/bridge/Dockerfile): containers of a root server run as it.
 IMAGE_USER = (10001, 10001)
+#: The image's Python, with Trace installed (deploy/bridge/Dockerfile).
+IMAGE_PYTHON = "/opt/trace/bin/python"
 #: What a container calls the machine it runs on (``--add-host ...:host-gateway``).
 HOST_ALIAS = "host.docker.internal"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -57,7 +73,7 @@ class DockerSettings:
     root: Path
     docker: str = "docker"
     image: str = f"trace-bridge:{__version__}"
-    network: str = "bridge"
+    network: str = "host"
     server_url: str = ""
     memory: str = "4g"
     cpus: str = "2"
@@ -73,7 +89,7 @@ class DockerSettings:
         return cls(
             docker=opts.text("binary", "docker"),
             image=opts.text("image", cls.image),
-            network=opts.text("network", "bridge"),
+            network=opts.text("network", cls.network),
             server_url=opts.text("server_url"),
             root=Path(opts.text("dir") or config.data_dir / "containers").resolve(),
             memory=opts.text("memory", cls.memory),
@@ -93,12 +109,16 @@ class Container:
     name: str
     session_id: str
     runtime_id: str
-    server_url: str
+    #: The bridge's command (bridge_command.py).
+    command: tuple[str, ...]
     data: Path
     repo: Path | None
     user: tuple[int, int]
-    #: Variables whose values the docker client passes in from its own environment.
+    #: Variables whose values the docker client passes in from its own environment
+    #: (plain settings: ``docker inspect`` shows them; API keys go in ``trace bridge key``).
     passed: tuple[str, ...] = ()
+    #: Whether the bridge reaches the server through ``HOST_ALIAS``.
+    via_alias: bool = False
 
 
 def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
@@ -106,107 +126,151 @@ def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
     argv = [settings.docker, "run", "--detach", "--rm", "--name", box.name, "--init"]
     argv += ["--label", f"trace.session={box.session_id}"]
     argv += ["--label", f"trace.runtime={box.runtime_id}"]
-    argv += ["--user", f"{box.user[0]}:{box.user[1]}"]
-    argv += ["--env", f"TRACE_URL={box.server_url}", "--env", f"TRACE_BRIDGE_DATA_DIR={box.data}"]
+    argv += ["--user", f"{box.user[0]}:{box.user[1]}", "--workdir", str(box.data)]
     argv += ["--env", f"HOME={box.data / 'home'}"]
-    for name in ("TRACE_TOKEN", *box.passed):
+    for name in box.passed:
         argv += ["--env", name]  # the value comes from the docker client's environment
     argv += ["--mount", f"type=bind,src={box.data},dst={box.data}"]
     if box.repo is not None:
         argv += ["--mount", f"type=bind,src={box.repo},dst={box.repo},readonly"]
     argv += ["--network", settings.network]
-    if urlsplit(box.server_url).hostname == HOST_ALIAS:
+    if box.via_alias:
         argv += ["--add-host", f"{HOST_ALIAS}:host-gateway"]
     argv += ["--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={settings.tmp_size}"]
     argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
     argv += ["--memory", settings.memory, "--memory-swap", settings.memory]
     argv += ["--cpus", settings.cpus, "--pids-limit", str(settings.pids)]
-    argv += [*settings.run_options, settings.image, "--name", f"docker-{box.session_id}"]
-    return argv
+    return [*argv, *settings.run_options, settings.image, *box.command]
 
 
-def container_url(server_url: str, configured: str = "") -> str:
-    """The server as a container reaches it: ``TRACE_DOCKER_SERVER_URL``, else the
-    server's URL with a loopback host swapped for the docker host's alias."""
+def container_url(server_url: str, configured: str = "", network: str = "host") -> str:
+    """The server as a container reaches it: ``TRACE_DOCKER_SERVER_URL``; else its own
+    URL on the host's network; else that URL with a loopback host swapped for the
+    docker host's alias (a container's loopback is its own)."""
     if configured:
         return configured
     parts = urlsplit(server_url)
-    if parts.hostname not in LOOPBACK:
+    if network == "host" or parts.hostname not in LOOPBACK:
         return server_url
     netloc = HOST_ALIAS + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
 
 
 class DockerHost:
-    """Starts and stops the container bridges of cloud sessions."""
+    """Starts, stops and adopts the container bridges of cloud sessions."""
 
     kind: RuntimeKind = "docker"
 
     def __init__(self, config: HostConfig) -> None:
         self.settings = DockerSettings.read(config)
         self._launches: dict[str, Launch] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._adopt()
 
     @property
     def bridges(self) -> dict[str, str]:
-        """The containers started here, by session (their names)."""
+        """The containers started or adopted here, by session (their names)."""
         return {sid: container_name(sid) for sid in self._launches}
 
     async def start(self, launch: Launch) -> None:
         sid = launch.session_id
-        await self._stop(sid, launch)  # one container per session: a new token replaces the old
-        root = self.settings.root
-        await asyncio.to_thread(bring_back_others, root, self._launches.values(), launch)
-        folder = SessionDir(root, sid)
-        user = IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
-        await prepare(folder, launch, user)
-        box = self.container(launch, folder, user)
-        env = {**os.environ, "TRACE_TOKEN": launch.token}
-        await self._docker(docker_run_argv(self.settings, box), env)
-        self._launches[sid] = launch
+        async with self._lock(sid):
+            await self._stop(sid, launch)  # one container per session: a new token replaces the old
+            root = self.settings.root
+            await asyncio.to_thread(bring_back_others, root, self._launches.values(), launch)
+            folder = SessionDir(root, sid)
+            user = IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
+            await prepare(folder, launch, user)
+            box = self.container(launch, folder, user)
+            await self._docker(docker_run_argv(self.settings, box))
+            # Its launch but the token, for a server restarted on the same data (no pid: a name).
+            await asyncio.to_thread(folder.remember, 0, 0.0, launch)
+            self._launches[sid] = launch
+
+    def running(self, session_id: str) -> bool:
+        # Asked when a session needs a runtime (a resume), rarely: one quick blocking call.
+        if session_id not in self._launches:
+            return False
+        return _running(self.settings.docker, container_name(session_id))
 
     async def stop(self, session_id: str) -> None:
-        await self._stop(session_id, self._launches.pop(session_id, None))
+        async with self._lock(session_id):
+            await self._stop(session_id, self._launches.pop(session_id, None))
 
     async def _stop(self, session_id: str, launch: Launch | None) -> None:
         await self._remove(session_id)
         folder = SessionDir(self.settings.root, session_id)
+        folder.record.unlink(missing_ok=True)
         if launch is not None and folder.base.is_dir():
             await asyncio.to_thread(folder.bring_back, launch.repo, launch.branch)
             await asyncio.to_thread(folder.forget_credentials)
 
+    async def forget(self, owed: Forget) -> dict[str, Any]:
+        await self.stop(owed.session_id)  # its work comes back first, then goes with it
+        folder = SessionDir(self.settings.root, owed.session_id)
+        return await asyncio.to_thread(folder.forget, owed)
+
+    async def land(self, session_id: str, base: str, commit: str) -> None:
+        launch = self._launches.get(session_id)
+        if launch is None or launch.repo is None:
+            raise Conflict(f"session {session_id} has no bridge here to land a merge from")
+        folder = SessionDir(self.settings.root, session_id)
+        await asyncio.to_thread(folder.land, launch.repo, launch.branch, base, commit)
+
+    async def stop_all(self) -> list[str]:
+        """Stop the containers this host runs, started or adopted; their sessions."""
+        running = sorted(sid for sid in self._launches if self.running(sid))
+        await asyncio.gather(*(self.stop(sid) for sid in list(self._launches)))
+        return running
+
     async def close(self) -> None:
-        """Containers outlive the server: their bridges reconnect when it is back."""
+        """Containers outlive the server: a restarted one adopts them."""
 
     def container(self, launch: Launch, folder: SessionDir, user: tuple[int, int]) -> Container:
         repo = Path(launch.repo.path).resolve() if launch.repo is not None else None
         if repo is not None and not repo.is_dir():
             raise InvalidInput(f"the repo {repo} is not a directory on this machine")
+        settings = self.settings
         passed = [n for n in os.environ if n.startswith("TRACE_TOOL_")]
+        url = container_url(launch.server_url, settings.server_url, settings.network)
+        reached = Launch(url, launch.runtime_id, "", launch.session_id)
         return Container(
             name=container_name(launch.session_id),
             session_id=launch.session_id,
             runtime_id=launch.runtime_id,
-            server_url=container_url(launch.server_url, self.settings.server_url),
+            command=tuple(bridge_command(IMAGE_PYTHON, reached, folder.data, self.kind)),
             data=folder.data,
             repo=repo,
             user=user,
-            passed=tuple(sorted({*passed, *self.settings.passed_env})),
+            passed=tuple(sorted({*passed, *settings.passed_env})),
+            via_alias=urlsplit(url).hostname == HOST_ALIAS,
         )
+
+    def _adopt(self) -> None:
+        """Track again the containers a former server started on the same data. A
+        gone one's launch is kept too, so its work comes back before its next start."""
+        if not self.settings.root.is_dir():
+            return
+        for base in sorted(self.settings.root.iterdir()):
+            noted = SessionDir(self.settings.root, base.name).recall()
+            if noted is not None:
+                self._launches[base.name] = noted[2]
+                log.info("noted a former server's container", extra={"session": base.name})
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
 
     async def _remove(self, session_id: str) -> None:
         """Stop (SIGTERM, then SIGKILL after the timeout) and remove the container."""
-        docker, name, env = self.settings.docker, container_name(session_id), dict(os.environ)
+        docker, name = self.settings.docker, container_name(session_id)
         timeout = str(self.settings.stop_timeout_s)
-        await self._docker([docker, "stop", "--time", timeout, name], env, missing_ok=True)
-        await self._docker([docker, "rm", "--force", name], env, missing_ok=True)  # --rm's work
+        await self._docker([docker, "stop", "--time", timeout, name], missing_ok=True)
+        await self._docker([docker, "rm", "--force", "--volumes", name], missing_ok=True)
 
-    async def _docker(
-        self, argv: Sequence[str], env: dict[str, str], *, missing_ok: bool = False
-    ) -> str:
+    async def _docker(self, argv: Sequence[str], *, missing_ok: bool = False) -> str:
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
-                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -219,6 +283,19 @@ class DockerHost:
         if process.returncode != 0 and not gone:
             raise Conflict(f"docker {argv[1]} failed ({process.returncode}): {message[-500:]}")
         return out.decode(errors="replace").strip()
+
+
+def _running(docker: str, name: str) -> bool:
+    try:
+        found = subprocess.run(
+            [docker, "container", "inspect", "--format", "{{.State.Running}}", name],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0 and found.stdout.strip() == "true"
 
 
 def container_name(session_id: str) -> str:

@@ -11,7 +11,7 @@ sandbox of its own (see sandbox_argv.py for the command line):
 - writable: only the bridge's own data dir (session_dir.py), which holds the
   clone of the repo the session works in, and its home;
 - its own PID, IPC, UTS and cgroup namespaces, no capabilities, the network
-  shared (the bridge reaches the server at its URL); it dies with the server;
+  shared (the bridge reaches the server at its URL);
 - rlimits: open files, file size, no core dumps, optionally address space;
 - as the server's user, or as ``nobody`` when the server runs as root (root
   could read root's files anywhere on the read-only system).
@@ -19,11 +19,21 @@ sandbox of its own (see sandbox_argv.py for the command line):
 The runtime token goes in a 0600 file of the bridge's data dir and in its
 environment, never on a command line. Stopping the bridge brings the session
 branch and checkpoints back into the repo (session_dir.py).
+
+A sandbox outlives the server: it is detached (trace_sync/bridge/detach.py)
+and the host's :meth:`SandboxHost.close` leaves it running; its bridge
+reconnects to the restarted server with backoff. The host notes each sandbox
+it starts in its session's directory (``sandbox.json``: bwrap's pid and start
+time), and a host made on the same data adopts the ones still running, which
+a session stop, a delete or :meth:`SandboxHost.stop_all` then stop. A sandbox
+that died while the server was away is started again when its session needs
+a runtime (a resume).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pwd
 import shutil
@@ -31,16 +41,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trace_sync
+from adapters.hosts.bridge_command import bridge_command
 from adapters.hosts.child import BridgeChild
 from adapters.hosts.options import Options
-from adapters.hosts.sandbox_argv import Limits, Mount, SandboxPlan, sandbox_argv, sandbox_env
+from adapters.hosts.sandbox_argv import Mount, SandboxLimits, SandboxPlan, sandbox_argv, sandbox_env
 from adapters.hosts.session_dir import SessionDir, bring_back_others, prepare
-from trace_sync.errors import Conflict, InvalidInput
-from trace_sync.runtime.hosts import HostConfig, Launch
-from trace_sync.runtime.protocol import RuntimeKind
+from trace_sync.bridge.hosts import HostConfig, Launch
+from trace_sync.contract.bridge_protocol import Forget, RuntimeKind
+from trace_sync.contract.errors import Conflict, InvalidInput
 from trace_sync.settings import SettingsError
+
+log = logging.getLogger(__name__)
 
 #: Hidden in every sandbox, beside the server's home, its data dir and the sandboxes.
 ALWAYS_HIDDEN = (Path("/root"), Path("/home"), Path("/run"))
@@ -56,7 +70,7 @@ class SandboxSettings:
     shown: tuple[Path, ...]
     passed_env: tuple[str, ...]
     tmp_bytes: int | None
-    limits: Limits
+    limits: SandboxLimits
     user: tuple[int, int] | None
     stop_timeout_s: float
     tools: dict[str, str]
@@ -66,9 +80,9 @@ class SandboxSettings:
         opts = Options("sandbox", config.options)
         data_dir = config.data_dir.resolve()
         root = Path(opts.text("dir") or data_dir / "sandboxes").expanduser().resolve()
-        limits = Limits(
+        limits = SandboxLimits(
             open_files=opts.count("open_files", 4096, low=64),
-            file_bytes=opts.size("file_size", Limits.file_bytes),
+            file_bytes=opts.size("file_size", SandboxLimits.file_bytes),
             memory_bytes=opts.size("memory", None),
         )
         user = _user(opts.text("user"))
@@ -95,11 +109,16 @@ class SandboxHost:
         self._children: dict[str, BridgeChild] = {}
         self._launches: dict[str, Launch] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._adopt()
 
     @property
     def bridges(self) -> dict[str, BridgeChild]:
-        """The bridges started here, by session (a stopped one is left out)."""
+        """The bridges started or adopted here, by session (a stopped one is left out)."""
         return dict(self._children)
+
+    def running(self, session_id: str) -> bool:
+        child = self._children.get(session_id)
+        return child is not None and child.alive()
 
     async def start(self, launch: Launch) -> None:
         sid = launch.session_id
@@ -109,19 +128,43 @@ class SandboxHost:
             await asyncio.to_thread(bring_back_others, root, running, launch)
             folder = SessionDir(root, sid)
             await prepare(folder, launch, self.settings.user)
-            plan = self.plan(folder, self.bridge_command(launch, folder), launch)
+            plan = self.plan(
+                folder, bridge_command(sys.executable, launch, folder.data, self.kind), launch
+            )
             env = sandbox_env(os.environ, folder.home, launch.token, self.settings.passed_env)
-            process = await _spawn(sandbox_argv(plan), env, folder.log)
-            child = BridgeChild(sid, launch.runtime_id, process, folder.log)
-            child.watch()
+            pid = await _spawn(sandbox_argv(plan), env, folder.log)
+            child = BridgeChild.of(sid, launch.runtime_id, pid, folder.log)
+            await asyncio.to_thread(folder.remember, pid, child.started, launch)
+            self._watch(child)
             self._children[sid], self._launches[sid] = child, launch
 
     async def stop(self, session_id: str) -> None:
         async with self._lock(session_id):
             await self._stop(session_id, self._launches.get(session_id))
 
+    async def forget(self, owed: Forget) -> dict[str, Any]:
+        await self.stop(owed.session_id)  # its work comes back first, then goes with it
+        folder = SessionDir(self.settings.root, owed.session_id)
+        self._launches.pop(owed.session_id, None)
+        return await asyncio.to_thread(folder.forget, owed)
+
+    async def land(self, session_id: str, base: str, commit: str) -> None:
+        launch = self._launches.get(session_id)
+        if launch is None or launch.repo is None:
+            raise Conflict(f"session {session_id} has no bridge here to land a merge from")
+        folder = SessionDir(self.settings.root, session_id)
+        await asyncio.to_thread(folder.land, launch.repo, launch.branch, base, commit)
+
     async def close(self) -> None:
+        """The server is stopping: its sandboxes run on (a restarted server adopts them)."""
+        for child in self._children.values():
+            child.unwatch()
+
+    async def stop_all(self) -> list[str]:
+        """Stop every sandbox this host runs, started or adopted; their sessions."""
+        running = sorted(sid for sid in self._children if self.running(sid))
         await asyncio.gather(*(self.stop(sid) for sid in list(self._children)))
+        return running
 
     def plan(self, folder: SessionDir, command: Sequence[str], launch: Launch) -> SandboxPlan:
         """The sandbox of ``folder``'s session running ``command`` (a pure step: no I/O
@@ -149,18 +192,12 @@ class SandboxHost:
             setpriv=tools.get("setpriv", "setpriv"),
         )
 
-    def bridge_command(self, launch: Launch, folder: SessionDir) -> list[str]:
-        # -P: the bridge's own directory (its cwd, writable inside) is not on sys.path.
-        return [sys.executable, "-P", "-B", "-m", "trace_sync.cli", "bridge"] + [
-            "--server", launch.server_url, "--data-dir", str(folder.data),
-            "--name", f"sandbox-{launch.session_id}",
-        ]  # fmt: skip
-
     async def _stop(self, session_id: str, launch: Launch | None) -> None:
         child = self._children.pop(session_id, None)
         if child is not None:
             await child.stop(self.settings.stop_timeout_s)
         folder = SessionDir(self.settings.root, session_id)
+        folder.record.unlink(missing_ok=True)
         if launch is not None and folder.base.is_dir():
             await asyncio.to_thread(folder.bring_back, launch.repo, launch.branch)
             await asyncio.to_thread(folder.forget_credentials)
@@ -168,22 +205,55 @@ class SandboxHost:
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
+    def _adopt(self) -> None:
+        """Track again the sandboxes a former server started on the same data: each
+        noted one still running around its session's data dir (a pid reused by
+        another process is not adopted). A dead one's launch is kept, so its work
+        comes back before its session's next sandbox starts."""
+        if not self.settings.root.is_dir():
+            return
+        for base in sorted(self.settings.root.iterdir()):
+            folder = SessionDir(self.settings.root, base.name)
+            noted = folder.recall()
+            if noted is None:
+                continue
+            pid, started, launch = noted
+            self._launches[folder.session_id] = launch
+            child = BridgeChild(folder.session_id, launch.runtime_id, pid, started, folder.log)
+            if child.is_sandbox_of(folder.data):
+                self._children[folder.session_id] = child
+                self._watch(child)
+                log.info("adopted a running sandbox", extra={"session": base.name, "pid": pid})
+            else:
+                folder.record.unlink(missing_ok=True)
 
-async def _spawn(
-    argv: Sequence[str], env: dict[str, str], log_path: Path
-) -> asyncio.subprocess.Process:
+    def _watch(self, child: BridgeChild) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # made outside a server (a command line tool): nothing to log to
+        child.watch()
+
+
+async def _spawn(argv: Sequence[str], env: dict[str, str], log_path: Path) -> int:
+    """Start the sandbox detached (in a session of its own, not the server's child,
+    its output appended to ``log_path``); its pid."""
+    detach = [sys.executable, "-m", "trace_sync.bridge.detach", str(log_path), "--", *argv]
     try:
-        with log_path.open("ab") as log:
-            return await asyncio.create_subprocess_exec(
-                *argv,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # the server's Ctrl-C is for the server
-            )
+        started = await asyncio.create_subprocess_exec(
+            *detach,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await started.communicate()
     except OSError as exc:
         raise Conflict(f"the sandbox did not start ({argv[0]}): {exc}") from exc
+    if started.returncode != 0 or not out.strip().isdigit():
+        why = err.decode(errors="replace").strip().splitlines()[-1:] or ["no reason given"]
+        raise Conflict(f"the sandbox did not start ({argv[0]}): {why[0]}")
+    return int(out)
 
 
 def _existing(paths: Sequence[Path]) -> list[Path]:

@@ -6,7 +6,7 @@ compare exactly::
     prlimit --nofile=4096:4096 --core=0:0 --fsize=... --      # what rlimits can limit
     bwrap --unshare-pid --unshare-ipc --unshare-uts ...        # namespaces but the network's
           --unshare-user --disable-userns --cap-drop ALL       # (as root: see AS_OTHER_USER)
-          --die-with-parent --new-session
+          --new-session
           --ro-bind / /  --dev /dev  --proc /proc  --perms 1777 --size N --tmpfs /tmp
           <mounts, shallowest first>  --chdir DIR
           --  [setpriv --reuid=U --regid=G --clear-groups --]  COMMAND...
@@ -27,8 +27,9 @@ from typing import Literal
 MountHow = Literal["hide", "mask", "read", "write"]
 
 #: Namespaces and privileges: everything but the network is the sandbox's own
-#: (the bridge must reach the server), no capabilities, a session of its own
-#: (no typing into the server's terminal), and it dies with the server.
+#: (the bridge must reach the server), no capabilities, and a session of its own
+#: (no typing into the server's terminal). No ``--die-with-parent``: the sandbox
+#: outlives the server that started it (sandbox.py).
 NAMESPACES = (
     "--unshare-pid",
     "--unshare-ipc",
@@ -37,7 +38,7 @@ NAMESPACES = (
     "--hostname",
     "trace-sandbox",
 )
-LIFETIME = ("--die-with-parent", "--new-session")
+LIFETIME = ("--new-session",)
 #: Run by the server's own user: a user namespace of its own, none nested inside.
 AS_SERVER_USER = ("--unshare-user", "--disable-userns", "--cap-drop", "ALL")
 #: Run by root for another user: bwrap (root) makes the mounts, then the command
@@ -58,7 +59,7 @@ class Mount:
 
 
 @dataclass(frozen=True)
-class Limits:
+class SandboxLimits:
     """Per-process resource limits (rlimits, inherited by every process inside)."""
 
     open_files: int = 4096
@@ -77,7 +78,7 @@ class SandboxPlan:
     mounts: tuple[Mount, ...] = ()
     #: Size of the private /tmp (a tmpfs, so it is memory): None for the default.
     tmp_bytes: int | None = 1 << 30
-    limits: Limits = Limits()
+    limits: SandboxLimits = SandboxLimits()
     #: (uid, gid) the command runs as, when not the server's own user (root's).
     user: tuple[int, int] | None = None
     bwrap: str = "bwrap"

@@ -8,13 +8,18 @@
             repos/<repo id>/       its clone of the session's repo
             worktrees/<sid>/       the session's worktree
         bridge.log                 its output (out of its reach)
+        sandbox.json               the running sandbox (bwrap's pid and start time) or
+                                   container (pid 0: known by its name), and its
+                                   launch but the token (out of its reach); a server
+                                   starting on the same data adopts it
         trust.gitconfig            lets the server's git read the bridge's clone
 
 The bridge cannot write to the session's repo (it sees it read-only), so it
 works in a clone of it. Its work comes back to the repo when the host stops
 it (and before the host starts it again, should the server have died): the
 session branch and its checkpoints are fetched from the clone into the repo,
-where people see them as with any local session.
+where people see them as with any local session. A merge brings the branch
+back at once (:meth:`SessionDir.land`) and is made in the repo by the server.
 """
 
 from __future__ import annotations
@@ -24,23 +29,26 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from trace_sync.errors import Conflict, NotFound
-from trace_sync.runtime.checkpoints import REF_PREFIX
-from trace_sync.runtime.gitexec import GitFailed, git, out
-from trace_sync.runtime.hosts import Launch
-from trace_sync.runtime.protocol import RepoRef
-from trace_sync.runtime.registration import (
+from trace_sync.bridge.git.checkpoints import REF_PREFIX
+from trace_sync.bridge.git.gitexec import GitFailed, git, out, rev
+from trace_sync.bridge.git.removals import remove_now
+from trace_sync.bridge.git.worktrees import BRANCH_PREFIX
+from trace_sync.bridge.hosts import Launch
+from trace_sync.bridge.registration import (
     CREDENTIALS_FILE,
     INSTANCE_FILE,
     RuntimeCredentials,
     write_private,
 )
-from trace_sync.runtime.worktrees import BRANCH_PREFIX
+from trace_sync.contract.bridge_protocol import Forget, RepoRef
+from trace_sync.contract.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ class SessionDir:
         self.data = self.base / "bridge"
         self.home = self.data / "home"
         self.log = self.base / "bridge.log"
+        self.record = self.base / "sandbox.json"
 
     def prepare(self, launch: Launch, owner: tuple[int, int] | None = None) -> None:
         """Make the directories and give the bridge its credentials, owned by
@@ -82,6 +91,28 @@ class SessionDir:
         finally:
             os.close(data)
 
+    def remember(self, pid: int, started: float, launch: Launch) -> None:
+        """Note the sandbox running the session's bridge (all but its token)."""
+        repo = launch.repo.model_dump(mode="json") if launch.repo is not None else None
+        facts = {"pid": pid, "started": started, "server_url": launch.server_url,
+                 "runtime_id": launch.runtime_id, "instance_id": launch.instance_id,
+                 "repo": repo, "branch": launch.branch}  # fmt: skip
+        write_private(self.record, json.dumps(facts) + "\n")
+
+    def recall(self) -> tuple[int, float, Launch] | None:
+        """The sandbox noted by :meth:`remember` (pid, start time, launch without
+        its token), or None when there is none (or it cannot be read)."""
+        try:
+            facts = json.loads(self.record.read_text())
+            repo = RepoRef.model_validate(facts["repo"]) if facts["repo"] else None
+            launch = Launch(facts["server_url"], facts["runtime_id"], "", self.session_id,
+                            facts["instance_id"], repo, facts["branch"])  # fmt: skip
+            return int(facts["pid"]), float(facts["started"]), launch
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                log.warning("a sandbox's record is unreadable", extra={"session": self.session_id})
+            return None
+
     def forget_credentials(self) -> None:
         """The runtime token is not left on disk once its bridge stopped."""
         (self.data / CREDENTIALS_FILE).unlink(missing_ok=True)
@@ -104,6 +135,37 @@ class SessionDir:
             facts = {"session": self.session_id, "why": str(exc)}
             log.warning("a sandbox's work was not brought back", extra=facts)
             return []
+
+    def land(self, repo: RepoRef, branch: str | None, base: str, commit: str) -> None:
+        """The session's branch, at ``commit`` in the bridge's clone, comes back to the
+        repo with its checkpoints (blocking), for the server to merge it into ``base``
+        there: the clone's own base may be behind the repo's."""
+        clone = self._clone(repo)
+        if clone is None:
+            raise NotFound(f"session {self.session_id} has no clone of {repo.name} here")
+        target = Path(repo.path)
+        if rev(target, f"refs/heads/{base}") is None:
+            raise NotFound(f"no branch {base!r} in {repo.name} to merge into")
+        self._fetch(target, clone, branch)
+        if branch is None or rev(target, f"refs/heads/{branch}") != commit:
+            raise Conflict(f"session {self.session_id}'s branch moved meanwhile; merge again")
+
+    def forget(self, owed: Forget) -> dict[str, Any]:
+        """The session was deleted: its directory goes, and what was brought back to
+        the repo (checkpoints; the branch unless pushed or merged). Blocking."""
+        repo = owed.repo
+        checkout = Path(repo.path) if repo is not None and Path(repo.path).is_dir() else None
+        base = owed.base_branch or (repo.default_branch if repo is not None else None)
+        branch = owed.branch if owed.branch and owed.branch.startswith(BRANCH_PREFIX) else None
+        removed = remove_now(checkout, self.data, self.session_id, branch, base)
+        shutil.rmtree(self.base, ignore_errors=True)
+        return {"state": "done", **removed.as_dict()}
+
+    def _clone(self, repo: RepoRef) -> Path | None:
+        clone = (self.data / "repos" / repo.id).resolve()
+        if not (clone / ".git").is_dir() or self.data.resolve() not in clone.parents:
+            return None
+        return clone
 
     def _fetch(self, target: Path, clone: Path, branch: str | None) -> list[str]:
         env = {"GIT_CONFIG_GLOBAL": str(self._trust(clone))}

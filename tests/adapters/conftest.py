@@ -14,9 +14,9 @@ from pydantic import SecretStr
 
 from tests.support.git import make_repo
 from tests.support.model_server import ModelServer
+from trace_sync.bridge.tools.interface import Provider, ToolContext, ToolEvent, ToolRun
+from trace_sync.bridge.tools.run import now
 from trace_sync.docs.entries import Decision
-from trace_sync.runtime.toolrun import now
-from trace_sync.runtime.tools import Provider, ToolContext, ToolEvent, ToolRun
 
 E = TypeVar("E")
 

@@ -12,6 +12,7 @@ import pytest
 from adapters.acp import AcpAdapter
 from tests.adapters.conftest import EventLog, decision
 from tests.support.model_server import ModelServer, ToolUse, reply, text, tool
+from trace_sync.bridge.tools.interface import ApprovalRequested, ToolContext, ToolRun, TurnEnded
 from trace_sync.docs.entries import (
     AssistantText,
     FileChangeNote,
@@ -19,7 +20,6 @@ from trace_sync.docs.entries import (
     ToolCall,
     ToolResult,
 )
-from trace_sync.runtime.tools import ApprovalRequested, ToolContext, ToolRun, TurnEnded
 
 Context = Callable[..., ToolContext]
 Watch = Callable[[ToolRun], EventLog]

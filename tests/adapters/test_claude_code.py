@@ -13,6 +13,17 @@ import pytest
 from adapters.claude_code import ClaudeCodeAdapter
 from tests.adapters.conftest import EventLog, decision
 from tests.support.model_server import ModelServer, hang, reply, text, tool
+from trace_sync.bridge.tools.interface import (
+    ApprovalRequested,
+    ApprovalResolved,
+    Exited,
+    RunStarted,
+    ToolContext,
+    ToolRun,
+    ToolSessionStarted,
+    TurnEnded,
+    UsageSoFar,
+)
 from trace_sync.docs.entries import (
     AssistantText,
     ErrorNote,
@@ -22,16 +33,6 @@ from trace_sync.docs.entries import (
     RawEvent,
     ToolCall,
     UsageNote,
-)
-from trace_sync.runtime.tools import (
-    ApprovalRequested,
-    ApprovalResolved,
-    Exited,
-    RunStarted,
-    ToolContext,
-    ToolRun,
-    ToolSessionStarted,
-    TurnEnded,
 )
 
 Context = Callable[..., ToolContext]
@@ -58,6 +59,9 @@ async def test_a_prompt_streams_text_and_reports_cost(
     assert ended.usage.cost_usd > 0 and not ended.usage.estimated
     assert ended.usage.input_tokens > 0 and ended.session_cost_usd == ended.usage.cost_usd
     assert log.of(UsageNote) == [ended.usage]
+    # Reported while the turn ran (estimated), so a session's cost moves before it ends.
+    so_far = log.of(UsageSoFar)[-1].usage
+    assert so_far.estimated and so_far.output_tokens > 0 and so_far.cost_usd > 0
     assert ended.tool_session_id == log.of(ToolSessionStarted)[0].tool_session_id
 
 

@@ -14,8 +14,7 @@ from adapters.codex import CodexAdapter
 from adapters.codex_items import DECISIONS
 from tests.adapters.conftest import EventLog, decision
 from tests.support.model_server import ModelServer, hang, reply, text, tool
-from trace_sync.docs.entries import AssistantText, FileChangeNote, ToolCall
-from trace_sync.runtime.tools import (
+from trace_sync.bridge.tools.interface import (
     ApprovalRequested,
     ApprovalResolved,
     Provider,
@@ -23,7 +22,9 @@ from trace_sync.runtime.tools import (
     ToolRun,
     ToolSessionStarted,
     TurnEnded,
+    UsageSoFar,
 )
+from trace_sync.docs.entries import AssistantText, FileChangeNote, ToolCall
 
 Watch = Callable[[ToolRun], EventLog]
 SCHEMA = Path(__file__).resolve().parents[1] / "tools" / "codex-schema"
@@ -70,6 +71,13 @@ async def test_a_prompt_streams_text_with_estimated_cost(
     assert any(t.streaming and t.text == "Hello ther" for t in texts)
     assert texts[-1].text == "Hello there, friend." and not texts[-1].streaming
     assert ended.usage.estimated and ended.usage.cost_usd > 0 and ended.usage.input_tokens > 0
+    # Reported while the turn ran, so a session's cost moves before it ends.
+    so_far = log.of(UsageSoFar)[-1].usage
+    assert (so_far.input_tokens, so_far.output_tokens, so_far.cost_usd) == (
+        ended.usage.input_tokens,
+        ended.usage.output_tokens,
+        ended.usage.cost_usd,
+    )
     assert ended.tool_session_id == log.of(ToolSessionStarted)[0].tool_session_id
     assert models.requests[0].body["model"] == "gpt-5-codex"
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from trace_sync.errors import InvalidInput, NotFound
-from trace_sync.runtime import registry
-from trace_sync.runtime.pricing import PriceTable
-from trace_sync.runtime.tools import Provider, ToolContext
+from trace_sync.bridge.tools import registry
+from trace_sync.bridge.tools.interface import Provider, ToolContext
+from trace_sync.bridge.tools.pricing import PriceTable
+from trace_sync.contract.errors import InvalidInput, NotFound
+from trace_sync.contract.tools import TOOLS
 
 
 def test_the_registry_reports_the_tools_found_here(tools_bin: Path, tmp_path: Path) -> None:
@@ -71,3 +72,8 @@ def test_the_api_key_stays_out_of_argv_and_reprs(tools_bin: Path, tmp_path: Path
         assert secret not in " ".join(process.argv)
         assert secret in process.env.values()
     assert secret not in repr(context)
+
+
+def test_the_registry_covers_exactly_the_contracts_tools() -> None:
+    assert set(registry.ADAPTERS) == set(TOOLS)
+    assert set(registry.report()) == set(TOOLS)

@@ -11,10 +11,8 @@ import pytest
 from adapters.shell import ShellAdapter
 from tests.adapters.conftest import EventLog
 from tests.conftest import eventually
-from trace_sync.docs.entries import UserPrompt
-from trace_sync.errors import NotFound
-from trace_sync.runtime import registry
-from trace_sync.runtime.tools import (
+from trace_sync.bridge.tools import registry
+from trace_sync.bridge.tools.interface import (
     Exited,
     RunStarted,
     TerminalOutput,
@@ -22,6 +20,8 @@ from trace_sync.runtime.tools import (
     ToolRun,
     TurnEnded,
 )
+from trace_sync.contract.errors import NotFound
+from trace_sync.docs.entries import UserPrompt
 
 Watch = Callable[[ToolRun], EventLog]
 

@@ -19,7 +19,7 @@ from tests.conftest import StoreTarget
 from tests.support.git import make_repo
 from tests.support.live import LiveServer, serve
 from trace_sync.client.sync_client import SyncClient
-from trace_sync.docs.entries import SessionStatus
+from trace_sync.contract.session_status import SessionStatus
 from trace_sync.services.accounts import AccountService
 from trace_sync.settings import Settings
 from trace_sync.store.records import TokenKind

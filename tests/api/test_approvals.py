@@ -100,6 +100,23 @@ async def test_two_people_deciding_at_once_one_wins_and_the_other_is_told(
     assert "already answered" in loser.json()["error"]["message"]
 
 
+async def test_a_decision_after_the_tool_took_the_first_names_who_decided(
+    team: Team, asking: tuple[str, SyncClient]
+) -> None:
+    sid, io = asking
+    path = f"/api/sessions/{sid}/approvals/a1"
+    first = await team.api("member").post(path, json={"behavior": "allow"})
+    assert first.status_code == 200, first.text
+    with io.doc.transaction(origin="runtime"):  # delivered: the runtime no longer asks
+        del io.doc.get("approvals", type=Map)["a1"]
+    await eventually(lambda: waiting(team, sid, 1))
+    again = await team.api("admin").post(path, json={"behavior": "deny"})
+    assert again.status_code == 409
+    message = again.json()["error"]["message"]
+    member = team.users["member"]
+    assert "already answered (allow) by member" in message and member not in message
+
+
 async def test_a_question_is_answered_and_bad_answers_are_refused(
     team: Team, asking: tuple[str, SyncClient]
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from tests.api.conftest import Team
-from trace_sync.docs.entries import SessionStatus
+from trace_sync.contract.session_status import SessionStatus
 
 Op = Callable[[Team, httpx.AsyncClient], Awaitable[httpx.Response]]
 PRINCIPALS = ("owner", "admin", "member", "viewer", "outsider", "revoked", "runtime")
@@ -21,6 +21,10 @@ MAY = {
     "members": {"owner", "admin", "member", "viewer"},
     "writers": {"owner", "admin", "member"},
     "admins": {"owner", "admin"},
+    # the owner made on first start is also the instance admin; the admin is not
+    "instance admins": {"owner"},
+    # the owner starts the sessions these cases act on
+    "session owner": {"owner"},
 }
 
 
@@ -76,8 +80,14 @@ CASES: list[tuple[str, str, int, Op]] = [
     ),
     ("list members", "members", 200, lambda t, c: c.get(f"/api/workspaces/{t.wid}/members")),
     (
-        "add member",
+        "invite",
         "admins",
+        201,
+        lambda t, c: c.post(f"/api/workspaces/{t.wid}/invitations", json={"role": "viewer"}),
+    ),
+    (
+        "create an account",
+        "instance admins",
         201,
         lambda t, c: c.post(f"/api/workspaces/{t.wid}/members", json={"name": f"n{next(_names)}"}),
     ),
@@ -85,7 +95,7 @@ CASES: list[tuple[str, str, int, Op]] = [
     ("remove member", "admins", 204, lambda t, c: _remove_member(t, c)),
     ("list repos", "members", 200, lambda t, c: c.get(f"/api/workspaces/{t.wid}/repos")),
     ("show repo", "members", 200, lambda t, c: c.get(f"/api/workspaces/{t.wid}/repos/{t.repo_id}")),
-    ("connect a local repo", "admins", 201, lambda t, c: _add_repo(t, c)),
+    ("connect a local repo", "instance admins", 201, lambda t, c: _add_repo(t, c)),
     ("remove someone's repo", "admins", 204, lambda t, c: _remove_repo(t, c)),
     ("list sessions", "members", 200, lambda t, c: c.get(f"/api/workspaces/{t.wid}/sessions")),
     (
@@ -108,7 +118,15 @@ CASES: list[tuple[str, str, int, Op]] = [
         "send prompt",
         "writers",
         201,
-        lambda t, c: _on_session(t, c, "POST", "/prompts", {"text": "go on"}),
+        lambda t, c: _prompt(t, c, "claude_code"),
+    ),
+    (
+        # A shell runs its prompts as commands: before a runtime (and its owner's
+        # grant) is known, only the session's owner may queue them.
+        "send a command to a shell session with no runtime yet",
+        "session owner",
+        201,
+        lambda t, c: _prompt(t, c, "shell"),
     ),
     ("pause", "writers", 200, lambda t, c: lifecycle(t, c, "pause", "running")),
     ("resume", "writers", 200, lambda t, c: lifecycle(t, c, "resume", "paused")),
@@ -151,6 +169,12 @@ async def _on_session(
 ) -> httpx.Response:
     sid = await running(t)
     return await c.request(method, f"/api/sessions/{sid}{tail}", json=body)
+
+
+async def _prompt(t: Team, c: httpx.AsyncClient, tool: str) -> httpx.Response:
+    sid = str((await t.start(tool=tool))["id"])
+    await t.report(sid, SessionStatus.RUNNING)
+    return await c.post(f"/api/sessions/{sid}/prompts", json={"text": "go on"})
 
 
 async def _hand_off(t: Team, c: httpx.AsyncClient) -> httpx.Response:

@@ -7,8 +7,8 @@ from pycrdt import Map
 
 from tests.api.conftest import Team
 from tests.conftest import eventually
-from trace_sync.client.sync_client import Backoff, LinkState
-from trace_sync.errors import TraceError
+from trace_sync.client.reconnect import Backoff, LinkState
+from trace_sync.contract.errors import TraceError
 
 CALLERS = ("owner", "admin", "member", "viewer", "outsider", "revoked", "runtime")
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pycrdt import Array, Map
+from pycrdt import Array, Map, Text
 
 from tests.api.conftest import Team
 from tests.conftest import eventually
@@ -170,3 +170,59 @@ async def test_finished_transcript_text_becomes_searchable(
         return [(h["session"]["id"], h["kind"]) for h in hits["items"]] == [(sid, "transcript")]
 
     await eventually(found, within=20)
+
+
+async def test_a_nul_in_transcript_text_does_not_stop_indexing(
+    team: Team, hosted: tuple[str, SyncClient]
+) -> None:
+    sid, io = hosted
+    search = f"/api/workspaces/{team.wid}/search"
+    for n, words in enumerate(["a binary\u0000blob in the parser", "then the kangaroo test"]):
+        entry = {"id": f"m{n}", "kind": "assistant_text", "at": NOW, "text": words}
+        write(io, "transcript", None, entry | {"streaming": False})
+
+    async def found(query: str) -> bool:
+        hits = (await team.api("member").get(search, params={"q": query})).json()
+        return [h["session"]["id"] for h in hits["items"]] == [sid]
+
+    await eventually(lambda: found("kangaroo"), within=20)
+    assert await found("parser")
+
+
+async def test_diff_stats_roll_up_into_the_session_and_the_workspace(
+    team: Team, hosted: tuple[str, SyncClient]
+) -> None:
+    sid, io = hosted
+    write(io, "files", "a.py", {"path": "a.py", "status": "modified", "added": 7, "removed": 2})
+    write(io, "files", "b.md", {"path": "b.md", "status": "added", "added": 5})
+    await becomes(team, sid, "lines_added", 12)
+    assert (await session(team, sid))["lines_removed"] == 2
+    entry = await index_entry(team, sid)
+    assert (entry["lines_added"], entry["lines_removed"]) == (12, 2)
+    with io.doc.transaction(origin="runtime"):
+        del io.doc.get("files", type=Map)["b.md"]  # the new file was dropped again
+    await becomes(team, sid, "lines_added", 7)
+
+
+async def test_tool_output_and_terminal_output_become_searchable(
+    team: Team, hosted: tuple[str, SyncClient]
+) -> None:
+    sid, io = hosted
+    search = f"/api/workspaces/{team.wid}/search"
+    result = {"id": "r1", "kind": "tool_result", "at": NOW, "call_id": "c1"}
+    write(io, "transcript", None, result | {"output": "ImportError: no module named wombat"})
+    with io.doc.transaction(origin="runtime"):
+        io.doc.get("terminals", type=Map)["t1"] = {"id": "t1", "title": "tests", "kind": "tool"}
+        io.doc.get("output", type=Map)["t1"] = Text("$ pytest\r\n\x1b[31mFAILED\x1b[0m quokka\r\n")
+
+    async def hit(query: str) -> tuple[str, str] | None:
+        items = (await team.api("member").get(search, params={"q": query})).json()["items"]
+        return (items[0]["kind"], items[0]["snippet"]) if items else None
+
+    await eventually(lambda: _found(hit("wombat")), within=20)
+    assert await hit("wombat") == ("tool_output", "ImportError: no module named [wombat]")
+    assert await hit("FAILED quokka") == ("terminal", "$ pytest\n[FAILED] [quokka]\n")
+
+
+async def _found(pending: Any) -> bool:
+    return await pending is not None

@@ -10,7 +10,7 @@ from pycrdt import Map
 from tests.api.conftest import Team
 from tests.conftest import eventually
 from tests.support.js_client import JsClient
-from trace_sync.docs.entries import SessionStatus
+from trace_sync.contract.session_status import SessionStatus
 
 
 def js_index(js: JsClient) -> dict[str, Any]:

@@ -14,10 +14,11 @@ async def test_admins_set_the_setup_and_assignments_carry_it(team: Team) -> None
     assert escaping.status_code == 422
     stored = await team.api("admin").put(path, json=setup)
     assert stored.status_code == 200, stored.text
-    assert stored.json()["setup"] == setup
+    defaults = {"update_mode": "merge", "forge": None, "forge_url": None}
+    assert stored.json()["setup"] == setup | defaults
     session = await team.start("member", permission_mode="accept_edits")
     row = await team.live.ctx.store.sessions.get(session["id"])
     assignment = await team.live.ctx.bridges.router.assignment(row)
-    assert assignment.permission_mode == "accept_edits"
+    assert assignment.spec.permission_mode == "accept_edits"
     assert assignment.setup.copy_files == [".env", "config/*.local"]
     assert assignment.setup.command == "make deps"

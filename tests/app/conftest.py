@@ -12,7 +12,7 @@ from tests.app.seed import ScriptedRuntime, Seeded, seed
 from tests.support.live import LiveServer, serve
 from tests.sync.conftest import settings_for
 from trace_sync.auth.principal import Principal
-from trace_sync.client import Backoff
+from trace_sync.client.reconnect import Backoff
 
 FAST = Backoff(first=0.05, longest=0.5)
 

@@ -42,16 +42,19 @@ class Recorder(Connection):
 class Headless:
     """One page of the app at a given size: ``async with Headless(origin, width)``."""
 
-    def __init__(self, origin: Origin, width: int = 1280, height: int = 800) -> None:
+    def __init__(
+        self, origin: Origin, width: int = 1280, height: int = 800, route: str = "/"
+    ) -> None:
         self.origin = origin
         self.size = (width, height)
+        self.route = route  # the browser's address as the page (re)connects
         self.executor = ThreadPoolExecutor(max_workers=2)
 
     async def __aenter__(self) -> Headless:
         self.conn = Recorder(asyncio.get_running_loop(), self.executor)
         self.session = Session(self.conn)
         width, height = self.size
-        self.session.apply_page_patch({"width": width, "height": height})
+        self.session.apply_page_patch({"width": width, "height": height, "route": self.route})
         self.session.get_page_patch()  # what REGISTER_CLIENT answers
         self.page = self.session.page
         _context_page.set(self.page)  # as FletApp does before calling main
@@ -79,8 +82,11 @@ class Headless:
                 v = getattr(c, attr, None)
                 if isinstance(v, str) and v:
                     found.append(v)
-            for span in getattr(c, "spans", None) or []:
+            spans = getattr(c, "spans", None) or []
+            for span in spans:
                 found.append(span.text or "")
+            if spans:  # and the whole line, as a person reads it
+                found.append("".join(span.text or "" for span in spans))
         return found
 
     def text(self) -> str:

@@ -10,6 +10,8 @@ into the running server, exactly as a bridge would.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,16 +21,18 @@ from pycrdt import Array, Doc, Map, Text
 
 from tests.support.git import make_repo
 from trace_sync.auth.principal import Principal
-from trace_sync.client import SyncClient
+from trace_sync.bridge.fake_runtime import FakeRuntime
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.contract.session_spec import SessionSpec
+from trace_sync.contract.session_status import SessionStatus
 from trace_sync.docs import entries as e
 from trace_sync.docs import typed
-from trace_sync.docs.entries import SessionStatus
 from trace_sync.docs.layouts import SESSION_IO, SESSION_LOG
 from trace_sync.services.accounts import AccountService
+from trace_sync.services.bridges.runtime_index import RuntimeIndex
+from trace_sync.services.bridges.runtimes import issue_runtime_token
 from trace_sync.services.documents import Documents
 from trace_sync.services.repos import RepoService
-from trace_sync.services.runtime_index import RuntimeIndex
-from trace_sync.services.runtimes import issue_runtime_token
 from trace_sync.services.sessions import SessionService
 from trace_sync.store import Store
 
@@ -84,9 +88,8 @@ async def seed(store: Store, documents: Documents, owner: Principal, root: Path)
     ids: dict[str, str] = {}
     for title, tool in (("Add email to users", "claude_code"), ("Fix flaky CI", "codex"),
                         ("Explore the parser", "shell")):  # fmt: skip
-        row = await sessions.start(
-            owner, workspace.id, repo_id=repo.id, tool=tool, title=title, prompt=f"{title}, please"
-        )
+        spec = SessionSpec.of(repo_id=repo.id, tool=tool, title=title, prompt=f"{title}, please")
+        row = await sessions.start(owner, workspace.id, spec)
         ids[title] = row.id
     hosted = ids["Add email to users"]
     runtime = await store.runtimes.register(owner.user_id, "scripted", RUNTIME_NAME, "desktop")
@@ -111,6 +114,18 @@ def _commit_change(path: Path) -> None:
 
 
 # -- the scripted runtime ---------------------------------------------------------
+
+
+BRANCH = e.BranchStatus(
+    branch="trace/add-email",
+    base="main",
+    ahead_base=3,
+    behind_base=1,
+    remote="origin",
+    pushed=True,
+    ahead_remote=1,
+    behind_remote=0,
+)
 
 
 def write_io(doc: Doc[Any], sid: str, runtime_id: str) -> None:
@@ -153,6 +168,7 @@ def write_io(doc: Doc[Any], sid: str, runtime_id: str) -> None:
             ),
         )
         put("approvals", "req-1", approval())
+        typed.put_fields(doc, SESSION_IO, "branch", BRANCH, origin=ORIGIN)
         add(
             "checkpoints",
             e.Checkpoint(
@@ -218,36 +234,31 @@ def transcript() -> list[e.TranscriptEntry]:
     ]
 
 
-class ScriptedRuntime:
-    """The runtime side of one hosted session: ``async with ScriptedRuntime(url, sid, seeded)``."""
+class ScriptedRuntime(FakeRuntime):
+    """The runtime side of one hosted session: ``async with ScriptedRuntime(url, sid, seeded)``
+    writes the seeded io document (:func:`write_io`) and its log segment on entry."""
 
     def __init__(self, server_url: str, sid: str, seeded: Seeded) -> None:
+        super().__init__(server_url, sid, seeded.runtime_id, seeded.runtime_token, origin=ORIGIN)
         self.sid = sid
-        self.runtime_id = seeded.runtime_id
-        token = seeded.runtime_token
-        self.io = SyncClient(server_url, f"session/{sid}/io", token)
-        self.segment = SyncClient(server_url, f"session/{sid}/log/t1-0", token)
 
     async def __aenter__(self) -> ScriptedRuntime:
-        await self.io.__aenter__()
-        await self.segment.__aenter__()
-        await self.io.wait_synced()
-        await self.segment.wait_synced()
+        await super().__aenter__()
+        segment = await self.segment("t1-0")
         write_io(self.io.doc, self.sid, self.runtime_id)
-        write_segment(self.segment.doc)
-        await self.io.flush()
-        await self.segment.flush()
+        write_segment(segment.doc)
+        await self.flush()
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.segment.__aexit__(*exc)
-        await self.io.__aexit__(*exc)
 
     def answer_approval(self, status: str = "running") -> None:
         """What a runtime does once the decision reached the tool."""
         with self.io.doc.transaction(origin=ORIGIN):
-            del typed.root_of(self.io.doc, SESSION_IO, "approvals")["req-1"]
+            self.took("req-1")
             typed.root_of(self.io.doc, SESSION_IO, "runtime")["status"] = status
+
+    def took(self, request_id: str) -> None:
+        """The tool has the decision on ``request_id``: it is no longer pending."""
+        del typed.root_of(self.io.doc, SESSION_IO, "approvals")[request_id]
 
     def ask(self, text: str, options: list[str], request_id: str = "req-2") -> None:
         """The tool asks a question (a pending request and its transcript entry)."""
@@ -258,8 +269,8 @@ class ScriptedRuntime:
         question = e.Question(id=f"q-{request_id}", at=NOW, request_id=request_id, text=text,
                               options=options)  # fmt: skip
         with self.io.doc.transaction(origin=ORIGIN):
-            typed.put(self.io.doc, SESSION_IO, "approvals", request_id, asked, origin=ORIGIN)
-            typed.append(self.io.doc, SESSION_IO, "transcript", question, origin=ORIGIN)
+            self.put("approvals", request_id, asked)
+            self.append("transcript", question)
 
     def stream(self, more: str) -> None:
         """Streamed assistant text: the entry is replaced as text comes."""
@@ -268,6 +279,24 @@ class ScriptedRuntime:
             for i, value in enumerate(list(transcript)):
                 if isinstance(value, dict) and value.get("id") == "5":
                     transcript[i] = value | {"text": value["text"] + more}
+
+
+@asynccontextmanager
+async def hosted_without_terminal(
+    server_url: str, store: Store, seeded: Seeded, sid: str
+) -> AsyncIterator[SyncClient]:
+    """``sid`` hosted by the owner's runtime the way a Claude Code or Codex session is:
+    a transcript and no terminal. Yields the runtime's link to ``session/<sid>/io``."""
+    await store.sessions.assign_runtime(sid, seeded.runtime_id)
+    async with SyncClient(server_url, f"session/{sid}/io", seeded.runtime_token) as io:
+        await io.wait_synced()
+        with io.doc.transaction(origin=ORIGIN):
+            runtime = {"runtime_id": seeded.runtime_id, "status": "running"}
+            typed.root_of(io.doc, SESSION_IO, "runtime").update(runtime)
+            said = e.AssistantText(id="1", at=NOW, text="Looking at the flaky test.")
+            typed.append(io.doc, SESSION_IO, "transcript", said, origin=ORIGIN)
+        await io.flush()
+        yield io
 
 
 @dataclass
@@ -314,3 +343,17 @@ async def decided(
         decisions = session.doc.get("decisions", type=Map)
         await eventually(lambda: request_id in decisions, within=30)
         return dict(decisions[request_id])
+
+
+#: A line longer than any window (it must scroll, not wrap).
+LONG_LINE = "ENDPOINTS = [" + ", ".join(f'"/api/v1/resource_{n}"' for n in range(14)) + "]"
+
+
+def long_change() -> e.FileChange:
+    """A change with a line longer than any window and 20 unchanged lines between two edits."""
+    unchanged = "".join(f" value_{n} = {n}\n" for n in range(20))
+    diff = (
+        "--- a/app/settings.py\n+++ b/app/settings.py\n@@ -1,22 +1,22 @@\n"
+        f"-DEBUG = True\n+{LONG_LINE}\n{unchanged}-TIMEOUT = 10\n+TIMEOUT = 30\n"
+    )
+    return e.FileChange(path="app/settings.py", status="modified", added=2, removed=2, diff=diff)

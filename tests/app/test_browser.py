@@ -7,6 +7,8 @@ test-artifacts/.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import shutil
 import signal
@@ -17,9 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.seed import ScriptedRuntime, SeededDir, decided, seed_data_dir
+from tests.app.seed import NOW, ORIGIN, ScriptedRuntime, SeededDir, decided, seed_data_dir
+from tests.conftest import eventually
 from tests.support import parts
 from tests.support.server_process import ROOT, ServerProcess
+from trace_app.client import UNREACHABLE
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.docs import entries as e
+from trace_sync.docs import typed
+from trace_sync.docs.layouts import SESSION_IO, SESSION_NOTES
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -31,6 +39,7 @@ SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
 try:
     from playwright.async_api import Browser, Page, async_playwright
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # pragma: no cover - reported by the fixture below
     async_playwright = None  # type: ignore[assignment]
 
@@ -86,9 +95,15 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
             server.stop(signal.SIGKILL)
 
 
+#: How long a browser step may wait (Playwright's default is 30 s): a 2-core machine
+#: running the whole suite draws a Flutter page slowly.
+STEP_MS = 60_000
+
+
 async def open_app(site: Site, size: str, url: str | None = None) -> Page:
     width, height = SIZES[size]
     context = await site.browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(STEP_MS)
     page = await context.new_page()
     await page.goto(url or site.sign_in_link())
     await accessible(page)
@@ -101,17 +116,34 @@ async def accessible(page: Page) -> None:
     await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
 
 
-async def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+async def shot(page: Page, name: str, folder: Path | None = None) -> None:
+    """A screenshot in ``folder`` (a test's tmp dir), by default test-artifacts/."""
+    if folder is None:
+        ARTIFACTS.mkdir(exist_ok=True)
     await page.wait_for_timeout(800)  # let the canvas paint what the semantics tree has
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    await page.screenshot(path=str((folder or ARTIFACTS) / f"{name}.png"))
 
 
 def tagged(page: Page, identifier: str) -> object:
     return page.locator(f'[flt-semantics-identifier="{identifier}"]')
 
 
-async def sees(page: Page, text: str, timeout: float = 30_000) -> None:
+async def focused(page: Page, label: str) -> None:
+    """Until the field whose label starts with ``label`` has the keyboard (Flutter
+    makes its input a frame after the tap: keys typed before then are not the field's)."""
+    await page.wait_for_function(
+        "l => document.activeElement?.getAttribute('aria-label')?.startsWith(l)", arg=label
+    )
+
+
+async def type_into(page: Page, label: str, text: str) -> None:
+    """As a person types: tap the field, see the caret, then type."""
+    await page.get_by_role("textbox", name=label, exact=True).click()
+    await focused(page, label)
+    await page.keyboard.type(text)
+
+
+async def sees(page: Page, text: str, timeout: float = STEP_MS) -> None:
     """Wait until ``text`` is somewhere in the accessibility tree."""
     await page.wait_for_function(
         "t => document.querySelector('flt-semantics-host, flt-glass-pane')"
@@ -144,8 +176,7 @@ async def test_sign_in_list_open_a_session_and_see_everything(site: Site, size: 
         await shot(page, f"{size}-transcript")
     await tagged(page, "pane-terminal").first.click()  # type: ignore[attr-defined]
     await sees(page, "FAILED")
-    await page.get_by_role("textbox", name="Type into this terminal (Enter sends)").click()
-    await page.keyboard.type("ls")
+    await type_into(page, "Type into this terminal (Enter sends)", "ls")
     await page.keyboard.press("Enter")
     await sees(page, "Not typed:")  # the input reaches the server: no bridge link to pass it on
     await shot(page, f"{size}-terminal")
@@ -186,14 +217,26 @@ async def _open_session(site: Site, size: str, pane: str = "draft") -> Page:
     return page
 
 
+async def choose_pane(page: Page, pane: str, shows: str) -> None:
+    """Tap a pane's chip until the pane shows ``shows`` (a tap while the session's
+    first redraws replace the chip is lost)."""
+    for _ in range(3):
+        await tagged(page, f"pane-{pane}").first.click()  # type: ignore[attr-defined]
+        try:
+            await sees(page, shows, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    await sees(page, shows)
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 async def test_two_people_typing_in_the_shared_draft_converge(site: Site, size: str) -> None:
     ada = await _open_session(site, size)
     bob = await _open_session(site, "desktop")
-    ada_draft, bob_draft = await _draft(ada), await _draft(bob)
-    await ada_draft.click()  # type: ignore[attr-defined]
-    await ada.keyboard.type("Also add a migration.")
-    await bob_draft.click()  # type: ignore[attr-defined]
+    await type_into(ada, "Shared prompt draft", "Also add a migration.")
+    await (await _draft(bob)).click()  # type: ignore[attr-defined]
+    await focused(bob, "Shared prompt draft")
     await draft_reads(bob, "Also add a migration.")
     await bob.keyboard.press("End")
     await bob.keyboard.type(" And docs.")
@@ -216,3 +259,168 @@ async def test_approving_a_request_changes_the_status(site: Site, size: str) -> 
     await sees(page, "status running")
     await sees(page, "No pending approvals.")
     await shot(page, f"{size}-approved")
+
+
+async def members_of(site: Site) -> dict[str, str]:
+    """Name -> role, as the server has them."""
+    async with httpx.AsyncClient(base_url=site.server.url) as http:
+        wid = site.seeded.seeded.workspace_id
+        reply = await http.get(
+            f"/api/workspaces/{wid}/members",
+            headers={"Authorization": f"Bearer {site.server.token}"},
+        )
+    return {m["user"]["name"]: m["role"] for m in reply.json()["items"]}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_the_owner_changes_a_role_invites_and_removes_a_member(
+    site: Site, size: str, tmp_path: Path
+) -> None:
+    page = await open_app(site, size)
+    await sees(page, "Add email to users")
+    role = "tab" if size == "phone" else "button"
+    await page.get_by_role(role, name=re.compile("^Members")).click()
+    await sees(page, "bob")
+    await shot(page, f"{size}-members", tmp_path)
+    await tagged(page, "role-of-bob").first.click()  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="viewer", exact=True).click()
+    await eventually(lambda: _has(site, "bob", "viewer"), within=30)
+    await page.get_by_role("button", name="Invite").click()
+    await sees(page, "Invitation code for a new member")
+    await shot(page, f"{size}-members-invited", tmp_path)
+    await tagged(page, "remove-bob").first.click()  # type: ignore[attr-defined]
+    await eventually(lambda: _has(site, "bob", None), within=30)
+    await shot(page, f"{size}-members-removed", tmp_path)
+
+
+async def _has(site: Site, name: str, role: str | None) -> bool:
+    return (await members_of(site)).get(name) == role
+
+
+def _long_transcript(runtime: ScriptedRuntime, entries: int) -> None:
+    """A turn's worth of text, enough to pass the height of a window, and the
+    tool's stderr as the runtime's error (as a crashed tool leaves it)."""
+    trace = "\n".join(f'  File "app/models.py", line {n}, in greet' for n in range(30))
+    with runtime.io.doc.transaction(origin=ORIGIN):
+        runtime_map = typed.root_of(runtime.io.doc, SESSION_IO, "runtime")
+        runtime_map["error"] = f"the tool wrote to stderr:\nTraceback:\n{trace}"
+    for n in range(entries):
+        said = e.AssistantText(
+            id=f"long-{n}", at=NOW, text=f"Step {n}: looked at the models.\n\nThen at the tests."
+        )
+        typed.append(runtime.io.doc, SESSION_IO, "transcript", said, origin=ORIGIN)
+
+
+async def test_the_draft_and_send_stay_in_the_window_under_a_long_transcript(
+    site: Site, tmp_path: Path
+) -> None:
+    _long_transcript(site.runtime, 8)
+    await site.runtime.io.flush()
+    page = await _open_session(site, "desktop")
+    await sees(page, "the tool wrote to stderr")
+    await shot(page, "desktop-long-transcript", tmp_path)
+    send = await page.get_by_role("button", name="Send", exact=True).bounding_box()
+    draft = await (await _draft(page)).bounding_box()  # type: ignore[attr-defined]
+    assert send is not None and draft is not None
+    assert send["y"] + send["height"] <= SIZES["desktop"][1]  # in the window: it can be clicked
+    assert draft["y"] >= 0
+    await type_into(page, "Shared prompt draft", "Now add a migration.")
+    await draft_reads(page, "Now add a migration.")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await sees(page, "send prompt: pending")
+
+
+async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
+    """The agent streams text while a person reviews (each piece redraws their page)."""
+    while not stop.is_set():
+        runtime.stream(".")
+        await runtime.io.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def comments_in_notes(site: Site) -> int:
+    async with SyncClient(
+        site.server.url, f"session/{site.hosted}/notes", site.server.token, read_only=True
+    ) as notes:
+        await notes.wait_synced()
+        return len(typed.read_array(notes.doc, SESSION_NOTES, "comments"))
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_thirty_review_comments_typed_at_speed_all_arrive(
+    site: Site, size: str, tmp_path: Path
+) -> None:
+    page = await _open_session(site, size, pane="files")
+    await choose_pane(page, "files", "app/models.py")
+    stop = asyncio.Event()
+    working = asyncio.create_task(_agent_working(site.runtime, stop))
+    field = page.get_by_role("textbox", name="Comment on this line")
+    notes = SyncClient(
+        site.server.url, f"session/{site.hosted}/notes", site.server.token, read_only=True
+    )
+    async with notes:
+        await notes.wait_synced()
+        arrived = lambda: len(typed.read_array(notes.doc, SESSION_NOTES, "comments"))  # noqa: E731
+        try:
+            for n in range(30):
+                await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
+                await field.click()
+                await page.keyboard.type(f"comment {n}: name the type", delay=10 + n % 11)
+                await page.keyboard.press("Enter")
+                with contextlib.suppress(AssertionError):  # a lost comment: on to the next
+                    await eventually(lambda n=n: arrived() == n + 1, within=5)  # type: ignore[misc]
+        finally:
+            stop.set()
+            await working
+            await shot(page, f"{size}-comments", tmp_path)
+        assert arrived() == 30
+    await sees(page, "30 review comments")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_a_server_restart_is_said_in_place_and_the_tab_returns_where_it_was(
+    site: Site, size: str
+) -> None:
+    page = await _open_session(site, size, pane="files")
+    if size == "desktop":
+        await tagged(page, "pane-files").first.click()  # type: ignore[attr-defined]
+    await sees(page, "app/models.py")
+    await page.wait_for_url(f"**/session/{site.hosted}/files")
+    # A crash on one size, a graceful restart on the other: the tab cannot tell them apart.
+    site.server.stop(signal.SIGKILL if size == "phone" else signal.SIGTERM)
+    banner = page.get_by_role("alert")
+    await banner.wait_for(timeout=15_000)
+    assert await banner.inner_text() == UNREACHABLE
+    await sees(page, "app/models.py")  # the last view stays under the banner
+    await shot(page, f"{size}-server-away")
+    async with page.expect_websocket(lambda ws: ws.url.endswith("/ws"), timeout=60_000) as link:
+        await asyncio.to_thread(site.server.start)
+    await banner.wait_for(state="detached", timeout=15_000)
+    await (await link.value).wait_for_event("framereceived")  # the new server's page
+    await sees(page, "Add email to users")
+    await sees(page, "app/models.py")
+    assert page.url.endswith(f"/session/{site.hosted}/files")
+    await shot(page, f"{size}-server-back")
+
+
+async def test_the_tab_title_counts_what_needs_you_until_it_is_read(site: Site) -> None:
+    page = await open_app(site, "desktop")
+    await page.wait_for_function("/^\\(\\d+\\) Trace$/.test(document.title)", timeout=60_000)
+    await page.get_by_role("button", name=re.compile("Inbox")).click()
+    await sees(page, "Add email to users needs your approval")
+    await shot(page, "desktop-inbox")
+    await tagged(page, "inbox-read-all").first.click()  # type: ignore[attr-defined]
+    await page.wait_for_function("document.title === 'Trace'", timeout=30_000)
+
+
+async def test_the_usage_chart_draws_in_the_browser(site: Site) -> None:
+    page = await open_app(site, "desktop")
+    await page.get_by_role("button", name=re.compile("^Settings")).click()
+    await page.get_by_role("button", name="Usage and budgets").click()
+    await sees(page, "spent $0.42")
+    await tagged(page, "usage-by-tool").first.click()  # type: ignore[attr-defined]
+    await sees(page, "claude_code: $0.42 · 1,540 tokens")  # the totals beside the chart
+    await shot(page, "desktop-usage")
+    assert "Unknown control" not in await page.evaluate("document.body.innerText")

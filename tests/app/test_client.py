@@ -10,9 +10,10 @@ from pycrdt import Text
 from tests.app.conftest import FAST, World
 from tests.conftest import eventually
 from trace_app import commands, notes
-from trace_app.api import Unreachable
 from trace_app.client import TraceClient
-from trace_sync.client import SyncClient
+from trace_sync.client.api import Unreachable
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.contract.session_spec import SessionSpec
 
 
 async def test_the_session_list_and_a_session_come_from_the_documents(world: World) -> None:
@@ -29,7 +30,7 @@ async def test_the_session_list_and_a_session_come_from_the_documents(world: Wor
         kinds = [i.kind for i in state.items]
         assert kinds == ["user_prompt", "thinking", "tool_call", "assistant_text", "raw", "raw"]
         assert state.items[2].result == "edited app/models.py"  # the result folds into its call
-        assert state.terminals[0].segments == ("t1-0",)
+        assert [s.name for s in state.terminals[0].segments] == ["t1-0"]
         assert "older output" in await trace.older_output(world.hosted, "t1-0")
         assert trace.attention()[0].id == world.hosted
 
@@ -119,3 +120,18 @@ async def test_a_read_only_client_syncs_a_document_with_deletions(world: World) 
             reader.doc.get("scratch", type=Text).insert(0, "stays local")
         await reader.wait_synced()
         assert reader.state.value == "synced"
+
+
+async def test_a_session_started_from_the_app_keeps_the_spec_it_was_given(world: World) -> None:
+    store = world.live.ctx.store
+    [repo] = await store.repos.in_workspace(world.seeded.workspace_id)
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as trace:
+        await trace.start()
+        spec = SessionSpec.of(
+            repo_id=repo.id, tool="codex", model="gpt-5-codex", permission_mode="bypass"
+        )
+        trace.send(commands.start_session(trace.workspace_id, spec))
+        await eventually(lambda: len(trace.sessions()) == 4)
+        [new] = [r for r in trace.sessions() if r.id not in world.seeded.sessions.values()]
+    row = await store.sessions.get(new.id)
+    assert (row.tool, row.model, row.permission_mode) == ("codex", "gpt-5-codex", "bypass")

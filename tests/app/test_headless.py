@@ -11,7 +11,8 @@ from tests.app import seed
 from tests.app.conftest import World
 from tests.app.headless import Headless
 from tests.conftest import eventually
-from trace_app.ui.shell import Origin, Place
+from trace_app.ui.new_session_view import VIEWERS_CANNOT
+from trace_app.ui.shell import Origin, ViewPlace
 from trace_sync.services.accounts import AccountService
 from trace_sync.store.records import Role
 
@@ -79,6 +80,20 @@ async def test_a_session_shows_what_the_runtime_wrote_and_approving_queues_the_c
         assert 'email: str = ""' in app.text()
 
 
+async def test_the_files_pane_shows_the_branch_and_its_buttons_reach_the_server(
+    world: World,
+) -> None:
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        await app.click(app.find(ft.Chip, "files (2)"), "select")
+        shown = "trace/add-email · 3 ahead, 1 behind main · origin: 1 to push, 0 to pull"
+        await eventually(lambda: shown in app.text())
+        assert "No pull request." in app.text()
+        await app.click(app.find(ft.OutlinedButton, "Push"))
+        # The scripted runtime answers no git requests: the server's refusal comes back.
+        await eventually(lambda: "push the branch failed" in app.text())
+
+
 async def opened(app: Headless, world: World) -> None:
     await eventually(lambda: len(listed(app)) == 3)
     await app.click(app.tagged(f"session-{world.hosted}").content)
@@ -111,6 +126,18 @@ async def test_allow_for_this_session_or_deny_is_the_decision_the_tool_gets(
         assert not any(isinstance(c, ft.Button) and c.content == "Approve" for c in app.controls())
 
 
+async def test_an_approval_keeps_its_buttons_while_the_transcript_streams(world: World) -> None:
+    """A redraw leaves an unchanged request's card alone: a new button in its place
+    loses a tap made across the redraw (seen in the browser journeys)."""
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        approve = app.find(ft.Button, "Approve")
+        world.runtime.stream(" and the next one")
+        await world.runtime.io.flush()
+        await eventually(lambda: any("and the next one" in t for t in app.texts()))
+        assert app.find(ft.Button, "Approve") is approve
+
+
 async def test_the_first_decision_wins_and_the_second_says_why_it_was_refused(
     world: World,
 ) -> None:
@@ -134,6 +161,10 @@ async def test_a_question_is_answered_with_its_answer_buttons(world: World) -> N
         await eventually(
             lambda: f"Answered: SQLite by {world.seeded.owner.user_name}, waiting" in app.text()
         )
+        world.runtime.took("req-2")  # the tool has the answer and moves on
+        await world.runtime.io.flush()
+        await eventually(lambda: "waiting for the tool" not in app.text())
+        assert f"Answered: SQLite by {world.seeded.owner.user_name}" in app.text()
 
 
 async def test_typing_in_the_draft_reaches_another_page(world: World) -> None:
@@ -165,8 +196,31 @@ async def test_a_viewer_sees_what_is_asked_but_no_buttons_and_cannot_edit_the_dr
     await store.directory.set_member(world.seeded.workspace_id, viewer.id, Role.VIEWER)
     token = (await AccountService(store).issue_token(viewer.id, label="vera")).token
     async with Headless(origin(world, token)) as app:
-        app.shell.go(Place("session", world.hosted))
+        app.shell.go(ViewPlace("session", world.hosted))
         await eventually(lambda: "Run the test suite" in app.text())
         assert "Viewers cannot answer." in app.text()
         assert not any(isinstance(c, ft.Button) and c.content == "Approve" for c in app.controls())
         assert app.find(ft.TextField, "Shared prompt draft").read_only
+        offered = [
+            c.content
+            for c in app.controls()
+            if isinstance(c, ft.Button | ft.OutlinedButton) and not c.disabled
+        ]  # the server refuses a viewer each of the session's actions, and their prompts
+        assert not {"Pause", "Stop", "Fork", "Hand off", "Send", "Interrupt with it"} & set(offered)
+        app.shell.go(ViewPlace("new"))
+        await eventually(lambda: VIEWERS_CANNOT in app.text())
+        assert "Start session" not in [
+            c.content for c in app.controls() if isinstance(c, ft.Button) and not c.disabled
+        ]
+
+
+async def test_an_interrupted_session_says_why_and_offers_to_run_again(world: World) -> None:
+    flaky = world.seeded.sessions["Fix flaky CI"]
+    why = "the bridge restarted during a turn"
+    await world.live.ctx.sessions.interrupt(flaky, "session.interrupted", reason=why)
+    async with Headless(origin(world)) as app:
+        await eventually(lambda: "Fix flaky CI" in app.text())
+        await app.click(app.tagged(f"session-{flaky}").content)
+        await eventually(lambda: f"Interrupted: {why}" in app.text())
+        buttons = [c.content for c in app.controls() if isinstance(c, ft.OutlinedButton)]
+        assert "Run again" in buttons and "Resume" in buttons

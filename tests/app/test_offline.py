@@ -11,12 +11,15 @@ import pytest
 from pycrdt import Text
 
 from tests.app.conftest import FAST
+from tests.app.headless import Headless
 from tests.app.seed import ScriptedRuntime, SeededDir, seed_data_dir
 from tests.conftest import eventually
 from tests.support.server_process import ServerProcess
 from trace_app import commands, notes
-from trace_app.client import TraceClient
-from trace_sync.client import SyncClient
+from trace_app.client import UNREACHABLE, TraceClient
+from trace_app.ui.navigator import ViewPlace
+from trace_app.ui.shell import Origin
+from trace_sync.client.sync_client import SyncClient
 
 
 @pytest.fixture
@@ -53,7 +56,8 @@ async def test_the_last_state_stays_and_offline_work_arrives_after_reconnect(
         state = await trace.open_session(sid)
         assert [f.path for f in state.files] == ["app/models.py", "docs/email.md"]
         assert state.approvals[0].title == "Run the test suite"
-        assert "FAILED" in state.terminals[0].output
+        screen = trace.screen(sid, state.terminals[0].id)
+        assert screen is not None and any("FAILED" in line for line in screen.emulator.text())
         notes.edit_text(trace.notes_of(sid).doc, "draft", "written offline")
         command = trace.send(commands.add_member(trace.workspace_id, "carol", "viewer"))
         assert trace.connection().pending == 1
@@ -69,3 +73,25 @@ async def test_the_last_state_stays_and_offline_work_arrives_after_reconnect(
         members = await trace.api.members(trace.workspace_id)
         assert "carol" in {m["user"]["name"] for m in members}
         assert command.key  # sent once, under its own idempotency key
+
+
+async def test_the_window_says_the_server_is_away_above_the_view_it_keeps(
+    started: tuple[ServerProcess, SeededDir], tmp_path: Path
+) -> None:
+    server, seeded = started
+    sid = seeded.seeded.sessions["Add email to users"]
+    origin = Origin(server.url, server.token, data_dir=tmp_path / "app-data")
+    async with (
+        ScriptedRuntime(server.url, sid, seeded.seeded) as runtime,
+        Headless(origin, route=f"/session/{sid}/files") as app,
+    ):
+        await runtime.io.flush()
+        await eventually(lambda: "A email.md  +1 −0" in app.texts(), within=30)
+        assert UNREACHABLE not in app.text()
+        server.stop(signal.SIGKILL)
+        await eventually(lambda: UNREACHABLE in app.text(), within=30)
+        assert "A email.md  +1 −0" in app.texts()  # the view stays under the notice
+        server.start()
+        await eventually(lambda: UNREACHABLE not in app.text(), within=30)
+        assert app.shell.place == ViewPlace("session", sid, "files")
+        assert "A email.md  +1 −0" in app.texts()

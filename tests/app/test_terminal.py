@@ -14,7 +14,7 @@ from tests.hosting.conftest import bed as bed  # noqa: F401, PLC0414  (the fixtu
 from tests.hosting.conftest import hosting as hosting  # noqa: F401, PLC0414
 from tests.hosting.conftest import live as live  # noqa: F401, PLC0414
 from tests.hosting.conftest import own_home as own_home  # noqa: F401, PLC0414
-from trace_app.ui.shell import Origin, Place
+from trace_app.ui.shell import Origin, ViewPlace
 
 INPUT = "Type into this terminal (Enter sends)"
 
@@ -24,7 +24,7 @@ def app_of(hosting: Hosting, who: Person) -> Headless:
 
 
 async def terminal_of(app: Headless, sid: str) -> ft.TextField:
-    app.shell.go(Place("session", sid))
+    app.shell.go(ViewPlace("session", sid))
     await eventually(lambda: any(t.startswith("terminal") for t in app.texts()))
     await app.click(app.tagged("pane-terminal").content, "select")
     await eventually(lambda: INPUT in app.texts())
@@ -72,7 +72,7 @@ async def test_a_member_asks_for_terminal_access_and_types_once_the_owner_approv
         await member.click(member.find(ft.Button, "Ask for terminal access"))
         assert member.shell.client is not None
         await member.shell.client.outbox.drained()  # the request reached the server
-        owner.shell.go(Place("bridges"))
+        owner.shell.go(ViewPlace("bridges"))
         await eventually(lambda: "terminal on one session · pending" in owner.text())
         await owner.click(owner.find(ft.OutlinedButton, "Approve"))
         await eventually(lambda: "terminal on one session · approved" in owner.text())

@@ -8,7 +8,7 @@ import pytest
 
 from trace_sync.auth.policy import Policy
 from trace_sync.auth.principal import Access, Principal
-from trace_sync.errors import NotFound
+from trace_sync.contract.errors import NotFound
 from trace_sync.store.records import Role, SessionAccess, TokenKind
 
 

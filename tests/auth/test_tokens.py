@@ -5,6 +5,7 @@ from __future__ import annotations
 from trace_sync.auth.tokens import (
     format_token,
     hash_secret,
+    new_code,
     new_secret,
     parse_token,
     secret_matches,
@@ -28,3 +29,10 @@ def test_secrets_differ_and_only_the_right_one_matches() -> None:
 def test_foreign_and_oversized_strings_are_not_tokens() -> None:
     for junk in ["", "Bearer x", "trace_t_a_short", "trace_../x_" + "a" * 40, "x" * 10_000]:
         assert parse_token(junk) is None
+
+
+def test_codes_people_paste_never_read_as_an_option() -> None:
+    # token_urlsafe starts with "-" one time in 64: "trace workspace join -x..." failed in CI
+    codes = [new_code() for _ in range(2000)]
+    assert all(code.isalnum() and len(code) == 32 for code in codes)
+    assert len(set(codes)) == len(codes)

@@ -21,13 +21,20 @@ from tests.conftest import StoreTarget
 from tests.support.git import make_repo
 from tests.support.live import LiveServer, serve
 from trace_sync.auth.principal import Principal
-from trace_sync.client.sync_client import Backoff
+from trace_sync.bridge.link import BridgeLink
+from trace_sync.bridge.registration import RuntimeCredentials, register
+from trace_sync.client.reconnect import Backoff
+from trace_sync.contract.bridge_protocol import (
+    Hello,
+    HostedTerminal,
+    Request,
+    ServerMessage,
+    Welcome,
+)
+from trace_sync.contract.session_spec import SessionSpec
+from trace_sync.contract.session_status import SessionStatus
 from trace_sync.docs import typed
-from trace_sync.docs.entries import SessionStatus
 from trace_sync.docs.layouts import SESSION, WORKSPACE
-from trace_sync.runtime.bridge_link import BridgeLink
-from trace_sync.runtime.protocol import Hello, HostedTerminal, Request, ServerMessage, Welcome
-from trace_sync.runtime.registration import RuntimeCredentials, register
 from trace_sync.services.accounts import AccountService
 from trace_sync.settings import BridgeTimings, Settings, sqlite_url
 from trace_sync.store.records import Repo, Role, SessionRow
@@ -134,7 +141,8 @@ class Bed:
 
     async def start(self, who: Person, **options: Any) -> SessionRow:
         values = {"repo_id": self.repo.id, "tool": "shell"} | options
-        return await self.live.ctx.sessions.start(who.principal, self.workspace_id, **values)
+        spec = SessionSpec.of(**values)
+        return await self.live.ctx.sessions.start(who.principal, self.workspace_id, spec)
 
     async def row(self, session_id: str) -> SessionRow:
         return await self.live.ctx.store.sessions.get(session_id)
@@ -145,6 +153,11 @@ class Bed:
     async def timeline(self, session_id: str) -> list[str]:
         async with self.live.ctx.sync.rooms.document(f"session/{session_id}") as doc:
             return [e["kind"] for e in typed.root_of(doc, SESSION, "timeline")]
+
+    async def summary(self, session_id: str) -> dict[str, Any]:
+        """The session's entry in the workspace index."""
+        async with self.live.ctx.sync.rooms.document(f"workspace/{self.workspace_id}") as doc:
+            return dict(typed.root_of(doc, WORKSPACE, "sessions")[session_id])
 
     async def meta(self, session_id: str) -> dict[str, Any]:
         async with self.live.ctx.sync.rooms.document(f"session/{session_id}") as doc:

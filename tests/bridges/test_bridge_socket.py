@@ -11,10 +11,11 @@ import websockets
 
 from tests.bridges.conftest import Bed, Recorder
 from tests.conftest import eventually
-from trace_sync.errors import Conflict, Forbidden, Unauthorized
-from trace_sync.runtime.bridge_link import BridgeState
-from trace_sync.runtime.protocol import ServerMessage
-from trace_sync.runtime.registration import ensure_registered, load_credentials, register
+from trace_sync.auth.tokens import parse_token
+from trace_sync.bridge.registration import ensure_registered, load_credentials, register
+from trace_sync.client.reconnect import LinkState
+from trace_sync.contract.bridge_protocol import ServerMessage
+from trace_sync.contract.errors import Conflict, Forbidden, Unauthorized
 
 
 async def test_a_registered_bridge_is_welcomed_with_its_sessions(bed: Bed) -> None:
@@ -55,7 +56,21 @@ async def test_registering_again_keeps_the_runtime_and_revokes_the_old_token(bed
     async with bed.bridge(first) as (link, _):
         with pytest.raises(Unauthorized):
             await link.wait_welcomed()
-        assert link.close_code == 4401 and link.state is BridgeState.REFUSED
+        assert link.close_code == 4401 and link.state is LinkState.REFUSED
+
+
+async def test_a_connected_bridge_whose_token_is_revoked_is_closed_with_4401(bed: Bed) -> None:
+    creds = await bed.register(bed.owner)
+    parsed = parse_token(creds.token)
+    assert parsed is not None
+    async with bed.bridge(creds) as (link, _):
+        await link.wait_welcomed()
+        revoked = await bed.http.post(
+            f"/api/tokens/{parsed.token_id}/revoke",
+            headers={"Authorization": f"Bearer {bed.owner.token}"},
+        )
+        assert revoked.status_code == 200, revoked.text
+        await eventually(lambda: link.close_code == 4401, within=1.0)
 
 
 async def test_a_user_token_is_refused_with_4403(bed: Bed) -> None:
@@ -106,11 +121,11 @@ async def test_a_second_connection_takes_over_and_the_first_stops_with_4409(bed:
         await first.wait_welcomed()
         async with bed.bridge(creds) as (second, _):
             await second.wait_welcomed()
-            await eventually(lambda: first.state is BridgeState.REFUSED)
+            await eventually(lambda: first.state is LinkState.REFUSED)
             assert first.close_code == 4409 and first.last_error is not None
             with pytest.raises(Conflict):
                 await first.wait_welcomed()
-            assert bed.live.ctx.bridges.runtimes.online(creds.runtime_id)
+            assert await bed.live.ctx.bridges.runtimes.online(creds.runtime_id)
 
 
 async def test_credentials_are_kept_private_and_reused(bed: Bed, tmp_path: Path) -> None:
@@ -149,4 +164,4 @@ async def test_a_failing_handler_does_not_stop_the_link(bed: Bed) -> None:
         second = await bed.start(bed.owner)
         await eventually(lambda: len(recorder.of_type("assign")) == 2)
         assert [m.session_id for m in recorder.of_type("assign")] == [first.id, second.id]
-        assert link.state is BridgeState.ONLINE
+        assert link.state is LinkState.ONLINE

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.bridges.conftest import Bed, Person
 from tests.conftest import eventually
-from trace_sync.runtime.protocol import HostedTerminal
+from trace_sync.contract.bridge_protocol import HostedTerminal
 from trace_sync.store.records import Role
 from trace_sync.store.schema import grants
 
@@ -59,7 +59,7 @@ async def test_only_the_owner_decides_and_every_step_is_on_the_timeline(bed: Bed
     listed = await bed.http.get(
         f"/api/runtimes/{creds.runtime_id}/grants", headers=bed.headers(bed.owner)
     )
-    assert [g["state"] for g in listed.json()] == ["revoked", "denied"]
+    assert [g["state"] for g in listed.json()["items"]] == ["revoked", "denied"]
 
 
 async def test_strangers_cannot_see_a_runtime_to_ask_for_it(bed: Bed) -> None:

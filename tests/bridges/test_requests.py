@@ -12,8 +12,8 @@ from pycrdt import Map
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from trace_sync.client.sync_client import SyncClient
-from trace_sync.errors import NotFound
-from trace_sync.runtime.protocol import Request
+from trace_sync.contract.bridge_protocol import Request
+from trace_sync.contract.errors import NotFound
 
 
 async def test_each_operation_reaches_the_bridge_and_returns_its_answer(bed: Bed) -> None:

@@ -12,10 +12,11 @@ from pycrdt import Array
 from tests.bridges.conftest import FAST, Recorder
 from tests.conftest import StoreTarget, eventually
 from tests.support.server_process import ServerProcess
+from trace_sync.bridge.link import BridgeLink
+from trace_sync.bridge.registration import register
+from trace_sync.client.reconnect import LinkState
 from trace_sync.client.sync_client import SyncClient
-from trace_sync.runtime.bridge_link import BridgeLink, BridgeState
-from trace_sync.runtime.protocol import Hello
-from trace_sync.runtime.registration import register
+from trace_sync.contract.bridge_protocol import Hello
 from trace_sync.store import Store
 
 LEASE_S = 3.0
@@ -66,13 +67,13 @@ async def test_a_surviving_bridge_keeps_its_sessions_across_a_server_crash(
             ) as link:
                 await link.wait_welcomed()
                 await asyncio.to_thread(server.stop, signal.SIGKILL)
-                await eventually(lambda: link.state is not BridgeState.ONLINE)
+                await eventually(lambda: link.state is not LinkState.ONLINE)
                 await asyncio.to_thread(server.start)
                 await eventually(lambda: len(recorder.welcomes) == 2, within=30)
                 assert [a.session_id for a in recorder.welcomes[1].assignments] == [kept]
-                await eventually(lambda: _is(store, lost, "failed"), within=10 * LEASE_S)
+                await eventually(lambda: _is(store, lost, "interrupted"), within=10 * LEASE_S)
                 assert await status(store, kept) == "running"
-                assert link.state is BridgeState.ONLINE
+                assert link.state is LinkState.ONLINE
                 async with SyncClient(server.url, f"session/{lost}", server.token) as client:
                     await client.wait_synced()
                     timeline = client.doc.get("timeline", type=Array)

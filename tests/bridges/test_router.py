@@ -11,11 +11,10 @@ import pytest
 from tests.bridges.conftest import Bed, open_bed, settings_for
 from tests.conftest import StoreTarget, eventually
 from tests.support.live import serve
+from trace_sync.bridge.fake_host import FakeCloudHost
+from trace_sync.bridge.registration import RuntimeCredentials
 from trace_sync.client.sync_client import SyncClient
-from trace_sync.errors import NotFound
-from trace_sync.runtime.hosts import Launch
-from trace_sync.runtime.protocol import RuntimeKind
-from trace_sync.runtime.registration import RuntimeCredentials
+from trace_sync.contract.errors import NotFound
 from trace_sync.services.lifecycle import Command
 
 
@@ -49,6 +48,8 @@ async def test_with_no_bridge_online_a_session_waits_then_goes_to_the_first_that
     assert (await bed.row(session.id)).runtime_id is None
     assert await bed.status(session.id) == "starting"
     assert (await bed.timeline(session.id))[-1] == "runtime.waiting"
+    # The list says why, from the workspace index every member reads.
+    assert (await bed.summary(session.id))["waiting_reason"] == "no desktop bridge is online"
     someone_elses = await bed.register(bed.owner)
     async with bed.bridge(someone_elses) as (link, _):
         assert (await link.wait_welcomed()).assignments == []
@@ -57,6 +58,7 @@ async def test_with_no_bridge_online_a_session_waits_then_goes_to_the_first_that
         welcome = await link.wait_welcomed()
         assert [a.session_id for a in welcome.assignments] == [session.id]
         assert (await bed.row(session.id)).runtime_id == creds.runtime_id
+        assert (await bed.summary(session.id)).get("waiting_reason") is None
 
 
 async def test_someone_elses_runtime_needs_their_session_grant(bed: Bed) -> None:
@@ -80,26 +82,6 @@ async def test_someone_elses_runtime_needs_their_session_grant(bed: Bed) -> None
         placed = await bed.http.post(place, json=body, headers=bed.headers(bed.member))
         assert placed.status_code == 200 and placed.json()["runtime_id"] == olgas.runtime_id
         await eventually(lambda: [m.session_id for m in recorder.of_type("assign")] == [session.id])
-
-
-class FakeCloudHost:
-    """Stands in for a container/sandbox API that cannot run here: records launches."""
-
-    kind: RuntimeKind = "sandbox"
-
-    def __init__(self) -> None:
-        self.launches: list[Launch] = []
-        self.stopped: list[str] = []
-
-    async def start(self, launch: Launch) -> None:
-        self.launches.append(launch)
-
-    async def stop(self, session_id: str) -> None:
-        self.stopped.append(session_id)
-        self.launches = [x for x in self.launches if x.session_id != session_id]
-
-    async def close(self) -> None:
-        self.launches = []
 
 
 @pytest.fixture

@@ -82,3 +82,27 @@ def test_the_cli_explains_what_is_wrong(server: ServerProcess) -> None:
     server.stop()
     down = trace(server, "token")
     assert down.returncode == 1 and "cannot reach the server" in down.stderr
+
+
+def test_people_join_another_workspace_by_invitation(server: ServerProcess) -> None:
+    added = trace(server, "user", "add", "vera", "--role", "viewer")
+    vera_token = added.stdout.split("token (shown once): ")[1].strip()
+    owner = {"Authorization": f"Bearer {server.token}"}
+    ops = httpx.post(f"{server.url}/api/workspaces", json={"name": "Ops"}, headers=owner)
+    assert ops.status_code == 201, ops.text
+    wid = ops.json()["id"]
+    # vera may not create workspaces of her own (TRACE_WORKSPACE_CREATION=admins)
+    mine = httpx.post(
+        f"{server.url}/api/workspaces",
+        json={"name": "Mine"},
+        headers={"Authorization": f"Bearer {vera_token}"},
+    )
+    assert mine.status_code == 403
+    invited = trace(server, "workspace", "invite", "--workspace", wid, "--role", "member")
+    assert invited.returncode == 0, invited.stderr
+    code = invited.stdout.split("trace workspace join ")[1].strip()
+    joined = trace(server, "workspace", "join", code, "--json", token=vera_token)
+    assert joined.returncode == 0, joined.stderr
+    assert json.loads(joined.stdout) == [{"id": wid, "name": "Ops", "role": "member"}]
+    again = trace(server, "workspace", "join", code, token=vera_token)
+    assert again.returncode == 1 and "no open invitation" in again.stderr

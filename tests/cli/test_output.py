@@ -23,3 +23,13 @@ def test_byte_counts_read_as_sizes_for_people_and_stay_numbers_in_json(
     ]
     show([record], ["id", "memory_bytes"], as_json=True)
     assert json.loads(capsys.readouterr().out)[0]["memory_bytes"] == 4_034_560
+
+
+def test_costs_read_as_money_for_people_and_stay_numbers_in_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = [{"id": "s_1", "cost_usd": 8.4e-05}, {"id": "s_2", "cost_usd": 1234.5}]
+    show(rows, ["id", "cost_usd"], as_json=False)
+    assert capsys.readouterr().out.split()[3:] == ["$0.000084", "s_2", "$1,234.50"]
+    show(rows, ["id", "cost_usd"], as_json=True)
+    assert json.loads(capsys.readouterr().out)[0]["cost_usd"] == 8.4e-05

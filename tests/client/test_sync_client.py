@@ -12,8 +12,9 @@ from tests.conftest import eventually
 from tests.support.live import LiveServer
 from tests.support.server_process import ServerProcess
 from tests.sync.conftest import new_member, new_session
-from trace_sync.client import Backoff, LinkState, SyncClient
-from trace_sync.errors import Forbidden, NotFound, Unauthorized
+from trace_sync.client.reconnect import Backoff, LinkState
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.contract.errors import Forbidden, NotFound, Unauthorized
 from trace_sync.settings import sqlite_url
 from trace_sync.store import Store
 from trace_sync.store.records import Role
@@ -41,10 +42,14 @@ async def test_two_clients_converge_and_see_each_others_presence(server: LiveSer
         type_into(ada, "hello ")
         type_into(bob, "world")
         await eventually(lambda: str(draft(ada)) == str(draft(bob)) and len(draft(ada)) == 11)
+        owner = await server.ctx.store.accounts.get_user(server.ctx.owner.user_id)
         ada.set_presence({"name": "ada", "cursor": 3})
-        await eventually(lambda: {"name": "ada", "cursor": 3} in bob.peers.values())
+        # The server relays the authenticated name, not the one claimed.
+        stamped = {"name": owner.name, "cursor": 3, "user_id": owner.id}
+        await eventually(lambda: stamped in bob.peers.values())
 
 
+@pytest.mark.process
 async def test_an_edit_made_while_the_server_is_down_arrives_after_it_returns(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from trace_sync.contract.session_spec import SessionSpec
+from trace_sync.contract.tools import PERMISSION_MODES, TOOL_LABELS, TOOLS
+from trace_sync.docs.entries import SessionMeta
 from trace_sync.docs.layouts import LAYOUTS, Layout
 from trace_sync.docs.names import DocKind, DocName
 
@@ -34,3 +37,15 @@ def test_the_page_documents_every_root(layout: Layout) -> None:
 
 def test_the_page_documents_no_kind_the_code_lacks() -> None:
     assert set(sections()) == {str(name) for name in EXAMPLE.values()}
+
+
+def test_the_page_documents_the_session_spec_in_meta() -> None:
+    section = sections()["session/<sid>"].split("### The session's spec in `meta`", 1)[1]
+    documented = set(re.findall(r"^- `(\w+)`:", section, flags=re.MULTILINE))
+    stored = set(SessionSpec.model_fields) - {"prompt"}  # the prompt goes to `prompts`
+    assert documented == stored
+    assert stored <= set(SessionMeta.model_fields)
+    for tool in TOOLS:
+        assert f"`{tool}` ({TOOL_LABELS[tool]})" in section
+    for mode in PERMISSION_MODES:
+        assert f"`{mode}`" in section

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from pycrdt import Array, Doc, Map
 
+from trace_sync.contract.errors import Conflict, InvalidInput
 from trace_sync.docs.entries import MemberEntry, TimelineEvent, ToolCall, TranscriptEntry
 from trace_sync.docs.layouts import SESSION, SESSION_IO, WORKSPACE
 from trace_sync.docs.migrations import migrate, schema_version
 from trace_sync.docs.names import DocKind
 from trace_sync.docs.typed import Flagged, append, put, read_array, read_map
-from trace_sync.errors import Conflict, InvalidInput
 
 
 def test_entries_written_by_one_replica_read_back_typed_on_another() -> None:

@@ -21,10 +21,10 @@ import pytest
 from tests.bridges.conftest import FAST, Bed, Person, open_bed, settings_for
 from tests.conftest import StoreTarget, eventually
 from tests.support.live import LiveServer, serve
-from trace_sync.client import SyncClient
+from trace_sync.bridge.process import Bridge, BridgeConfig
+from trace_sync.client.sync_client import SyncClient
 from trace_sync.docs.layouts import SESSION_IO
 from trace_sync.docs.typed import root_of
-from trace_sync.runtime.bridge import Bridge, BridgeConfig
 from trace_sync.settings import sqlite_url
 
 _ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07)")

@@ -13,8 +13,10 @@ import pytest
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, owner_bridge
-from tests.hosting.test_restarts import bridged, follow, reaches, start_shell
-from trace_sync.errors import Conflict
+from tests.hosting.test_restarts import bridged, start_shell
+from tests.support.server_process import ServerProcess
+from tests.support.waiting_tools import follow, reaches
+from trace_sync.contract.errors import Conflict
 
 
 async def test_one_bridge_per_data_dir(hosting: Hosting) -> None:
@@ -51,10 +53,19 @@ async def test_sigterm_stops_tools_and_flushes_what_they_did(tmp_path: Path) -> 
         sid = await start_shell(server, checkout, "echo before-stop")
         async with follow(server, f"session/{sid}/io") as io:
             await eventually(lambda: "before-stop" in io.lines(), within=60)
+            await reaches(server, sid, "idle")
             assert bridge.stop(signal.SIGTERM) == 0
             await eventually(lambda: io.terminals()["tool"]["state"] == "exited", within=30)
-        await reaches(server, sid, "failed")  # lost on purpose: offered for resume
+        await eventually(lambda: offline(server), within=60)  # its lease ran out
+        await reaches(server, sid, "idle")  # nothing ran: nothing is lost or failed
         assert "Trace bridge stopped" in bridge.output()
+
+
+async def offline(server: ServerProcess) -> bool:
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+        runtimes = (await http.get("/api/runtimes")).json()["items"]
+    return bool(runtimes) and not any(r["online"] for r in runtimes)
 
 
 async def test_a_revoked_runtime_token_makes_the_bridge_register_again(tmp_path: Path) -> None:

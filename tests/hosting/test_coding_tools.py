@@ -22,9 +22,7 @@ from tests.hosting.conftest import Hosting, IoView, owner_bridge
 from tests.hosting.test_worktrees import registered
 from tests.support.git import git
 from tests.support.model_server import ModelServer, hang, reply, text, tool
-from trace_sync.runtime.tool_settings import BridgeTools
-
-KEY = "sk-test-never-logged"
+from tests.support.tool_config import KEY, configure_tools
 
 
 @pytest.fixture
@@ -37,30 +35,7 @@ async def coding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Hosting]:
     data_dir = tmp_path / "bridge"
-    data_dir.mkdir()
-    (data_dir / "tools.toml").write_text(
-        f'[claude_code]\nbase_url = "{models.url}"\nbinary = "{tools_bin / "claude"}"\n'
-        '[claude_code.env]\nCLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"\n'
-        'DISABLE_AUTOUPDATER = "1"\n'
-        f'[acp]\nbase_url = "{models.url}"\ncommand = "{tools_bin / "claude-code-acp"}"\n'
-        'base_url_variable = "ANTHROPIC_BASE_URL"\napi_key_variable = "ANTHROPIC_API_KEY"\n'
-        # claude-code-acp refuses to open a session as root (CI) without IS_SANDBOX.
-        '[acp.env]\nCLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1"\nIS_SANDBOX = "1"\n'
-    )
-    BridgeTools(data_dir).store_key("claude_code", KEY)
-    BridgeTools(data_dir).store_key("acp", KEY)
-    noisy = tmp_path / "codex-noisy"
-    noisy.write_text(f'#!/bin/sh\necho "not json at all"\nexec {tools_bin / "codex"} "$@"\n')
-    noisy.chmod(0o755)
-    (own_home / ".codex").mkdir()
-    for name, value in {
-        "CODEX_HOME": str(own_home / ".codex"),
-        "TEST_MODEL_KEY": KEY,
-        "TRACE_TOOL_CODEX_BASE_URL": f"{models.url}/v1",
-        "TRACE_TOOL_CODEX_MODEL": "gpt-5-codex",
-        "TRACE_TOOL_CODEX_API_KEY_ENV": "TEST_MODEL_KEY",
-        "TRACE_TOOL_CODEX_BINARY": str(noisy),
-    }.items():
+    for name, value in configure_tools(data_dir, models, tools_bin, own_home).items():
         monkeypatch.setenv(name, value)
     async with owner_bridge(bed, data_dir) as bridge:
         yield Hosting(bed, bridge, data_dir)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,6 +70,9 @@ async def test_checkpoint_edit_restore_brings_the_files_back(hosting: Hosting) -
     restored = await hosting.api("POST", f"/api/sessions/{sid}/checkpoints/{n}/restore")
     assert restored.status_code == 200
     saved = restored.json()["saved"]
+    # The shell keeps no conversation, and the answer says so instead of claiming one.
+    assert (restored.json()["files"], restored.json()["conversation"]) == (True, "none")
+    assert "only files were restored" in restored.json()["why"]
     assert (tree / "notes.txt").read_text() == "first\n" and not (tree / "extra.txt").exists()
     async with hosting.io(sid) as io:
         await eventually(lambda: [c["n"] for c in io.checkpoints()] == [n, saved])
@@ -117,10 +124,82 @@ async def test_merges_apply_clean_work_and_report_conflicts(hosting: Hosting) ->
         "commit": None,
         "conflicts": ["README.md"],
         "session_commit": None,
+        "strategy": "merge",
     }
     assert (checkout / "README.md").read_text() == "ours\n"
     assert (hosting.worktree(clashing) / "README.md").read_text() == "theirs\n"
     assert "session.merge_failed" in await hosting.bed.timeline(clashing)
+
+
+async def test_a_session_pushes_updates_and_hands_conflicts_to_its_tool(
+    hosting: Hosting, tmp_path: Path
+) -> None:
+    checkout = Path(hosting.bed.repo.path)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(checkout, "remote", "add", "origin", remote.as_uri())
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "README.md").write_text("the session's readme\n")
+    pushed = await hosting.api("POST", f"/api/sessions/{sid}/push")
+    assert pushed.status_code == 200, pushed.text
+    branch = pushed.json()["branch"]
+    assert git(remote, "rev-parse", f"refs/heads/{branch}") == pushed.json()["commit"]
+    write(checkout, {"README.md": "main's readme\n"})
+    commit_all(checkout, "meanwhile on main")
+    async with hosting.io(sid) as io:
+        await eventually(lambda: dict(io.root("branch")).get("pushed") is True)
+        updated = await hosting.api("POST", f"/api/sessions/{sid}/update", hand_off=True)
+        assert updated.json()["conflicts"] == ["README.md"], updated.text
+        await eventually(lambda: list(io.root("branch").get("conflicts") or []) == ["README.md"])
+        status = dict(io.root("branch"))
+    assert (status["ahead_remote"], status["behind_base"]) == (0, 1)
+    assert "<<<<<<<" in (tree / "README.md").read_text()
+    async with hosting.bed.live.ctx.sync.rooms.document(f"session/{sid}") as doc:
+        asked = [p["text"] for p in root_of(doc, SESSION, "prompts")]
+    assert "README.md" in asked[-1] and "git commit --no-edit" in asked[-1]
+    timeline = await hosting.bed.timeline(sid)
+    assert "session.pushed" in timeline and "session.update_failed" in timeline
+
+
+async def test_update_follows_the_repos_choice_of_rebase(hosting: Hosting) -> None:
+    checkout, bed = Path(hosting.bed.repo.path), hosting.bed
+    setup = f"/api/workspaces/{bed.workspace_id}/repos/{bed.repo.id}/setup"
+    chosen = await hosting.api("PUT", setup, copy_files=[], update_mode="rebase")
+    assert chosen.json()["setup"]["update_mode"] == "rebase", chosen.text
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "feature.txt").write_text("done\n")
+    write(checkout, {"theirs.txt": "meanwhile\n"})
+    base = commit_all(checkout, "meanwhile on main")
+    updated = await hosting.api("POST", f"/api/sessions/{sid}/update")
+    assert (updated.json()["mode"], updated.json()["updated"]) == ("rebase", True)
+    assert git(tree, "rev-parse", "HEAD~1") == base  # replayed on main: no merge commit
+    assert (tree / "theirs.txt").read_text() == "meanwhile\n"
+
+
+def trace_cli(hosting: Hosting, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TRACE_URL=hosting.bed.live.url, TRACE_TOKEN=hosting.bed.owner.token)
+    script = str(Path(sys.executable).parent / "trace")
+    return subprocess.run([script, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_the_cli_squashes_a_session_into_main_and_lists_conflicts(hosting: Hosting) -> None:
+    checkout = Path(hosting.bed.repo.path)
+    sid = await idle_session(hosting)
+    (hosting.worktree(sid) / "feature.txt").write_text("done\n")
+    before = git(checkout, "rev-parse", "main")
+    done = await asyncio.to_thread(trace_cli, hosting, "session", "merge", sid, "--squash")
+    assert done.returncode == 0 and "merged" in done.stdout, done.stderr
+    assert git(checkout, "rev-parse", "main^@") == before  # one commit, one parent
+    assert git(checkout, "show", "main:feature.txt") == "done"
+    clashing = await idle_session(hosting)
+    (hosting.worktree(clashing) / "README.md").write_text("theirs\n")
+    write(checkout, {"README.md": "ours\n"})
+    commit_all(checkout, "meanwhile on main")
+    refused = await asyncio.to_thread(trace_cli, hosting, "session", "update", clashing)
+    assert refused.returncode == 1 and "README.md" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 async def test_archive_removes_the_worktree_and_a_restored_session_gets_its_work_back(

@@ -1,12 +1,14 @@
-"""Sandboxes for real: bubblewrap on this machine, a server's data dir and home of
-the test's own, a real repo, and a way to run a command as a session's bridge would be.
+"""Cloud hosts for real: bubblewrap on this machine, a Docker engine with the bridge
+image of this checkout, a server's data dir and home of the test's own, a real
+repo, and a way to run a command as a sandboxed session's bridge would be.
 
-Without ``bwrap`` these tests skip (install: ``apt install bubblewrap``), except
+Without ``bwrap`` or an engine these tests skip, saying what to install, except
 under ``CI=true`` where they fail.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -20,8 +22,8 @@ from adapters.hosts.sandbox_argv import sandbox_argv, sandbox_env
 from adapters.hosts.session_dir import SessionDir
 from tests.support.git import make_repo
 from tests.support.parts import missing
-from trace_sync.runtime.hosts import HostConfig, Launch
-from trace_sync.runtime.protocol import RepoRef
+from trace_sync.bridge.hosts import HostConfig, Launch
+from trace_sync.contract.bridge_protocol import RepoRef
 
 TOKEN = "rt-secret-token-0123456789"
 
@@ -74,3 +76,30 @@ def box(tmp_path: Path, server_home: Path) -> Box:
     folder = SessionDir(host.settings.root, "s_1")
     folder.prepare(launch, host.settings.user)
     return Box(host, folder, launch, server_home, data_dir, repo)
+
+
+def need_docker() -> None:
+    """A Docker engine this user may drive (the tests start real containers)."""
+    how = (
+        "apt install docker.io mmdebstrap, start the engine "
+        "(setsid dockerd --bridge=none --iptables=false &; .ci/run does), then make image"
+    )
+    if shutil.which("docker") is None:
+        missing(f"no docker CLI: {how}")
+    info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True)
+    if info.returncode != 0:
+        missing(f"no Docker engine answers: {how}")
+
+
+@pytest.fixture(scope="session")
+def bridge_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The bridge image of this checkout: built (from the Debian archive) when its
+    inputs changed since the last build, once for all test workers."""
+    need_docker()
+    from deploy.bridge.build import IMAGE, bridge_base, build_image
+
+    lock = tmp_path_factory.getbasetemp().parent / "trace-bridge-image.lock"
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        build_image(bridge_base())
+    return IMAGE

@@ -1,33 +1,42 @@
-"""The docker host: its ``docker run`` command line exactly, the image's Dockerfile,
-and start/stop driven through a fake docker CLI — no Docker engine runs here, so
-no container was ever started by these tests (see README, "Runtime hosts")."""
+"""The docker host: its ``docker run`` command line exactly, the image's Dockerfile
+and base, and cloud sessions in real containers on a real Docker engine (the image
+built by deploy/bridge/build.py; the lifecycle itself is in test_lifecycle.py).
+The containers use the host's network: the server listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import stat
-import sys
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from adapters.hosts.bridge_command import bridge_command
 from adapters.hosts.docker import (
+    IMAGE_PYTHON,
     Container,
     DockerHost,
     DockerSettings,
     container_url,
     docker_run_argv,
 )
-from adapters.hosts.session_dir import SessionDir
-from tests.support.git import make_repo
+from deploy.bridge.sources import debian_sources
+from tests.bridges.conftest import Bed, open_bed, settings_for
+from tests.conftest import StoreTarget, eventually
+from tests.hosting.conftest import IoView
+from tests.support.git import git
+from tests.support.live import LiveServer, serve
 from tests.support.parts import missing
-from tests.support.server_process import ROOT
-from trace_sync.errors import Conflict
-from trace_sync.runtime.hosts import HostConfig, Launch
-from trace_sync.runtime.protocol import RepoRef
+from tests.support.server_process import ROOT, free_port
+from trace_sync.bridge.hosts import HostConfig, Launch
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.contract.errors import Conflict
+from trace_sync.settings import sqlite_url
 
 TOKEN = "rt-docker-secret-42"
 
@@ -35,38 +44,44 @@ TOKEN = "rt-docker-secret-42"
 def test_the_docker_run_command_line() -> None:
     settings = DockerSettings(root=Path("/srv/c"), image="trace-bridge:0.1.0")
     data = Path("/srv/c/s_1/bridge")
+    launch = Launch("http://127.0.0.1:4000", "rt_1", TOKEN, "s_1")
     box = Container(
         name="trace-s_1",
         session_id="s_1",
         runtime_id="rt_1",
-        server_url="http://host.docker.internal:4000",
+        command=tuple(bridge_command(IMAGE_PYTHON, launch, data, "docker")),
         data=data,
         repo=Path("/home/ann/app"),
         user=(10001, 10001),
-        passed=("ANTHROPIC_API_KEY",),
+        passed=("TRACE_TOOL_CLAUDE_CODE_MODEL",),
     )
     assert docker_run_argv(settings, box) == [
         "docker", "run", "--detach", "--rm", "--name", "trace-s_1", "--init",
         "--label", "trace.session=s_1", "--label", "trace.runtime=rt_1",
-        "--user", "10001:10001",
-        "--env", "TRACE_URL=http://host.docker.internal:4000",
-        "--env", "TRACE_BRIDGE_DATA_DIR=/srv/c/s_1/bridge",
-        "--env", "HOME=/srv/c/s_1/bridge/home",
-        "--env", "TRACE_TOKEN", "--env", "ANTHROPIC_API_KEY",
+        "--user", "10001:10001", "--workdir", "/srv/c/s_1/bridge",
+        "--env", "HOME=/srv/c/s_1/bridge/home", "--env", "TRACE_TOOL_CLAUDE_CODE_MODEL",
         "--mount", "type=bind,src=/srv/c/s_1/bridge,dst=/srv/c/s_1/bridge",
         "--mount", "type=bind,src=/home/ann/app,dst=/home/ann/app,readonly",
-        "--network", "bridge", "--add-host", "host.docker.internal:host-gateway",
+        "--network", "host",
         "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=1g",
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--memory", "4g", "--memory-swap", "4g", "--cpus", "2", "--pids-limit", "1024",
-        "trace-bridge:0.1.0", "--name", "docker-s_1",
+        "trace-bridge:0.1.0",
+        "/opt/trace/bin/python", "-P", "-B", "-m", "trace_sync.bridge.supervisor", "--",
+        "/opt/trace/bin/python", "-P", "-B", "-m", "trace_sync.cli", "bridge",
+        "--server", "http://127.0.0.1:4000", "--data-dir", "/srv/c/s_1/bridge",
+        "--name", "docker-s_1",
     ]  # fmt: skip
 
 
 def test_the_server_as_a_container_reaches_it() -> None:
-    assert container_url("http://127.0.0.1:4000") == "http://host.docker.internal:4000"
-    assert container_url("http://localhost:4000/") == "http://host.docker.internal:4000/"
-    assert container_url("https://trace.example.com") == "https://trace.example.com"
+    assert container_url("http://127.0.0.1:4000") == "http://127.0.0.1:4000"  # host network
+    bridged = "http://host.docker.internal:4000"
+    assert container_url("http://127.0.0.1:4000", network="trace") == bridged
+    assert container_url("http://localhost:4000/", network="trace") == bridged + "/"
+    assert (
+        container_url("https://trace.example.com", network="trace") == "https://trace.example.com"
+    )
     assert container_url("http://127.0.0.1:4000", "http://10.0.0.2:4000") == "http://10.0.0.2:4000"
 
 
@@ -87,70 +102,148 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return [(op, arg) for op, arg in pairs]
 
 
-def test_the_bridge_image_dockerfile() -> None:
-    dockerfile = ROOT / "deploy" / "bridge" / "Dockerfile"
-    steps = _instructions(dockerfile)
-    args = dict(arg.split("=", 1) for op, arg in steps if op == "ARG" and "=" in arg)
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", args["PYTHON_IMAGE"])
-    assert ("FROM", "${PYTHON_IMAGE}") in steps and args["WITH_TOOLS"] == "0"
+def test_one_dockerfile_serves_a_registry_base_and_the_debian_one() -> None:
+    steps = _instructions(ROOT / "deploy" / "bridge" / "Dockerfile")
+    assert steps[0] == ("ARG", "BASE=python:3.11-slim")
+    assert [arg for op, arg in steps if op == "FROM"] == ["${BASE} AS venv", "${BASE}"]
     runs = " ".join(arg for op, arg in steps if op == "RUN")
-    assert "install -y --no-install-recommends git" in runs and "pip install /src" in runs
-    assert "npm ci --omit=dev" in runs  # the CLIs at tests/tools/package-lock.json's pins
+    assert "pip install --no-index" in runs  # the staged wheels only: nothing fetched
+    assert "if ! command -v git" in runs  # apt only on a base without git and Node
     [user] = [arg for op, arg in steps if op == "USER"]
     assert user == "10001:10001"  # never root
-    assert steps[-1] == ("ENTRYPOINT", '["trace", "bridge"]')
-    for op, arg in steps:  # everything it copies is in the repo and in the build context
-        if op == "COPY":
-            *sources, _ = arg.split()
-            assert all((ROOT / source).exists() for source in sources), arg
-    ignore = (ROOT / ".dockerignore").read_text()
-    assert all(f"!{name}" in ignore for name in ("trace_sync/", "adapters/", "pyproject.toml"))
+    copied = {arg.split()[0] for op, arg in steps if op == "COPY" and "--from" not in arg}
+    assert copied == {"wheels", "tools/node_modules"}  # what deploy/bridge/build.py stages
 
 
-FAKE_DOCKER = """#!{python}
-# A FAKE docker CLI: no Docker engine runs here. It records what it was asked.
-import json, os, sys
-with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
-    log.write(json.dumps({{"argv": sys.argv[1:], "token": os.environ.get("TRACE_TOKEN")}}) + "\\n")
-if sys.argv[1] in ("stop", "rm"):
-    sys.exit(print("Error response from daemon: No such container: x", file=sys.stderr) or 1)
-print("0123456789abcdef")
-"""
+def test_the_base_is_built_from_the_mirrors_apt_uses(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(
+        "deb http://mirror.example/debian bookworm main contrib\n"
+        "# deb http://old.example/debian bookworm main\n"
+        "deb [arch=amd64] https://vendor.example/apt cloud-sdk-bookworm main\n"
+    )
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\n"
+        "Components: main\nSigned-By: /usr/share/keyrings/k.gpg\n\n"
+        "Types: deb\nURIs: https://node.example\nSuites: nodistro\nComponents: main\n"
+    )
+    (tmp_path / "sources.list.d" / "off.list.disabled").write_text("deb http://x bookworm main\n")
+    assert debian_sources(tmp_path, "bookworm") == [
+        "deb http://mirror.example/debian bookworm main contrib",
+        "deb [signed-by=/usr/share/keyrings/k.gpg] http://sec.example/debian-security"
+        " bookworm-security main",
+    ]
+
+
+#: The first engine test may build the image (a minute or two when the sources changed).
+BUILDS = pytest.mark.timeout(900)
 
 
 @pytest.fixture
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    script = tmp_path / "fake-docker"
-    script.write_text(FAKE_DOCKER.format(python=sys.executable))
-    script.chmod(0o755)
-    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker.log"))
-    return script
+async def cloud(tmp_path: Path, server_home: Path, bridge_image: str) -> AsyncIterator[Bed]:
+    """A server on 127.0.0.1 whose cloud sessions run in containers."""
+    options = {"image": bridge_image, "memory": "768m", "cpus": "1", "pids": "256"}
+    async with docker_server(tmp_path, options) as bed:
+        try:
+            yield bed
+        finally:  # containers outlive their server on purpose
+            await DockerHost(HostConfig(bed.live.ctx.settings.data_dir, options)).stop_all()
 
 
-def _calls(tmp_path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in (tmp_path / "docker.log").read_text().splitlines()]
+@asynccontextmanager
+async def docker_server(
+    tmp_path: Path, options: dict[str, str], port: int | None = None
+) -> AsyncIterator[Bed]:
+    async with docker_live(tmp_path, options, port) as live, open_bed(live, tmp_path) as bed:
+        yield bed
 
 
-async def test_start_and_stop_through_a_fake_docker_cli(tmp_path: Path, fake_docker: Path) -> None:
-    repo = make_repo(tmp_path / "app", branch="main")
-    host = DockerHost(HostConfig(tmp_path / "data", {"binary": str(fake_docker)}))
-    ref = RepoRef(id="rp_1", name="app", source=str(repo), path=str(repo), default_branch="main")
-    launch = Launch("http://127.0.0.1:4000", "rt_1", TOKEN, "s_1", "docker-s_1", ref, "trace/a")
-    await host.start(launch)
-    *removed, run = _calls(tmp_path)
-    assert [c["argv"][0] for c in removed] == ["stop", "rm"]  # type: ignore[index]
-    folder = SessionDir(host.settings.root, "s_1")
-    user = (10001, 10001) if os.geteuid() == 0 else (os.getuid(), os.getgid())
-    box = host.container(launch, folder, user)
-    assert run["argv"] == docker_run_argv(host.settings, box)[1:]
-    assert run["token"] == TOKEN and TOKEN not in json.dumps(run["argv"])
-    creds = folder.data / "runtime.json"
-    assert json.loads(creds.read_text())["token"] == TOKEN
-    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
-    assert host.bridges == {"s_1": "trace-s_1"}
-    await host.stop("s_1")
-    assert [c["argv"][:1] for c in _calls(tmp_path)[-2:]] == [["stop"], ["rm"]]
-    assert not creds.exists() and host.bridges == {}
+@asynccontextmanager
+async def docker_live(
+    tmp_path: Path, options: dict[str, str], port: int | None = None
+) -> AsyncIterator[LiveServer]:
+    port = port or free_port()
+    target = StoreTarget(sqlite_url(tmp_path / "data" / "trace.db"))
+    changes: dict[str, Any] = {"cloud_host": "docker", "cloud_host_options": options}
+    async with serve(settings_for(tmp_path, target, port=port, **changes), port=port) as live:
+        yield live
+
+
+def _inspect(name: str) -> dict[str, Any]:
+    found = subprocess.run(["docker", "inspect", name], capture_output=True, text=True)
+    return dict(json.loads(found.stdout)[0]) if found.returncode == 0 else {}
+
+
+async def _idle(bed: Bed, sid: str) -> None:
+    async def idle() -> bool:
+        return await bed.status(sid) == "idle"
+
+    await eventually(idle, 120)
+
+
+@BUILDS
+async def test_a_container_session_has_its_limits_and_no_token_in_sight(cloud: Bed) -> None:
+    session = await cloud.start(cloud.owner, location="cloud", prompt="echo uid=$(id -u)")
+    await _idle(cloud, session.id)
+    facts = _inspect(f"trace-{session.id}")
+    limits = facts["HostConfig"]
+    assert (limits["Memory"], limits["NanoCpus"], limits["PidsLimit"]) == (768 << 20, 10**9, 256)
+    assert limits["NetworkMode"] == "host" and limits["ReadonlyRootfs"] is True
+    assert limits["CapDrop"] == ["ALL"] and facts["Config"]["User"] == "10001:10001"
+    folder = cloud.live.ctx.settings.data_dir / "containers" / session.id / "bridge"
+    token = json.loads((folder / "runtime.json").read_text())["token"]
+    assert token not in json.dumps(facts)  # neither its command line nor its environment
+    runtime = await cloud.live.ctx.store.runtimes.get((await cloud.row(session.id)).runtime_id)
+    assert runtime.kind == "docker"
+    url = f"session/{session.id}/io"
+    async with SyncClient(cloud.live.url, url, cloud.owner.token, read_only=True) as client:
+        await client.wait_synced()
+        assert "uid=10001" in IoView(client).lines()  # the tool ran as the image's user
+
+
+@BUILDS
+async def test_deleting_a_session_removes_its_container_and_directory(cloud: Bed) -> None:
+    session = await cloud.start(cloud.owner, location="cloud", prompt="echo kept > kept.txt")
+    await _idle(cloud, session.id)
+    assert _inspect(f"trace-{session.id}")["State"]["Running"]
+    stopped = await cloud.http.post(
+        f"/api/sessions/{session.id}/stop", headers=cloud.headers(cloud.owner)
+    )
+    assert stopped.status_code == 200 and _inspect(f"trace-{session.id}") == {}
+    deleted = await cloud.http.delete(
+        f"/api/sessions/{session.id}",
+        headers=cloud.headers(cloud.owner) | {"Prefer": "return=representation"},
+    )
+    assert deleted.status_code == 200, deleted.text
+    assert _inspect(f"trace-{session.id}") == {}
+    assert not (cloud.live.ctx.settings.data_dir / "containers" / session.id).exists()
+    checkpoints = f"refs/trace/checkpoints/{session.id}/"
+    assert git(Path(cloud.repo.path), "for-each-ref", checkpoints) == ""
+
+
+@BUILDS
+async def test_a_restarted_server_adopts_its_running_containers(
+    tmp_path: Path, server_home: Path, bridge_image: str
+) -> None:
+    options, port = {"image": bridge_image, "cpus": "1"}, free_port()
+    async with docker_server(tmp_path, options, port) as bed:
+        session = await bed.start(bed.owner, location="cloud", prompt="echo one-$((1))")
+        await _idle(bed, session.id)
+        started = _inspect(f"trace-{session.id}")["Id"]
+    try:
+        assert _inspect(f"trace-{session.id}")["Id"] == started  # it outlived its server
+        async with docker_live(tmp_path, options, port) as again:
+            owner = await again.ctx.gate.authenticate(again.token)
+            await again.ctx.sessions.send(owner, session.id, "echo two-$((2))")
+            url = f"session/{session.id}/io"
+            async with SyncClient(again.url, url, again.token, read_only=True) as client:
+                await client.wait_synced()
+                io = IoView(client)
+                await eventually(lambda: "two-2" in io.lines(), 120)
+            assert _inspect(f"trace-{session.id}")["Id"] == started  # adopted, not replaced
+    finally:
+        await DockerHost(HostConfig(tmp_path / "data", options)).stop_all()
+    assert _inspect(f"trace-{session.id}") == {}
 
 
 async def test_without_an_engine_the_real_docker_cli_fails_clearly(

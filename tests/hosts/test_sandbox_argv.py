@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.hosts.options import Options
-from adapters.hosts.sandbox_argv import Limits, Mount, SandboxPlan, sandbox_argv, sandbox_env
+from adapters.hosts.sandbox_argv import Mount, SandboxLimits, SandboxPlan, sandbox_argv, sandbox_env
 from trace_sync.settings import Settings, SettingsError
 
 OWN = Path("/srv/trace/sandboxes/s_1/bridge")
@@ -22,7 +22,7 @@ PLAN = SandboxPlan(
         Mount(Path("/etc/trace.env"), "mask"),
     ),
     tmp_bytes=1 << 20,
-    limits=Limits(open_files=512, file_bytes=1 << 30, memory_bytes=1 << 32),
+    limits=SandboxLimits(open_files=512, file_bytes=1 << 30, memory_bytes=1 << 32),
     bwrap="/usr/bin/bwrap",
     prlimit="/usr/bin/prlimit",
 )
@@ -48,7 +48,7 @@ COMMAND = ["--chdir", str(OWN), "--"]
 
 def test_as_the_servers_own_user() -> None:
     privileges = ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-    lifetime = ["--die-with-parent", "--new-session"]
+    lifetime = ["--new-session"]
     assert sandbox_argv(PLAN) == [
         *LIMITS, "/usr/bin/bwrap", *NAMESPACES, *privileges, *lifetime, *BASE, *MOUNTS,
         *COMMAND, "python", "-m", "trace_sync.cli", "bridge",
@@ -58,7 +58,7 @@ def test_as_the_servers_own_user() -> None:
 def test_as_another_user_when_the_server_is_root() -> None:
     plan = SandboxPlan(**{**vars(PLAN), "user": (65534, 65534), "setpriv": "/usr/bin/setpriv"})
     privileges = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    lifetime = ["--die-with-parent", "--new-session"]
+    lifetime = ["--new-session"]
     setpriv = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
     assert sandbox_argv(plan) == [
         *LIMITS, "/usr/bin/bwrap", *NAMESPACES, *privileges, *lifetime, *BASE, *MOUNTS,
@@ -67,7 +67,7 @@ def test_as_another_user_when_the_server_is_root() -> None:
 
 
 def test_no_tmp_size_and_no_file_or_memory_limits_leave_their_options_out() -> None:
-    plan = SandboxPlan(("true",), Path("/w"), tmp_bytes=None, limits=Limits(64, None, None))
+    plan = SandboxPlan(("true",), Path("/w"), tmp_bytes=None, limits=SandboxLimits(64, None, None))
     argv = sandbox_argv(plan)
     assert argv[:4] == ["prlimit", "--nofile=64:64", "--core=0:0", "--"]
     assert "--size" not in argv and argv[-4:] == ["--chdir", "/w", "--", "true"]

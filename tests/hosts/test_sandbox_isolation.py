@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.hosts.conftest import Box
-from trace_sync.errors import InvalidInput
-from trace_sync.runtime.protocol import RepoRef
+from trace_sync.contract.bridge_protocol import RepoRef
+from trace_sync.contract.errors import InvalidInput
 
 
 def test_the_home_directory_and_the_servers_data_dir_are_invisible(box: Box) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,12 +17,11 @@ from adapters.hosts.sandbox import SandboxHost
 from tests.bridges.conftest import Bed, open_bed, settings_for
 from tests.conftest import StoreTarget, eventually
 from tests.hosting.conftest import IoView
-from tests.hosting.test_restarts import follow, trace
 from tests.hosts.conftest import need_bwrap
-from tests.support.git import git, make_repo
+from tests.support.git import git
 from tests.support.live import serve
-from tests.support.server_process import ServerProcess, free_port
-from trace_sync.client import SyncClient
+from tests.support.server_process import free_port
+from trace_sync.client.sync_client import SyncClient
 from trace_sync.docs.layouts import SESSION
 from trace_sync.docs.typed import root_of
 from trace_sync.settings import sqlite_url
@@ -40,7 +38,10 @@ async def cloud(
     target = StoreTarget(sqlite_url(tmp_path / "data" / "trace.db"))
     settings = settings_for(tmp_path, target, cloud_host="sandbox", port=port)
     async with serve(settings, port=port) as live, open_bed(live, tmp_path) as bed:
-        yield bed
+        try:
+            yield bed
+        finally:  # they outlive the server on purpose
+            await _host(bed).stop_all()
 
 
 def _host(bed: Bed) -> SandboxHost:
@@ -104,7 +105,7 @@ async def test_its_bridge_is_sandboxed_and_stopping_it_brings_its_work_back(
         f"/api/sessions/{session.id}/stop", headers=cloud.headers(cloud.owner)
     )
     assert stopped.status_code == 200
-    assert bridge.exit_code is not None and session.id not in host.bridges
+    assert not bridge.alive() and session.id not in host.bridges
     assert git(repo, "show", f"{checkpoint}:kept.txt") == "kept"  # brought back
     assert git(repo, "rev-parse", "--verify", f"refs/heads/{session.branch}")
     assert not (clone.parent.parent / "runtime.json").exists()  # no token left on disk
@@ -132,31 +133,6 @@ async def test_a_fork_of_a_sandboxed_session_starts_from_its_checkpoint(cloud: B
     assert kept.read_text() == "kept\n"
 
 
-async def test_python_server_py_runs_a_cloud_session_in_a_sandbox_that_dies_with_it(
-    tmp_path: Path, server_home: Path
-) -> None:
-    need_bwrap()
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    server = ServerProcess(tmp_path / "data", extra_env={"TRACE_CLOUD_HOST": "sandbox"})
-    server.start()
-    try:
-        await trace(server, "repo", "add", str(checkout))
-        argv = ["session", "start", "--repo", str(checkout), "--tool", "shell", "--cloud"]
-        started = await trace(server, *argv, "-m", "echo in-the-sandbox")
-        assert started["location"] == "cloud"
-        async with follow(server, f"session/{started['id']}/io") as io:
-            await eventually(lambda: "in-the-sandbox" in io.lines(), 60)
-        assert server.process is not None
-        children = psutil.Process(server.process.pid).children()
-        assert [p.name() for p in children if _bridge_inside(p.pid)] == ["bwrap"]
-        tree = psutil.Process(server.process.pid).children(recursive=True)
-        server.stop(signal.SIGKILL)  # the server dies without a word
-    finally:
-        if server.process is not None:
-            server.stop(signal.SIGKILL)
-    await eventually(lambda: all(_gone(p.pid) for p in tree), 30)  # its sandbox died with it
-
-
 def _bridge_inside(pid: int) -> psutil.Process | None:
     try:
         for child in psutil.Process(pid).children(recursive=True):
@@ -173,10 +149,3 @@ def _has(repo: Path, ref: str) -> bool:
     except Exception:  # noqa: BLE001 - git's CalledProcessError: not there (yet)
         return False
     return True
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True

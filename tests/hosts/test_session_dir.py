@@ -10,8 +10,8 @@ from pathlib import Path
 
 from adapters.hosts.session_dir import SessionDir
 from tests.support.git import commit_all, git, make_repo, write
-from trace_sync.runtime.hosts import Launch
-from trace_sync.runtime.protocol import RepoRef
+from trace_sync.bridge.hosts import Launch
+from trace_sync.contract.bridge_protocol import RepoRef
 
 TOKEN = "rt-secret-77"
 

@@ -59,15 +59,15 @@ async def services(store: Store, tmp_path: Path) -> AsyncIterator[Services]:
         )
 
 
-async def principal(services: Services, name: str) -> Principal:
-    user = await services.store.accounts.create_user(name)
+async def principal(services: Services, name: str, *, instance_admin: bool = False) -> Principal:
+    user = await services.store.accounts.create_user(name, instance_admin=instance_admin)
     issued = await services.accounts.issue_token(user.id, "test")
     return await Authenticator(services.store.accounts).authenticate(issued.token)
 
 
 @pytest.fixture
 async def team(services: Services, tmp_path: Path) -> Team:
-    owner = await principal(services, "olga")
+    owner = await principal(services, "olga", instance_admin=True)
     workspace = await services.workspaces.create(owner, "Team")
     people = {}
     for name, role in [("adam", Role.ADMIN), ("mia", Role.MEMBER), ("vic", Role.VIEWER)]:

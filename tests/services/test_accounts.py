@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from tests.services.conftest import Services
 from trace_sync.auth.authenticator import Authenticator
-from trace_sync.errors import Forbidden, NotFound, Unauthorized
+from trace_sync.contract.errors import Forbidden, NotFound, Unauthorized
 from trace_sync.services.local_mode import ensure_local_owner
 from trace_sync.store.records import Role
 
@@ -32,3 +33,17 @@ async def test_members_revoke_their_own_tokens_admins_anyones(
     with pytest.raises(Unauthorized, match="revoked"):
         await auth.authenticate(vera_token)
     assert (await auth.authenticate(owner.token)).user_id == owner.user_id
+
+
+async def test_two_servers_starting_at_once_on_an_empty_database_agree_on_one_owner(
+    services: Services, tmp_path: Path
+) -> None:
+    # Cluster members come up together: each finds no user and makes the owner.
+    store = services.store
+    first, second = await asyncio.gather(
+        ensure_local_owner(store, tmp_path / "a"), ensure_local_owner(store, tmp_path / "b")
+    )
+    assert first.user_id == second.user_id and len(await store.accounts.list_users()) == 1
+    auth = Authenticator(store.accounts)
+    for owner in (first, second):  # each member's token file works
+        assert (await auth.authenticate(owner.token)).user_id == first.user_id

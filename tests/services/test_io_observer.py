@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycrdt import Doc
+from pycrdt import Doc, Text
 
 from trace_sync.docs.layouts import SESSION_IO
 from trace_sync.docs.typed import root_of
-from trace_sync.services.io_observer import read_io
+from trace_sync.services.io_observer import MAX_TERMINAL, read_io
 
 
 def io_with(**runtime: Any) -> Doc[Any]:
@@ -30,3 +30,27 @@ def test_no_heartbeat_no_health_and_impossible_measures_are_dropped() -> None:
     doc = io_with(heartbeat_at="2026-11-25T10:00:00Z", memory_bytes=-1, cpu_percent=-3.0)
     health = read_io("s1", doc).health
     assert health is not None and health.memory_bytes is None and health.cpu_percent is None
+
+
+def test_diff_stats_sum_the_changed_files_and_terminal_text_loses_its_escapes() -> None:
+    doc: Doc[Any] = Doc()
+    with doc.transaction():
+        files = root_of(doc, SESSION_IO, "files")
+        files["a.py"] = {"path": "a.py", "status": "modified", "added": 3, "removed": 1}
+        files["b.py"] = {"path": "b.py", "status": "modified", "added": -5, "removed": 2}
+        files["bad"] = {"path": "bad", "status": "exploded"}  # not a FileChange: left out
+        root_of(doc, SESSION_IO, "terminals")["t1"] = {"id": "t1", "title": "sh", "kind": "shell"}
+        root_of(doc, SESSION_IO, "output")["t1"] = Text("\x1b[1;32mok\x1b[0m done\r\n" * 2)
+        root_of(doc, SESSION_IO, "output")["t9"] = Text("no terminal entry: not indexed")
+    reading = read_io("s1", doc)
+    assert reading.diff == (3, 3)
+    assert reading.terminals == {"t1": "ok done\nok done\n"}
+
+
+def test_a_terminal_is_indexed_only_as_its_newest_bounded_window() -> None:
+    doc: Doc[Any] = Doc()
+    with doc.transaction():
+        root_of(doc, SESSION_IO, "terminals")["t1"] = {"id": "t1", "title": "sh", "kind": "shell"}
+        root_of(doc, SESSION_IO, "output")["t1"] = Text("old " * 10_000 + "newest")
+    window = read_io("s1", doc).terminals["t1"]
+    assert len(window) == MAX_TERMINAL and window.endswith("newest")

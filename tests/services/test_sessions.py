@@ -8,17 +8,19 @@ from typing import Any
 import pytest
 
 from tests.services.conftest import Services, Team
+from trace_sync.contract.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trace_sync.contract.session_spec import SessionSpec
 from trace_sync.docs import typed
 from trace_sync.docs.entries import SessionStatus as S
 from trace_sync.docs.layouts import SESSION, WORKSPACE
-from trace_sync.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trace_sync.services.lifecycle import Command
 from trace_sync.store.records import SessionRow
 
 
 async def start(services: Services, team: Team, **options: Any) -> SessionRow:
     values = {"repo_id": team.repo.id, "tool": "shell", "prompt": "Fix the login bug\nplease"}
-    return await services.sessions.start(team.member, team.workspace_id, **(values | options))
+    spec = SessionSpec.of(**(values | options))
+    return await services.sessions.start(team.member, team.workspace_id, spec)
 
 
 async def session_doc(services: Services, session_id: str) -> dict[str, Any]:
@@ -88,7 +90,7 @@ async def test_the_lifecycle_moves_and_refuses_with_the_state_named(
 async def test_prompts_queue_while_busy_and_are_refused_when_archived(
     services: Services, team: Team
 ) -> None:
-    session = await start(services, team)
+    session = await start(services, team, tool="claude_code")  # others' prompts are no commands
     await services.sessions.report_status(session.id, S.RUNNING)
     await services.sessions.send(team.admin, session.id, "and add a test", mode="queue")
     await services.sessions.send(team.owner, session.id, "stop, use pytest", mode="interrupt")
@@ -108,12 +110,13 @@ async def test_viewers_watch_outsiders_see_nothing(services: Services, team: Tea
     session = await start(services, team)
     assert (await services.sessions.get(team.viewer, session.id)).id == session.id
     sessions, viewer = services.sessions, team.viewer
+    spec = SessionSpec(repo_id=team.repo.id, tool="shell")
     for attempt in (
         lambda: sessions.send(viewer, session.id, "hi"),
         lambda: sessions.command(viewer, session.id, Command.STOP),
         lambda: sessions.fork(viewer, session.id),
         lambda: sessions.rename(viewer, session.id, "mine"),
-        lambda: sessions.start(viewer, team.workspace_id, repo_id=team.repo.id, tool="shell"),
+        lambda: sessions.start(viewer, team.workspace_id, spec),
     ):
         with pytest.raises(Forbidden, match="you are viewer"):
             await attempt()
@@ -206,3 +209,22 @@ async def test_two_people_pausing_at_once_one_wins_one_is_told(
     final = await services.sessions.get(team.owner, session.id)
     assert (await session_doc(services, session.id))["meta"]["status"] == final.status
     assert final.status in ("paused", "stopped")
+
+
+async def test_the_same_fact_taken_in_twice_at_once_is_on_the_timeline_once(
+    services: Services, team: Team
+) -> None:
+    """Two cluster members (an old and a new leader, or two processes that both
+    loaded an io document) may report the same thing at the same moment."""
+    session = await start(services, team)
+    await services.sessions.report_status(session.id, S.RUNNING)
+    await asyncio.gather(*(services.sessions.report_status(session.id, S.IDLE) for _ in range(3)))
+    lost = {"runtime_id": "r_1", "reason": "the bridge was not heard from"}
+    await services.sessions.report_status(session.id, S.RUNNING)
+    cut = await asyncio.gather(
+        *(services.sessions.interrupt(session.id, "runtime.lost", **lost) for _ in range(3))
+    )
+    assert [c is not None for c in cut].count(True) == 1
+    timeline = (await session_doc(services, session.id))["timeline"]
+    assert timeline.count("runtime.lost") == 1
+    assert timeline.count("status.reported") == 3  # running, idle, running: each once

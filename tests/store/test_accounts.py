@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound
 from trace_sync.store import Store
 from trace_sync.store.records import TokenKind
 

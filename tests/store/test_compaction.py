@@ -11,7 +11,7 @@ from pycrdt import Doc, Text
 
 from tests.conftest import StoreTarget, eventually
 from tests.store.crdt import edits, rebuild, same
-from trace_sync.errors import Conflict
+from trace_sync.contract.errors import Conflict
 from trace_sync.store import Store
 
 NAME = "session/s_test/notes"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from trace_sync.errors import InvalidInput, StoreError
+from trace_sync.contract.errors import InvalidInput, StoreError
 from trace_sync.store import Store
 
 

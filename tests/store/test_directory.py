@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trace_sync.errors import InvalidInput, NotFound
+from trace_sync.contract.errors import InvalidInput, NotFound
 from trace_sync.store import Member, Store
 from trace_sync.store.records import Role, User
 

@@ -48,3 +48,24 @@ async def test_processes_starting_together_migrate_once(store_target: StoreTarge
         assert await versions(stores[0]) == list(range(1, len(schema.MIGRATIONS) + 1))
     finally:
         await asyncio.gather(*(s.__aexit__(None, None, None) for s in stores))
+
+
+async def test_upgrading_makes_the_oldest_user_the_instance_admin(
+    store_target: StoreTarget,
+) -> None:
+    """A database from before instance admins: its first owner keeps the power
+    to connect local paths, and nobody else gains it."""
+    step = schema.MIGRATIONS.index(schema._instance_admins_and_invitations) + 1
+    async with store_target.store() as store:
+        ada = await store.accounts.create_user("ada")
+        await store.accounts.create_user("bob")
+        async with store.db.begin() as conn:
+            await conn.execute(text("DROP TABLE invitations"))
+            await conn.execute(text("ALTER TABLE users DROP COLUMN instance_admin"))
+            older = schema.schema_version.c.version >= step
+            await conn.execute(schema.schema_version.delete().where(older))
+    async with store_target.store() as store:
+        users = {u.name: u.instance_admin for u in await store.accounts.list_users()}
+        assert users == {"ada": True, "bob": False}
+        assert (await store.accounts.get_user(ada.id)).instance_admin
+        assert await store.invitations.count_open("w_none") == 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trace_sync.errors import Conflict, NotFound
+from trace_sync.contract.errors import Conflict, NotFound
 from trace_sync.store import Store
 from trace_sync.store.records import Capability, GrantState
 

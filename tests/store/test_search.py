@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import StoreTarget
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 from trace_sync.store import Store
 from trace_sync.store.records import Role, SessionRow
 from trace_sync.store.sessions import Viewer

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Boolean, Column, MetaData, Table, Text, insert, select, text
 
 from tests.conftest import StoreTarget
-from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound
 from trace_sync.store import Store
 from trace_sync.store.database import Database
 from trace_sync.store.records import User
@@ -139,8 +139,9 @@ async def test_a_version_1_database_keeps_its_sessions(store_target: StoreTarget
     created = datetime(2026, 1, 2, tzinfo=UTC)
     db = Database(str(store_target.url), store_target.schema)
     async with db, db.begin() as conn:
+        later = ("inbox_items", "follows", "notify_destinations", "action_uses", "budgets")
         old = ("search_fts", "search_entries", "grants", "runtimes", "idempotency", "sessions")
-        for table in (*old, "repos", "schema_version"):  # newest first
+        for table in (*later, *old, "repos", "schema_version"):  # newest first
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await conn.run_sync(lambda sync: schema_version.create(sync))
         await conn.run_sync(lambda sync: old_sessions.create(sync))

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from tests.conftest import StoreTarget
 from tests.store.crdt import edits, rebuild, same
-from trace_sync.errors import InvalidInput, StoreError
+from trace_sync.contract.errors import InvalidInput, StoreError
 from trace_sync.metrics import Metrics
 from trace_sync.store import Store
 from trace_sync.store.schema import updates as updates_table

@@ -17,7 +17,7 @@ import websockets
 from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.sync import protocol as p
+from trace_sync.contract import sync_protocol as p
 
 
 class PyClient:

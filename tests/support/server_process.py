@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from trace_sync.bridge.local import stop_bridge
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,10 +57,12 @@ class ServerProcess:
         env = dict(os.environ, TRACE_DATA_DIR=str(self.data_dir), TRACE_PORT=str(self.port))
         env["TRACE_HOST"] = "127.0.0.1"
         env["TRACE_LOCAL_BRIDGE"] = "1" if self.local_bridge else "0"
+        # Where the server announces itself (server.json): this test's own.
+        env["XDG_STATE_HOME"] = str(self.data_dir.parent / "state")
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         log = self.log_path.open("w")
@@ -71,7 +75,13 @@ class ServerProcess:
             text=True,
         )
         log.close()
-        self._wait_healthy(timeout)
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:  # never leave a half-started server behind
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+            raise
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -97,6 +107,14 @@ class ServerProcess:
         self.process = None
         return code
 
+    def close(self) -> None:
+        """Kill the server if it runs, and stop the local bridge it started (which
+        outlives the server on purpose)."""
+        if self.process is not None:
+            self.stop(signal.SIGKILL)
+        if self.local_bridge:
+            stop_bridge(self.data_dir / "bridge", timeout=5)
+
 
 @contextmanager
 def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
@@ -105,5 +123,4 @@ def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterato
     try:
         yield server
     finally:
-        if server.process is not None:
-            server.stop(signal.SIGKILL)
+        server.close()

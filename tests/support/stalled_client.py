@@ -16,7 +16,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
 from tests.support.state import same_state
-from trace_sync.sync import protocol as p
+from trace_sync.contract import sync_protocol as p
 
 
 class StalledClient:

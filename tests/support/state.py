@@ -10,7 +10,7 @@ from typing import Any
 
 from pycrdt import Doc
 
-from trace_sync.sync.protocol import Reader
+from trace_sync.contract.sync_protocol import Reader
 
 
 def state_vector(encoded: bytes) -> dict[int, int]:

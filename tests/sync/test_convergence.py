@@ -19,6 +19,7 @@ async def test_two_clients_converge_and_a_late_joiner_gets_everything(server: Li
         a.edit(0, "hello ")
         b.edit(0, "world")
         await a.wait_for(lambda: len(str(a.text)) == 11 and str(a.text) == str(b.text))
+        owner = await server.ctx.store.accounts.get_user(server.ctx.owner.user_id)
         await a.set_presence({"name": "ada", "cursor": 3})
         await b.wait_for(lambda: a.doc.client_id in b.awareness)
         loop = asyncio.get_running_loop()
@@ -26,7 +27,9 @@ async def test_two_clients_converge_and_a_late_joiner_gets_everything(server: Li
         async with PyClient(url, server.token) as late:
             await late.wait_for(lambda: str(late.text) == str(a.text) and bool(late.awareness))
             assert loop.time() - started < 1.0
-            assert late.awareness[a.doc.client_id] == {"name": "ada", "cursor": 3}
+            # The server relays the authenticated name, not the one claimed.
+            stamped = {"name": owner.name, "cursor": 3, "user_id": owner.id}
+            assert late.awareness[a.doc.client_id] == stamped
             assert same_state(late.doc, a.doc)
 
 

@@ -37,7 +37,6 @@ async def test_a_restart_keeps_the_document_identical(
         await writer.synced.wait()
         for i in range(200):
             writer.edit(len(writer.text) // 2, f"{i % 10}")
-        await asyncio.sleep(0)  # let the client hand its frames to the socket
         async with PyClient(url, server.token) as check:
             await check.wait_for(lambda: same_state(check.doc, writer.doc))
     server.stop(signal.SIGTERM)  # graceful: uvicorn re-raises the signal once done
@@ -60,14 +59,21 @@ async def test_kill_9_during_a_write_storm_loses_no_clients_edit(
         await client.__aenter__()
         await client.synced.wait()
 
-    async def storm(client: PyClient, tag: str) -> None:
+    halfway = [asyncio.Event() for _ in clients]
+
+    async def storm(client: PyClient, tag: str, half: asyncio.Event) -> None:
         for i in range(300):
             client.edit(0, f"{tag}{i};")
-            await asyncio.sleep(0.001)
+            if i == 150:
+                half.set()
+            await asyncio.sleep(0.001)  # the storm's pace: the kill lands inside it
 
-    storms = [asyncio.create_task(storm(c, t)) for c, t in zip(clients, "abc", strict=True)]
-    await asyncio.sleep(0.15)
+    storms = [
+        asyncio.create_task(storm(c, t, h)) for c, t, h in zip(clients, "abc", halfway, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(h.wait() for h in halfway)), timeout=30)
     server.stop(signal.SIGKILL)  # mid-storm: some edits never reached the server
+    assert not all(s.done() for s in storms)  # the kill did land inside the storm
     await asyncio.gather(*storms)
     for client in clients:
         await client.close()

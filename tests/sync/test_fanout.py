@@ -18,7 +18,7 @@ from tests.support.py_client import PyClient
 from tests.support.stalled_client import StalledClient
 from tests.support.state import same_state
 from tests.sync.conftest import new_session, notes_url, settings_for
-from trace_sync.sync import protocol as p
+from trace_sync.contract import sync_protocol as p
 from trace_sync.sync.wire import FramedWebSocketProtocol
 
 WsProtocol = type[asyncio.Protocol] | str
@@ -50,7 +50,9 @@ def typed(count: int, padding: int) -> tuple[Doc[Any], list[bytes]]:
 async def test_every_receiver_gets_every_update_in_order(tmp_path: Path, ws: WsProtocol) -> None:
     """Fast readers, and one that stalls and then reads while more arrives: its
     queue drains while new frames come in, and they must wait their turn."""
-    async with serve(settings_for(tmp_path, max_queued_frames=100_000), ws=ws) as live:
+    # 9 MB of notes: allowed past the default 8 MiB cap on notes.
+    settings = settings_for(tmp_path, max_queued_frames=100_000, max_notes_bytes=32 * 1024 * 1024)
+    async with serve(settings, ws=ws) as live:
         url = notes_url(live, await new_session(live))
         source, updates = typed(300, padding=30_000)  # 9 MB: more than socket buffers hold
         async with contextlib.AsyncExitStack() as stack:
@@ -93,7 +95,9 @@ async def test_frames_of_every_length_arrive_intact(server: LiveServer) -> None:
 async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path) -> None:
     """A stalled client whose backlog holds only presence frames is folded from
     the last update it was handed: it must still get every later edit."""
-    async with serve(settings_for(tmp_path, max_queued_frames=8)) as live:
+    # Presence states of 50 KB fill the stalled socket fast: allowed past the default cap.
+    settings = settings_for(tmp_path, max_queued_frames=8, max_presence_bytes=64 * 1024)
+    async with serve(settings) as live:
         url = notes_url(live, await new_session(live))
         async with (
             StalledClient(f"{url}?token={live.token}") as slow,

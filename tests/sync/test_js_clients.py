@@ -74,6 +74,7 @@ async def test_a_late_js_joiner_gets_state_and_presence_within_a_second(server: 
         await first.insert(0, "already here")
         await first.send({"op": "presence", "state": {"name": "ada"}})
         first_id = (await first.report())["clientId"]
+        owner = await server.ctx.store.accounts.get_user(server.ctx.owner.user_id)
         held = server.ctx.sync.rooms.get(room)
         assert held is not None
 
@@ -88,7 +89,10 @@ async def test_a_late_js_joiner_gets_state_and_presence_within_a_second(server: 
             async def caught_up() -> bool:
                 report = await late.report()
                 seen = report["awareness"].get(str(first_id))
-                return report["text"] == "already here" and seen == {"name": "ada"}
+                return report["text"] == "already here" and seen == {
+                    "name": owner.name,
+                    "user_id": owner.id,
+                }
 
             await eventually(caught_up)
             assert loop.time() - started < 1.0

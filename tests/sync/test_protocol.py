@@ -1,4 +1,4 @@
-"""The y-protocols codec: round trips, and nothing but ProtocolError on junk."""
+"""The y-protocols codec: round trips, and nothing but SyncProtocolError on junk."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trace_sync.sync import protocol as p
+from trace_sync.contract import sync_protocol as p
 
 
 @given(st.binary(max_size=200))
 def test_random_bytes_never_crash_the_decoder(frame: bytes) -> None:
-    with contextlib.suppress(p.ProtocolError):
+    with contextlib.suppress(p.SyncProtocolError):
         p.decode(frame)
 
 
@@ -46,5 +46,5 @@ def test_non_ascii_presence_survives_exactly() -> None:
     ],
 )
 def test_junk_is_named(frame: bytes, problem: str) -> None:
-    with pytest.raises(p.ProtocolError, match=problem):
+    with pytest.raises(p.SyncProtocolError, match=problem):
         p.decode(frame)

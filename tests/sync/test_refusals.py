@@ -12,8 +12,8 @@ from pycrdt import Doc
 from tests.support.live import LiveServer, serve
 from tests.support.py_client import PyClient
 from tests.sync.conftest import new_member, new_session, notes_url, settings_for
+from trace_sync.contract import sync_protocol as p
 from trace_sync.store.records import Role
-from trace_sync.sync import protocol as p
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ async def test_a_revoked_token_is_refused(server: LiveServer) -> None:
     async with PyClient(url, token) as before:
         await before.synced.wait()
     token_id = token.split("_")[1] + "_" + token.split("_")[2]
-    await server.ctx.store.accounts.revoke_token(token_id)
+    await server.ctx.accounts.retire_token(token_id)
     async with PyClient(url, token) as after:
         assert await after.wait_closed() == 4401
 

@@ -1,31 +1,29 @@
-"""Repos, members and roles, settings."""
+"""Repos, members and roles."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import flet as ft
 
 from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
-from trace_app.workspace_state import members, repos, workspace_name
-
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
+from trace_app.ui.navigator import Navigator
+from trace_app.workspace_state import members, repos
+from trace_sync.contract.errors import TraceError
+from trace_sync.docs import entries as e
 
 ROLES = ("owner", "admin", "member", "viewer")
 
 
 class _Base:
-    def __init__(self, shell: Shell) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator) -> None:
+        self.nav = nav
         self.list = ft.ListView(expand=True, spacing=4)
 
     @property
     def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
+        assert self.nav.client is not None
+        return self.nav.client
 
     def _page(self, title: str, *top: ft.Control) -> ft.Control:
         column = ft.Column([w.heading(title), *top, self.list], expand=True, spacing=10)
@@ -44,13 +42,15 @@ class _Base:
 
 
 class ReposView(_Base):
-    def __init__(self, shell: Shell) -> None:
-        super().__init__(shell)
-        self.source = ft.TextField(label="A directory on the server, or a git URL", expand=True)
+    def __init__(self, nav: Navigator) -> None:
+        super().__init__(nav)
+        self.source = nav.watch(
+            ft.TextField(label="A directory on the server, or a git URL", expand=True)
+        )
 
     def build(self, phone: bool) -> ft.Control:
         add = w.button("Add repo", self._add, big=phone)
-        return self._page("Repos", ft.Row([self.source, add], wrap=phone))
+        return self._page("Repos", ft.Row([self.source, add]))  # an expanding field: no wrap
 
     def refresh(self) -> None:
         rows: list[ft.Control] = [
@@ -67,73 +67,82 @@ class ReposView(_Base):
         if self.source.value:
             self.client.send(commands.add_repo(self.client.workspace_id, self.source.value.strip()))
             self.source.value = ""
-            self.shell.redraw()
+            self.nav.redraw()
 
 
 class MembersView(_Base):
-    def __init__(self, shell: Shell) -> None:
-        super().__init__(shell)
-        self.name = ft.TextField(label="User name", expand=True)
-        self.role = ft.Dropdown(
-            value="member", options=[ft.DropdownOption(key=r, text=r) for r in ROLES], width=140
+    """Who is in the workspace with which role; owners and admins change roles,
+    remove members and invite people (a one-time code to pass on)."""
+
+    def __init__(self, nav: Navigator) -> None:
+        super().__init__(nav)
+        self.invite_role = ft.Dropdown(
+            label="Invite as",
+            value="member",
+            options=[ft.DropdownOption(key=r, text=r) for r in ROLES[1:]],
+            width=150,
+            dense=True,
         )
+        self.invitation = ft.Column(spacing=4)
 
     def build(self, phone: bool) -> ft.Control:
-        add = w.button("Add member", self._add, big=phone)
-        return self._page("Members and roles", ft.Row([self.name, self.role, add], wrap=True))
+        self.phone = phone
+        if not self._may_manage():
+            return self._page("Members and roles")
+        invite = w.button("Invite", self._invite, big=phone)
+        # No expanding child in a wrapping row: Flutter cannot lay that out (a grey box).
+        top = ft.Row([self.invite_role, invite], wrap=True, spacing=8)
+        return self._page("Members and roles", top, self.invitation)
 
     def refresh(self) -> None:
-        can_manage = self.client.role in ("owner", "admin")
-        rows = [
-            self._member(uid, m.name, m.role, can_manage)
-            for uid, m in members(self.client.workspace.doc).items()
-        ]
-        self.list.controls = self._commands() + rows
+        manage = self._may_manage()
+        people = sorted(members(self.client.workspace.doc).items(), key=lambda m: m[1].name)
+        rows = [self._member(uid, m, manage and uid != self.client.user_id) for uid, m in people]
+        self.list.controls = self._commands() + (rows or [w.muted("No members yet.", 14)])
 
-    def _member(self, uid: str, name: str, role: str, can_manage: bool) -> ft.Control:
-        picker = ft.Dropdown(
-            value=role,
-            options=[ft.DropdownOption(key=r, text=r) for r in ROLES],
-            disabled=not can_manage,
-            width=140,
-            on_select=lambda e: self.client.send(
-                commands.set_role(self.client.workspace_id, uid, e.control.value or role)
-            ),
-        )
-        return ft.ListTile(title=ft.Text(name), leading=ft.Icon(ft.Icons.PERSON), trailing=picker)
+    def _may_manage(self) -> bool:
+        return self.client.role in ("owner", "admin")
 
-    def _add(self, _e: object) -> None:
-        if self.name.value:
-            self.client.send(
-                commands.add_member(
-                    self.client.workspace_id, self.name.value.strip(), self.role.value or "member"
-                )
-            )
-            self.name.value = ""
-            self.shell.redraw()
+    def _member(self, uid: str, m: e.MemberEntry, manage: bool) -> ft.Control:
+        who = ft.Column([ft.Text(m.name, weight=ft.FontWeight.W_500), w.muted(m.role)], spacing=0)
+        row: list[ft.Control] = [ft.Icon(ft.Icons.PERSON), ft.Container(who, expand=True)]
+        if manage:
+            row += [self._role_picker(uid, m), self._remove_button(uid, m.name)]
+        line = ft.Row(row, vertical_alignment=ft.CrossAxisAlignment.CENTER)
+        return w.tag(f"member-{m.name}", ft.Container(line, padding=ft.Padding.only(left=4)))
 
+    def _role_picker(self, uid: str, m: e.MemberEntry) -> ft.Control:
+        def chosen(e: ft.Event[ft.Dropdown]) -> None:
+            role = e.control.value
+            if role and role != m.role:
+                self.client.send(commands.set_role(self.client.workspace_id, uid, role))
+                self.nav.redraw()
 
-class SettingsView(_Base):
-    def build(self, phone: bool) -> ft.Control:
-        return self._page("Settings")
+        options = [ft.DropdownOption(key=r, text=r) for r in ROLES]
+        picker = ft.Dropdown(value=m.role, options=options, width=130, dense=True, on_select=chosen)
+        return w.tag(f"role-of-{m.name}", picker)
 
-    def refresh(self) -> None:
-        client = self.client
-        connection = client.connection()
-        facts = [
-            ("Signed in as", f"{client.user_name} ({client.role})"),
-            ("Workspace", workspace_name(client.workspace.doc, client.workspace_id)),
-            ("Server", client.server_url),
-            ("Connection", connection.label),
-            ("Commands waiting", str(connection.pending)),
-        ]
-        rows: list[ft.Control] = [
-            ft.ListTile(title=ft.Text(v), subtitle=w.muted(k)) for k, v in facts
-        ]
-        rows.append(
-            ft.OutlinedButton(
-                content="Sign out",
-                on_click=lambda _e: self.shell.page.run_task(self.shell.sign_out),
-            )
-        )
-        self.list.controls = rows
+    def _remove_button(self, uid: str, name: str) -> ft.Control:
+        def remove(_e: object) -> None:
+            self.client.send(commands.remove_member(self.client.workspace_id, uid))
+            self.nav.redraw()
+
+        button = ft.IconButton(ft.Icons.PERSON_REMOVE, tooltip=f"Remove {name}", on_click=remove)
+        return w.tag(f"remove-{name}", button)
+
+    async def _invite(self, _e: object) -> None:
+        """Ask the server for a code now (it is the answer that matters: not queued)."""
+        role = self.invite_role.value or "member"
+        path = f"/api/workspaces/{self.client.workspace_id}/invitations"
+        try:
+            issued = await self.client.api.call("POST", path, {"role": role})
+        except TraceError as exc:
+            self.invitation.controls = [ft.Text(f"No invitation: {exc}", color=ft.Colors.ERROR)]
+        else:
+            code = str(issued["code"])
+            self.invitation.controls = [
+                w.muted(f"Invitation code for a new {role} (one use, 7 days):", 13),
+                w.tag("invitation-code", ft.Text(code, font_family=w.MONO, selectable=True)),
+                w.muted("They run: trace workspace join CODE", 12),
+            ]
+        self.nav.redraw()

@@ -8,19 +8,17 @@ opens and again once a decision has reached the server.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import flet as ft
 
 from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
+from trace_app.ui.navigator import Navigator
 from trace_app.workspace_state import members, runtimes
+from trace_sync.contract.errors import TraceError
 from trace_sync.docs import entries as e
-from trace_sync.errors import TraceError
-
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
 
 #: The buttons a grant's owner sees in each state.
 VERBS: dict[str, tuple[commands.GrantVerb, ...]] = {
@@ -30,27 +28,27 @@ VERBS: dict[str, tuple[commands.GrantVerb, ...]] = {
 
 
 class BridgesView:
-    def __init__(self, shell: Shell) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator) -> None:
+        self.nav = nav
         self.list = ft.ListView(expand=True, spacing=4)
         self.grants: dict[str, list[dict[str, Any]]] = {}
         self.problem = ""
-        shell.page.run_task(self.load)
+        nav.page.run_task(self.load)
 
     @property
     def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
+        assert self.nav.client is not None
+        return self.nav.client
 
     async def load(self) -> None:
         grants: dict[str, list[dict[str, Any]]] = {}
         try:
             for rid in runtimes(self.client.workspace.doc):
-                grants[rid] = await self.client.api.get(f"/api/runtimes/{rid}/grants")
+                grants[rid] = await self.client.api.all(f"/api/runtimes/{rid}/grants")
             self.grants, self.problem = grants, ""
         except TraceError as exc:
             self.problem = f"Access requests need the server: {exc}"
-        self.shell.redraw()
+        self.nav.redraw()
 
     async def _reload(self, _e: object) -> None:
         await self.load()
@@ -109,8 +107,17 @@ class BridgesView:
                 )
                 for verb in VERBS.get(g["state"], ())
             ]
-        row = ft.Row([ft.Text(text, size=13, expand=True), *buttons], wrap=self.phone)
-        return w.tag(f"grant-{g['id']}", ft.Container(row, padding=ft.Padding.only(left=56)))
+        said = ft.Text(text, size=13)
+        if self.phone:  # the buttons under the text: an expanding child cannot wrap (a grey box)
+            line: ft.Control = ft.Column(
+                [said, ft.Row(buttons, wrap=True)],
+                spacing=4,
+                horizontal_alignment=ft.CrossAxisAlignment.START,
+            )
+        else:
+            said.expand = True
+            line = ft.Row([said, *buttons])
+        return w.tag(f"grant-{g['id']}", ft.Container(line, padding=ft.Padding.only(left=56)))
 
     def _name(self, user_id: str) -> str:
         person = members(self.client.workspace.doc).get(user_id)
@@ -122,7 +129,7 @@ class BridgesView:
     def _decide(self, grant_id: str, verb: commands.GrantVerb) -> None:
         self._then_reload(commands.decide_grant(grant_id, verb))
 
-    def _then_reload(self, request: commands.Request) -> None:
+    def _then_reload(self, request: commands.ApiCommand) -> None:
         self.client.send(request)
 
         async def reload() -> None:
@@ -130,4 +137,4 @@ class BridgesView:
                 await self.client.outbox.drained()
             await self.load()
 
-        self.shell.page.run_task(reload)
+        self.nav.page.run_task(reload)

@@ -7,22 +7,23 @@ everything else is redrawn from the session state on each refresh.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import flet as ft
 
 from trace_app import commands, notes
 from trace_app.client import TraceClient
-from trace_app.session_state import Item, SessionState
+from trace_app.keymap import step
+from trace_app.session_state import AskedQuestion, Item, SessionState, questions
 from trace_app.ui import widgets as w
+from trace_app.ui.boundary import Boundary
 from trace_app.ui.code_panes import FilesPane, diff_view
+from trace_app.ui.navigator import Navigator
 from trace_app.ui.shared_text import SharedText
 from trace_app.ui.terminal_pane import TerminalPane
 from trace_app.workspace_state import members
 from trace_sync.docs import entries as e
-
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
 
 DECIDED = {
     "allow": "Approved",
@@ -30,87 +31,146 @@ DECIDED = {
     "deny": "Denied",
     "answer": "Answered",
 }
+#: Request shortcuts (trace_app.keymap) -> the decision they make.
+KEYED: dict[str, commands.Behavior] = {
+    "approve": "allow",
+    "allow_always": "allow_always",
+    "deny": "deny",
+}
+#: Statuses in which the tool is there to take an answer (failed, stopped... are not).
+LIVE = ("starting", "running", "waiting_approval", "waiting_input", "idle")
+NOT_LIVE = "The session is not running: nothing can take an answer now."
 
 
 class Panes:
-    def __init__(self, shell: Shell, sid: str) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator, sid: str) -> None:
+        self.nav = nav
         self.sid = sid
         self.transcript = ft.ListView(expand=True, spacing=6, auto_scroll=True)
-        self.transcript_box = w.tag("transcript", ft.Container(self.transcript, expand=True))
-        self.draft = ft.TextField(
-            label="Shared prompt draft",
-            multiline=True,
-            min_lines=2,
-            max_lines=6,
-            on_selection_change=self._moved,
+        self.draft = nav.watch(
+            ft.TextField(
+                label="Shared prompt draft",
+                multiline=True,
+                min_lines=2,
+                max_lines=6,
+                on_selection_change=self._moved,
+            )
         )
         self.shared_draft = self._shared(self.draft, "draft")
-        self.viewers = ft.Row(wrap=True, spacing=6)
-        self.draft_box = w.tag(
-            "draft",
-            ft.Column(
-                [
-                    self.viewers,
-                    self.draft,
-                    ft.Row(
-                        [
-                            w.button("Send", lambda _e: self._send("queue")),
-                            ft.OutlinedButton(
-                                content="Interrupt with it",
-                                on_click=lambda _e: self._send("interrupt"),
-                            ),
-                        ],
-                        wrap=True,
-                    ),
-                ],
-                spacing=6,
-                horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
-            ),
-        )
-        self.notes = ft.TextField(label="Notes (shared)", multiline=True, min_lines=6)
+        self.viewers = ft.Row(spacing=6, scroll=ft.ScrollMode.AUTO)  # one line, however many
+        self.notes = nav.watch(ft.TextField(label="Notes (shared)", multiline=True, min_lines=6))
         self.shared_notes = self._shared(self.notes, "notes")
         self.approvals = ft.ListView(expand=True, spacing=8)
         self.checkpoints = ft.ListView(expand=True, spacing=4)
-        self.terminal = TerminalPane(shell, sid)
-        self.files = FilesPane(shell, sid)
+        self.terminal = TerminalPane(nav, sid)
+        typed = getattr(self.terminal, "input", None)  # the terminal's own field, if it has one
+        if isinstance(typed, ft.TextField):
+            nav.watch(typed)
+        self.files = FilesPane(nav, sid)
         self.answers: dict[str, ft.TextField] = {}
+        #: Request id -> (what its card shows, the card): an unchanged card is the same
+        #: control on the next redraw, so a tap on its button between press and release
+        #: is not lost to a new button (the pane redraws as the transcript streams).
+        self.cards: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
         self.decisions: dict[str, e.Decision] = {}
+        #: Requests the tool still waits on (a decision on one has not reached it yet).
+        self.open_requests: set[str] = set()
+        #: Requests still waiting for a decision, and the one the keyboard acts on.
+        self.pending: list[e.ApprovalRequest] = []
+        self.focused: str | None = None
+        self.live = True
+        #: Each pane draws inside its own boundary: one failing pane leaves the others working.
+        self.boundaries = {
+            "transcript": self._boundary("transcript", ft.Container(self.transcript, expand=True)),
+            "draft": self._boundary("draft", self._draft_column(), expand=False),
+            "approvals": self._boundary("approvals", ft.Container(self.approvals, expand=True)),
+            "terminal": self._boundary("terminal", self.terminal.box),
+            "files": self._boundary("files", self.files.box),
+            "checkpoints": self._boundary(
+                "checkpoints", ft.Container(self.checkpoints, expand=True)
+            ),
+            "notes": self._boundary("notes", ft.Container(self.notes, expand=True)),
+        }
+        self.transcript_box = self.boundaries["transcript"].box
+        self.draft_box = self.boundaries["draft"].box
+
+    def _boundary(self, name: str, content: ft.Control, expand: bool = True) -> Boundary:
+        if name not in ("terminal", "files"):  # those two panes tag themselves
+            content = w.tag(name, content)
+        return Boundary(f"{name} pane", self.sid, content, expand)
+
+    def _draft_column(self) -> ft.Control:
+        self.send_buttons: list[ft.Control] = [
+            w.button("Send", lambda _e: self.send("queue")),
+            ft.OutlinedButton(
+                content="Interrupt with it", on_click=lambda _e: self.send("interrupt")
+            ),
+        ]
+        return ft.Column(
+            [self.viewers, self.draft, ft.Row(self.send_buttons, wrap=True)],
+            spacing=6,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH,
+        )
 
     @property
     def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
+        assert self.nav.client is not None
+        return self.nav.client
 
     def box(self, name: str) -> ft.Control:
-        return {
-            "transcript": self.transcript_box,
-            "draft": self.draft_box,
-            "approvals": w.tag("approvals", ft.Container(self.approvals, expand=True)),
-            "terminal": self.terminal.box,
-            "files": self.files.box,
-            "checkpoints": w.tag("checkpoints", ft.Container(self.checkpoints, expand=True)),
-            "notes": ft.Container(self.notes, expand=True),
-        }[name]
+        return self.boundaries[name].box
 
     def refresh(self, state: SessionState, phone: bool) -> None:
         self.decisions = state.decisions
+        self.open_requests = {a.id for a in state.approvals}
+        self.live = state.header.status in LIVE
+        drawers: dict[str, Callable[[], object]] = {
+            "transcript": lambda: self._draw_transcript(state),
+            "draft": lambda: self._draw_draft(state),
+            "notes": lambda: self._draw_notes(state),
+            "approvals": lambda: self._draw_approvals(state),
+            "checkpoints": lambda: self._draw_checkpoints(state),
+            "terminal": lambda: self.terminal.refresh(state.terminals, state.header.runtime),
+            "files": lambda: self._draw_files(state, phone),
+        }
+        for name, draw in drawers.items():
+            self.boundaries[name].draw(draw)
+
+    def _draw_files(self, state: SessionState, phone: bool) -> None:
+        bar = self.files.branch
+        may_write = self._may_write()
+        bar.refresh(state.branch, state.branch_event, state.pull_request, may_write, phone)
+        self.files.refresh(state.files, state.comments, phone)
+
+    def _draw_transcript(self, state: SessionState) -> None:
         self.transcript.controls = [self._item(i) for i in state.items] or [
             w.muted("Nothing in the transcript yet.", 14)
         ]
+
+    def _draw_draft(self, state: SessionState) -> None:
         self.shared_draft.show(state.draft)
-        self.shared_notes.show(state.notes)
-        for field in (self.draft, self.notes):  # a viewer's edits would never be accepted
-            field.read_only = not self._may_write()
+        self.draft.read_only = not self._may_write()  # a viewer's edits would never be accepted
+        for button in self.send_buttons:  # nor their prompts
+            button.disabled = not self._may_write()
         self.viewers.controls = self._viewers()
-        self.approvals.controls = [self._approval(a) for a in state.approvals] or [
+
+    def _draw_notes(self, state: SessionState) -> None:
+        self.shared_notes.show(state.notes)
+        self.notes.read_only = not self._may_write()
+
+    def _draw_approvals(self, state: SessionState) -> None:
+        self.pending = [a for a in state.approvals if a.id not in self.decisions]
+        if self.focused not in {a.id for a in self.pending}:
+            self.focused = self.pending[0].id if self.pending else None
+        self.approvals.controls = [self._card(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
         ]
+        self.cards = {k: v for k, v in self.cards.items() if k in self.open_requests}
+
+    def _draw_checkpoints(self, state: SessionState) -> None:
         self.checkpoints.controls = [self._checkpoint(c) for c in reversed(state.checkpoints)] or [
             w.muted("No checkpoints yet.", 14)
         ]
-        self.terminal.refresh(state.terminals, state.header.runtime)
-        self.files.refresh(state.files, state.comments, phone)
 
     # -- transcript ----------------------------------------------------------------
 
@@ -132,6 +192,10 @@ class Panes:
             return self._question(item)
         if item.kind == "error":
             return ft.Text(f"Error: {item.text}", color=ft.Colors.ERROR)
+        if item.kind == "diagnostic":
+            return w.muted(f"Diagnostic from the tool: {item.text}"[:600])
+        if item.kind == "note":  # a raw event that says something (a warning): its words
+            return w.muted(f"{item.title}: {item.text}"[:600], 13)
         if item.kind in ("usage", "file_change"):
             prefix = "Changed " if item.kind == "file_change" else ""
             return w.muted(prefix + item.text)
@@ -142,8 +206,10 @@ class Panes:
 
     def _tool_call(self, item: Item) -> ft.Control:
         icon = {"done": "✓", "failed": "✗", "denied": "⊘", "pending": "…"}.get(item.status, "▶")
-        body: list[ft.Control] = [
-            w.mono(json.dumps(item.raw.get("input", {}), indent=1)[:4000], 12)
+        tool_input = item.raw.get("input", {})
+        asked = questions(tool_input)
+        body: list[ft.Control] = [_asked(q) for q in asked] or [
+            w.mono(json.dumps(tool_input, indent=1)[:4000], 12)
         ]
         if item.result is not None:
             colour = ft.Colors.ERROR if item.is_error else None
@@ -161,7 +227,7 @@ class Panes:
         if rid and rid in self.decisions:
             buttons = [self._decided(self.decisions[rid])]
         elif rid and self._may_write():
-            buttons = self._choices(item, rid)
+            buttons = self._unless_gone(self._choices(item, rid))
         return ft.Container(
             ft.Column([ft.Markdown(item.text), ft.Row(buttons, wrap=True)]),
             bgcolor=ft.Colors.ORANGE_50,
@@ -184,6 +250,13 @@ class Panes:
 
     # -- approvals -----------------------------------------------------------------
 
+    def _card(self, a: e.ApprovalRequest) -> ft.Control:
+        shows = (a, self.decisions.get(a.id), a.id == self.focused, self.live, self._may_write())
+        known = self.cards.get(a.id)
+        if known is None or known[0] != shows:
+            known = self.cards[a.id] = (shows, self._approval(a))
+        return known[1]
+
     def _approval(self, a: e.ApprovalRequest) -> ft.Control:
         d = a.detail
         rows: list[ft.Control] = [
@@ -197,24 +270,34 @@ class Panes:
         if d.description:
             rows.append(ft.Text(d.description))
         if d.diff:
-            rows.append(diff_view(d.diff))
-        if a.input and not (d.command or d.path or d.diff):
+            rows.append(diff_view(d.diff, d.path))
+        asked = questions(a.input)
+        if asked:
+            rows += [_asked(q) for q in asked]
+        elif a.input and not (d.command or d.path or d.diff):
             rows.append(_code(json.dumps(a.input, indent=1)[:4000]))
         decision = self.decisions.get(a.id)
         if decision is not None:
             rows.append(self._decided(decision))
         elif self._may_write():
-            rows.append(ft.Row(self._answers(a), wrap=True, spacing=8))
+            rows.append(ft.Row(self._unless_gone(self._answers(a)), wrap=True, spacing=8))
         else:
             rows.append(w.muted("Viewers cannot answer.", 13))
         card = ft.Container(
-            ft.Column(rows, spacing=6), padding=10, border_radius=8, bgcolor=ft.Colors.AMBER_50
+            ft.Column(rows, spacing=6),
+            padding=10,
+            border_radius=8,
+            bgcolor=ft.Colors.AMBER_50,
+            # the request the keys act on (a, d, 1-9), when there is a choice
+            border=ft.Border.all(2, ft.Colors.PRIMARY) if a.id == self.focused else None,
         )
         return w.tag(f"approval-{a.id}", card)
 
     def _answers(self, a: e.ApprovalRequest) -> list[ft.Control]:
         if a.kind == "question":
-            field = self.answers.setdefault(a.id, ft.TextField(label="Answer", dense=True))
+            if a.id not in self.answers:
+                self.answers[a.id] = self.nav.watch(ft.TextField(label="Answer", dense=True))
+            field = self.answers[a.id]
             options = [
                 w.button(o, lambda _e, o=o: self._answer(a.id, o), big=True) for o in a.options
             ]
@@ -237,26 +320,65 @@ class Panes:
             ),
         ]
 
+    def on_key(self, action: str, pressed: str) -> bool:
+        """A request shortcut on the focused request; False if there is nothing to act on."""
+        ids = [a.id for a in self.pending]
+        if not ids:
+            return False
+        if action in ("next_request", "previous_request"):
+            by = 1 if action == "next_request" else -1
+            self.focused = step(ids, self.focused, by)
+            return True
+        a = next((a for a in self.pending if a.id == self.focused), self.pending[0])
+        if not self.live or not self._may_write():
+            return False
+        if a.kind == "question":
+            return self._key_answer(a, action, pressed)
+        if action in KEYED:
+            self._decide(a.id, KEYED[action])
+            return True
+        return False
+
+    def _key_answer(self, a: e.ApprovalRequest, action: str, pressed: str) -> bool:
+        if action == "option" and int(pressed) <= len(a.options):
+            self._answer(a.id, a.options[int(pressed) - 1])
+        elif action == "reply" and a.id in self.answers:
+            self.nav.page.run_task(self.answers[a.id].focus)
+        else:
+            return False
+        return True
+
+    def _unless_gone(self, controls: list[ft.Control]) -> list[ft.Control]:
+        """``controls`` as they are while the tool can take an answer; disabled, with why, after."""
+        if self.live:
+            return controls
+        for control in controls:
+            control.disabled = True
+        return [*controls, w.muted(NOT_LIVE, 13)]
+
     def _may_write(self) -> bool:
         """Answer requests, edit the draft and notes: any role but viewer."""
         return self.client.role != "viewer"
 
     def _decided(self, d: e.Decision) -> ft.Control:
-        """A decision the tool has not taken yet (the first decision wins: no buttons)."""
+        """A decision, and whether the tool has taken it yet (the first decision wins:
+        no buttons). Decisions stay in the session's record; the request leaves the
+        runtime's list once its tool has the answer."""
         what = DECIDED[d.behavior] + (f": {d.answer}" if d.answer else "")
         who = members(self.client.workspace.doc).get(d.by)
         by = who.name if who is not None else d.by
-        text = ft.Text(f"{what} by {by}, waiting for the tool…", size=13, italic=True)
+        waiting = ", waiting for the tool…" if d.request_id in self.open_requests else ""
+        text = ft.Text(f"{what} by {by}{waiting}", size=13, italic=True)
         return w.tag(f"decided-{d.request_id}", text)
 
     def _decide(self, rid: str, behavior: commands.Behavior) -> None:
         self.client.send(commands.decide(self.sid, rid, behavior))
-        self.shell.redraw()
+        self.nav.redraw()
 
     def _answer(self, rid: str, text: str) -> None:
         if text.strip():
             self.client.send(commands.decide(self.sid, rid, "answer", answer=text.strip()))
-            self.shell.redraw()
+            self.nav.redraw()
 
     # -- checkpoints ---------------------------------------------------------------
 
@@ -286,7 +408,7 @@ class Panes:
 
     def _shared(self, field: ft.TextField, root: str) -> SharedText:
         return SharedText(
-            field, lambda: self.client.notes_of(self.sid).doc, root, self.shell.redraw_after
+            field, lambda: self.client.notes_of(self.sid).doc, root, self.nav.redraw_after
         )
 
     def _moved(self, event: Any) -> None:
@@ -295,13 +417,14 @@ class Panes:
         client = self.client
         notes.look_at(client.notes_of(self.sid), client.user_id, client.user_name, cursor)
 
-    def _send(self, mode: commands.Mode) -> None:
+    def send(self, mode: commands.Mode) -> None:
+        """Send the draft as a prompt (queued, or interrupting the agent)."""
         text = (self.draft.value or "").strip()
         if not text:
             return
         self.client.send(commands.prompt(self.sid, text, mode))
         self.shared_draft.replace("")
-        self.shell.redraw()
+        self.nav.redraw()
 
     def _viewers(self) -> list[ft.Control]:
         people = notes.viewers(self.client.notes_of(self.sid))
@@ -331,6 +454,13 @@ def _bubble(title: str, text: str, colour: str) -> ft.Control:
         padding=8,
         border_radius=8,
     )
+
+
+def _asked(q: AskedQuestion) -> ft.Control:
+    """A question the tool asks, as text, with its options one to a line."""
+    rows: list[ft.Control] = [ft.Text(q.text)]
+    rows += [ft.Text(f"• {option}", size=13) for option in q.options]
+    return ft.Column(rows, spacing=2)
 
 
 def _code(text: str) -> ft.Control:

@@ -2,68 +2,96 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import flet as ft
 
 from trace_app import commands
 from trace_app.client import TraceClient
+from trace_app.keymap import step
+from trace_app.session_state import Header
 from trace_app.ui import widgets as w
+from trace_app.ui.code_panes import FilesPane
+from trace_app.ui.navigator import Navigator, ViewPlace
 from trace_app.ui.panes import Panes
-from trace_app.workspace_state import runtimes
+from trace_app.ui.placement import RunOn
+from trace_app.workspace_state import members, runtimes, select
 from trace_sync.docs import entries as e
-
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
 
 #: Which lifecycle actions make sense in which status (the server decides; this hides noise).
 ACTIONS: dict[str, tuple[str, ...]] = {
     "pause": ("running", "waiting_approval", "waiting_input", "idle", "starting"),
-    "resume": ("paused", "stopped", "failed"),
-    "stop": ("running", "waiting_approval", "waiting_input", "idle", "paused", "starting"),
-    "archive": ("stopped", "idle", "failed"),
+    "resume": ("paused", "stopped", "failed", "interrupted"),
+    "rerun": ("interrupted",),
+    "stop": (
+        "running",
+        "waiting_approval",
+        "waiting_input",
+        "idle",
+        "paused",
+        "starting",
+        "interrupted",
+    ),
+    "archive": ("stopped", "idle", "failed", "interrupted"),
     "restore": ("archived",),
+}
+#: The header keeps the composer in the window: a runtime error is cut to a few lines,
+#: and only the newest pending or failed commands are listed.
+ERROR_LINES = 3
+SHOWN_COMMANDS = 3
+#: Button labels that are not just the verb.
+LABELS = {"rerun": "Run again"}
+#: File shortcuts (trace_app.keymap) -> what they do to the files pane.
+FILE_KEYS: dict[str, Callable[[FilesPane], None]] = {
+    "next_file": lambda files: files.step(1),
+    "previous_file": lambda files: files.step(-1),
+    "viewed": lambda files: files.toggle_viewed(),
 }
 DESKTOP_PANES = ("approvals", "terminal", "files", "checkpoints", "notes")
 PHONE_PANES = ("transcript", "draft", "approvals", "terminal", "files", "checkpoints", "notes")
 
 
 class SessionView:
-    def __init__(self, shell: Shell, sid: str) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator, sid: str) -> None:
+        self.nav = nav
         self.sid = sid
-        self.panes = Panes(shell, sid)
-        self.pane = "approvals"
+        self.panes = Panes(nav, sid)
+        self.run_on = RunOn(nav, sid)
+        self.pane = nav.place.pane or "approvals"
         self.header = ft.Column(spacing=6)
-        self.selector = ft.Row(wrap=True, spacing=6)
+        # A phone: one row that scrolls sideways (two wrapped rows of seven chips
+        # took a third of the screen); a desktop's five chips wrap.
+        self.selector = ft.Row(spacing=6, scroll=ft.ScrollMode.AUTO)
         self.pane_box = ft.Container(expand=True)
         self.opened = False
-        shell.page.run_task(self._open)
+        nav.page.run_task(self._open)
 
     @property
     def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
+        assert self.nav.client is not None
+        return self.nav.client
 
     async def _open(self) -> None:
         await self.client.open_session(self.sid)
         self.opened = True
-        self.shell.redraw()
+        self.nav.redraw()
 
     def build(self, phone: bool) -> ft.Control:
         self.phone = phone
         self.names = PHONE_PANES if phone else DESKTOP_PANES
         if self.pane not in self.names:
             self.pane = self.names[0]
+        self.selector.wrap = not phone
         if phone:
             column = ft.Column([self.header, self.selector, self.pane_box], expand=True)
             return ft.Container(content=column, padding=8, expand=True)
-        left = ft.Column(
+        self.left = ft.Column(
             [self.header, self.panes.transcript_box, self.panes.draft_box], expand=3, spacing=8
         )
-        right = ft.Column([self.selector, self.pane_box], expand=2, spacing=8)
-        row = ft.Row([left, ft.VerticalDivider(width=1), right], expand=True)
+        self.right = ft.Column([self.selector, self.pane_box], expand=2, spacing=8)
+        row = ft.Row([self.left, ft.VerticalDivider(width=1), self.right], expand=True)
         return ft.Container(content=row, padding=8, expand=True)
 
     def refresh(self) -> None:
@@ -76,20 +104,48 @@ class SessionView:
         self.selector.controls = [self._pane_chip(n, counts.get(n)) for n in self.names]
         self.panes.refresh(state, phone=self.phone)
         self.pane_box.content = self.panes.box(self.pane)
+        if not self.phone:  # a diff side by side wants the wider half
+            wide = self.pane == "files"
+            self.left.expand, self.right.expand = (2, 3) if wide else (3, 2)
+
+    def on_key(self, action: str, pressed: str) -> bool:
+        if action in ("next_session", "previous_session"):
+            ids = [r.id for r in select(self.client.sessions())]
+            if self.sid in ids and len(ids) > 1:
+                self.nav.go(
+                    ViewPlace("session", step(ids, self.sid, 1 if action[0] == "n" else -1))
+                )
+            return False  # a new view is drawn: nothing to redraw here
+        if action in ("next_pane", "previous_pane"):
+            self._show(step(list(self.names), self.pane, 1 if action[0] == "n" else -1))
+        elif action == "compose":
+            self._show("draft" if self.phone else self.pane)
+            self.nav.page.run_task(self.panes.draft.focus)
+        elif action == "send":
+            self.panes.send("queue")
+        elif action in FILE_KEYS:
+            self._show("files")
+            FILE_KEYS[action](self.panes.files)
+        elif self.panes.on_key(action, pressed):
+            self._show("approvals")
+        else:
+            return False
+        return True
+
+    def _show(self, pane: str) -> None:
+        self.pane = pane
+        self.nav.remember(ViewPlace("session", self.sid, pane))
 
     def _pane_chip(self, name: str, count: int | None) -> ft.Control:
         def choose(_e: object) -> None:
-            self.pane = name
-            self.shell.redraw()
+            self._show(name)
+            self.nav.redraw()
 
         label = name if not count else f"{name} ({count})"
         chip = ft.Chip(label=ft.Text(label), selected=self.pane == name, on_select=choose)
         return w.tag(f"pane-{name}", chip)
 
-    def _header(self, h: object) -> list[ft.Control]:
-        from trace_app.session_state import Header
-
-        assert isinstance(h, Header)
+    def _header(self, h: Header) -> list[ft.Control]:
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
         facts += [f"runtime {self._runtime_name(h.runtime)}" if h.runtime else "no runtime"]
         facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
@@ -99,20 +155,36 @@ class SessionView:
             w.status_chip(h.status, "session-status"),
         ]
         if self.phone:  # one line: back, title, status, the actions in a menu
-            title = [*self._back_button(), *title, _menu(actions)]
+            title = [*self._back_button(), *title, *([_menu(actions)] if actions else [])]
         rows: list[ft.Control] = [
             ft.Row(title, vertical_alignment=ft.CrossAxisAlignment.CENTER),
             w.muted(" · ".join(f for f in facts if f)),
         ]
+        rows += self.run_on.controls(h.runtime)
         if h.health is not None and h.runtime:
             rows.append(w.tag("runtime-health", _health(h.health)))
-        if h.error:
-            rows.append(ft.Text(h.error, color=ft.Colors.ERROR))
+        if h.reason:
+            why = ft.Text(
+                f"{h.status.capitalize()}: {h.reason}",
+                color=ft.Colors.ERROR,
+                max_lines=ERROR_LINES,
+                overflow=ft.TextOverflow.ELLIPSIS,
+            )
+            rows.append(w.tag("session-reason", why))
+        if h.error and h.error != h.reason:  # a tool's stderr may run to pages
+            rows.append(
+                ft.Text(
+                    h.error,
+                    color=ft.Colors.ERROR,
+                    max_lines=ERROR_LINES,
+                    overflow=ft.TextOverflow.ELLIPSIS,
+                )
+            )
         if not self.phone:
             buttons: list[ft.Control] = [
                 ft.OutlinedButton(content=label, on_click=act) for label, act in actions
             ]
-            if self.shell.place.name == "session":
+            if self.nav.place.name == "session":
                 buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
             rows.append(ft.Row(buttons, wrap=True, spacing=6))
         rows += self._commands()
@@ -123,9 +195,12 @@ class SessionView:
         return known.name if known is not None else runtime_id
 
     def _actions(self, status: str) -> list[tuple[str, ft.ControlEventHandler[Any]]]:
-        """What may be done to the session in ``status``: (label, handler)."""
+        """What may be done to the session in ``status``: (label, handler); nothing
+        by a viewer (the server refuses them every one)."""
+        if self.client.role == "viewer":
+            return []
         actions: list[tuple[str, ft.ControlEventHandler[Any]]] = [
-            (verb.capitalize(), lambda _e, v=verb: self.client.act(self.sid, v))
+            (LABELS.get(verb, verb.capitalize()), lambda _e, v=verb: self.client.act(self.sid, v))
             for verb, allowed in ACTIONS.items()
             if status in allowed
         ]
@@ -134,14 +209,19 @@ class SessionView:
         return actions
 
     def _back_button(self) -> list[ft.Control]:
-        if self.shell.place.name != "session":
+        if self.nav.place.name != "session":
             return []
         back = ft.IconButton(ft.Icons.ARROW_BACK, tooltip="Back", on_click=lambda _e: self._back())
         return [back]
 
     def _commands(self) -> list[ft.Control]:
+        """Pending and failed commands, the newest few (the header has a bounded height)."""
         rows: list[ft.Control] = []
-        for command in self.client.commands_for(self.sid):
+        commands_now = self.client.commands_for(self.sid)
+        if len(commands_now) > SHOWN_COMMANDS:
+            more = len(commands_now) - SHOWN_COMMANDS
+            rows.append(w.muted(f"… and {more} earlier commands", 13))
+        for command in commands_now[-SHOWN_COMMANDS:]:
             if command.status == "pending":
                 rows.append(w.muted(f"{command.label}: pending…", 13))
                 continue
@@ -164,8 +244,6 @@ class SessionView:
         return rows
 
     def _hand_off(self, _e: object) -> None:
-        from trace_app.workspace_state import members
-
         people = members(self.client.workspace.doc)
         choice = ft.Dropdown(
             label="New owner",
@@ -177,19 +255,17 @@ class SessionView:
         def confirm(_e: object) -> None:
             if choice.value:
                 self.client.send(commands.hand_off(self.sid, choice.value))
-            self.shell.page.pop_dialog()
+            self.nav.page.pop_dialog()
 
         dialog = ft.AlertDialog(
             title=ft.Text("Hand off this session"),
             content=choice,
             actions=[ft.TextButton(content="Hand off", on_click=confirm)],
         )
-        self.shell.page.show_dialog(dialog)
+        self.nav.page.show_dialog(dialog)
 
     def _back(self) -> None:
-        from trace_app.ui.shell import Place
-
-        self.shell.go(Place("sessions"))
+        self.nav.go(ViewPlace("sessions"))
 
 
 def _menu(actions: list[tuple[str, ft.ControlEventHandler[Any]]]) -> ft.Control:

@@ -1,37 +1,85 @@
-"""The workspace: sessions with status chips, filters, search and cost; a new-session form."""
+"""The workspace's sessions: a row each (tool, repo, diff, cost, last activity,
+status), filter chips, and search that reaches transcripts and terminal output."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass
 
 import flet as ft
 
-from trace_app import commands
+from trace_app.keymap import step
 from trace_app.ui import widgets as w
-from trace_app.ui.shell import Place
-from trace_app.workspace_state import FILTERS, SessionRow, select, total_cost
-from trace_sync.errors import TraceError
+from trace_app.ui.navigator import Navigator, ViewPlace
+from trace_app.workspace_state import (
+    FILTERS,
+    SessionListRow,
+    ago,
+    diff_stat,
+    repos,
+    select,
+    total_cost,
+)
+from trace_sync.contract.errors import TraceError
+from trace_sync.contract.tools import TOOL_LABELS
 
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
+#: One icon per coding tool, so a list of sessions reads at a glance.
+TOOL_ICONS = {
+    "claude_code": ft.Icons.AUTO_AWESOME,
+    "codex": ft.Icons.DATA_OBJECT,
+    "acp": ft.Icons.HUB,
+    "shell": ft.Icons.TERMINAL,
+}
+TOOL_NAMES: dict[str, str] = {tool: label for tool, label in TOOL_LABELS.items()}
+#: Where a search matched, as a person reads it.
+MATCHED_IN = {
+    "title": "title",
+    "prompt": "prompt",
+    "transcript": "transcript",
+    "tool_output": "tool output",
+    "terminal": "terminal",
+}
+_MARKED = re.compile(r"\[([^\[\]]*)\]")
+#: How much of a snippet is kept before its first match (a phone's row is narrow).
+LEAD = {False: 40, True: 12}
+
+
+@dataclass(frozen=True)
+class Match:
+    """A server search hit: where in the session it matched, and the text around it."""
+
+    kind: str
+    snippet: str
 
 
 class SessionsView:
-    def __init__(self, shell: Shell) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator) -> None:
+        self.nav = nav
         self.filter = "all"
-        self.search = ft.TextField(
-            hint_text="Search sessions",
-            helper="Enter searches transcripts too",
-            prefix_icon=ft.Icons.SEARCH,
-            on_change=self._searched,
-            on_submit=self._search_server,
-            dense=True,
+        self.search = nav.watch(
+            ft.TextField(
+                hint_text="Search sessions",
+                helper="Enter searches transcripts and output too",
+                prefix_icon=ft.Icons.SEARCH,
+                on_change=self._searched,
+                on_submit=self._search_server,
+                dense=True,
+            )
         )
-        self.chips = ft.Row(wrap=True, spacing=6)
+        # One row that scrolls sideways: wrapped chips took a phone's second line.
+        self.chips = ft.Row(spacing=6, scroll=ft.ScrollMode.AUTO, wrap=False)
         self.total = ft.Text("")
         self.rows = ft.ListView(expand=True, spacing=4)
-        self.found: list[str] | None = None
+        #: Sessions the server found for the search, with where they matched.
+        self.found: dict[str, Match] | None = None
+        self.phone = False
+        #: The session the keyboard has highlighted (Enter opens it).
+        left = nav.came_from
+        self.highlighted: str | None = left.sid if left is not None else None
+        self.shown: list[SessionListRow] = []
+        #: Each session's row as last drawn, and what it was drawn from: an unchanged
+        #: row stays the same control, so a tap on it across a live redraw is not lost.
+        self.drawn: dict[str, tuple[object, ft.Control]] = {}
 
     def build(self, phone: bool) -> ft.Control:
         self.phone = phone
@@ -45,131 +93,144 @@ class SessionsView:
         )
 
     def refresh(self) -> None:
-        client = self.shell.client
+        client = self.nav.client
         assert client is not None
         everything = client.sessions()
         shown = select(everything, self.filter, self.search.value or "")
         if self.found is not None and self.search.value:
             by_id = {r.id: r for r in everything}
             shown += [by_id[s] for s in self.found if s in by_id and by_id[s] not in shown]
+        self.repo_names = {r.id: r.name for r in repos(client.workspace.doc)}
         self.chips.controls = [self._chip(name, everything) for name in FILTERS]
         usd, estimated = total_cost(shown)
         self.total.value = f"{len(shown)} sessions · {w.cost(usd, estimated)}"
-        self.rows.controls = [self._row(r) for r in shown] or [w.muted("No sessions here.", 14)]
+        self.shown = shown
+        self.rows.controls = [self._kept_row(r) for r in shown] or [
+            w.muted("No sessions here.", 14)
+        ]
 
-    def _chip(self, name: str, rows: list[SessionRow]) -> ft.Control:
+    def on_key(self, action: str, pressed: str) -> bool:
+        ids = [r.id for r in self.shown]
+        if action == "search":
+            self.nav.page.run_task(self.search.focus)
+        elif action in ("next_session", "previous_session") and ids:
+            self.highlighted = step(ids, self.highlighted, 1 if action == "next_session" else -1)
+        elif action == "open" and self.highlighted in ids:
+            self.nav.go(ViewPlace("session", self.highlighted))
+        else:
+            return False
+        return True
+
+    def _chip(self, name: str, rows: list[SessionListRow]) -> ft.Control:
         count = len(select(rows, name))
 
         def choose(_e: object) -> None:
             self.filter = name
-            self.shell.redraw()
+            self.nav.redraw()
 
-        return ft.Chip(
+        chip = ft.Chip(
             label=ft.Text(f"{name} ({count})"),
             selected=self.filter == name,
             on_select=choose,
         )
+        return w.tag(f"filter-{name}", chip)
 
-    def _row(self, row: SessionRow) -> ft.Control:
-        detail = " · ".join(
-            x for x in (row.tool, row.branch or "", w.cost(row.cost_usd, row.cost_estimated)) if x
+    def _kept_row(self, row: SessionListRow) -> ft.Control:
+        match = (self.found or {}).get(row.id) if self.search.value else None
+        # The detail line holds "3 min ago": drawn anew when that text changes.
+        drawn_from = (row, row.id == self.highlighted, self.phone, match, self._detail(row))
+        kept = self.drawn.get(row.id)
+        if kept is None or kept[0] != drawn_from:
+            kept = (drawn_from, self._row(row))
+            self.drawn[row.id] = kept
+        return kept[1]
+
+    def _row(self, row: SessionListRow) -> ft.Control:
+        subtitle: list[ft.Control] = [ft.Text(self._detail(row), size=12)]
+        if row.permission_mode == "bypass":
+            subtitle.append(_badge("bypass", ft.Colors.RED_100, f"bypass-{row.id}"))
+        if row.private:
+            subtitle.append(ft.Icon(ft.Icons.LOCK, size=14, tooltip="private"))
+        if row.waiting_for_runtime:
+            subtitle.append(w.muted(f"waiting for a runtime: {row.waiting_reason}"))
+        match = (self.found or {}).get(row.id) if self.search.value else None
+        if match is not None:
+            subtitle.append(_snippet(match, f"match-{row.id}", LEAD[self.phone]))
+        tool = TOOL_NAMES.get(row.tool, row.tool)
+        icon = ft.Icon(TOOL_ICONS.get(row.tool, ft.Icons.TERMINAL), tooltip=tool)
+        status = (
+            w.status_chip(row.status, f"status-{row.id}", label="waiting for a runtime")
+            if row.waiting_for_runtime
+            else w.status_chip(row.status, f"status-{row.id}")
         )
         tile = ft.ListTile(
             title=ft.Text(row.title, weight=ft.FontWeight.W_500),
-            subtitle=ft.Text(detail, size=12),
-            leading=ft.Icon(ft.Icons.LOCK if row.private else ft.Icons.TERMINAL),
-            trailing=w.status_chip(row.status, f"status-{row.id}"),
-            on_click=lambda _e: self.shell.go(Place("session", row.id)),
+            subtitle=ft.Row(subtitle, spacing=6, wrap=True, run_spacing=2),
+            leading=w.tag(f"tool-{row.id}", icon, label=tool),
+            trailing=status,
+            on_click=lambda _e: self.nav.go(ViewPlace("session", row.id)),
             min_height=64 if self.phone else 56,
+            selected=row.id == self.highlighted,
+            selected_tile_color=ft.Colors.SECONDARY_CONTAINER,
         )
         return w.tag(f"session-{row.id}", tile)
 
+    def _detail(self, row: SessionListRow) -> str:
+        """Tool, repo, branch, +/− lines, cost, last activity: what the row says in one line."""
+        facts = (
+            TOOL_NAMES.get(row.tool, row.tool),
+            self.repo_names.get(row.repo_id, ""),
+            "" if self.phone else row.branch or "",  # a phone has no room for branch names
+            diff_stat(row),
+            w.cost(row.cost_usd, row.cost_estimated),
+            ago(row.last_activity),
+        )
+        return " · ".join(x for x in facts if x)
+
     def _searched(self, _event: object) -> None:
-        self.shell.redraw()  # the field's value is already the newest the browser sent
+        self.nav.redraw()  # the field's value is already the newest the browser sent
 
     async def _search_server(self, _e: object) -> None:
-        client = self.shell.client
+        client = self.nav.client
         assert client is not None
         query = (self.search.value or "").strip()
         try:
             hits = await client.api.search(client.workspace_id, query) if query else []
-            self.found = [h["session"]["id"] for h in hits]
+            self.found = {h["session"]["id"]: Match(h["kind"], h["snippet"]) for h in hits}
         except TraceError:
             self.found = None  # offline: the list still filters locally
-        self.shell.redraw()
+        self.nav.redraw()
 
 
-class NewSessionView:
-    """Repo, branch, tool, model and first prompt -> a start-session command."""
+def _badge(text: str, colour: str, identifier: str) -> ft.Control:
+    chip = ft.Container(
+        content=ft.Text(text, size=11, color=ft.Colors.BLACK),
+        bgcolor=colour,
+        border_radius=8,
+        padding=ft.Padding.symmetric(horizontal=6, vertical=1),
+    )
+    return w.tag(identifier, chip, label=text)
 
-    TOOLS = ("claude_code", "codex", "acp", "shell")
 
-    def __init__(self, shell: Shell) -> None:
-        self.shell = shell
-        self.repo = ft.Dropdown(label="Repository", width=420)
-        self.branch = ft.TextField(label="Base branch (default: the repo's)", width=420)
-        self.tool = ft.Dropdown(
-            label="Tool",
-            value=self.TOOLS[0],
-            options=[ft.DropdownOption(key=t, text=t) for t in self.TOOLS],
-            width=420,
-        )
-        self.model = ft.TextField(label="Model (optional)", width=420)
-        self.prompt = ft.TextField(label="Prompt", multiline=True, min_lines=3, width=600)
-        self.result = ft.Text("")
+def _near_match(snippet: str, lead: int) -> str:
+    """``snippet`` on one line, starting shortly before its first match (two lines of
+    a phone must show the matched word, not the terminal prompt before it)."""
+    text = " ".join(snippet.split())
+    first = text.find("[")
+    if first > lead:
+        # From a word's start if one is near, else mid-word: paths are long words.
+        space = text.rfind(" ", max(first - 2 * lead, 0), first - lead)
+        text = "…" + text[space + 1 if space >= 0 else first - lead :]
+    return text
 
-    def build(self, phone: bool) -> ft.Control:
-        for field in (self.repo, self.branch, self.tool, self.model):
-            field.width = None if phone else 420  # a phone: full width
-        self.prompt.width = None if phone else 600
-        return ft.Container(
-            content=ft.Column(
-                [
-                    w.heading("New session"),
-                    self.repo,
-                    self.branch,
-                    self.tool,
-                    self.model,
-                    self.prompt,
-                    w.button("Start session", self._start, big=True),
-                    self.result,
-                ],
-                scroll=ft.ScrollMode.AUTO,
-                spacing=12,
-                horizontal_alignment=(
-                    ft.CrossAxisAlignment.STRETCH if phone else ft.CrossAxisAlignment.START
-                ),
-            ),
-            padding=12,
-            expand=True,
-        )
 
-    def refresh(self) -> None:
-        client = self.shell.client
-        assert client is not None
-        from trace_app.workspace_state import repos
-
-        self.repo.options = [
-            ft.DropdownOption(key=r.id, text=r.name) for r in repos(client.workspace.doc)
-        ]
-        if self.repo.value is None and self.repo.options:
-            self.repo.value = self.repo.options[0].key
-
-    def _start(self, _e: object) -> None:
-        client = self.shell.client
-        assert client is not None
-        if not self.repo.value:
-            self.result.value = "Add a repository first (Repos)."
-            return
-        client.send(
-            commands.start_session(
-                client.workspace_id,
-                repo_id=self.repo.value,
-                tool=self.tool.value,
-                base_branch=self.branch.value or None,
-                model=self.model.value or None,
-                prompt=self.prompt.value or None,
-            )
-        )
-        self.result.value = "Starting… it appears in Sessions once the server has it."
-        self.prompt.value = ""
+def _snippet(match: Match, identifier: str, lead: int) -> ft.Control:
+    """The server's snippet, its [bracketed] words in bold, after where it matched."""
+    where = MATCHED_IN.get(match.kind, match.kind)
+    spans = [ft.TextSpan(f"{where}: ", ft.TextStyle(italic=True))]
+    for n, part in enumerate(_MARKED.split(_near_match(match.snippet, lead))):
+        if part:
+            bold = ft.TextStyle(weight=ft.FontWeight.BOLD) if n % 2 else None
+            spans.append(ft.TextSpan(part, bold))
+    text = ft.Text(spans=spans, size=12, max_lines=2, overflow=ft.TextOverflow.ELLIPSIS)
+    return w.tag(identifier, text, label=f"matched in {where}")

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import flet as ft
 
 from trace_app.ui import widgets as w
-from trace_sync.errors import TraceError
-
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
+from trace_sync.contract.errors import TraceError
 
 
-def sign_in_view(shell: Shell) -> ft.Control:
-    origin = shell.origin
-    width = None if (shell.page.width or 1280) < w.PHONE_MAX_WIDTH else 420  # a phone: full width
+def sign_in_view(
+    page: ft.Page,
+    server_url: str,
+    editable_server: bool,
+    sign_in: Callable[[str, str], Awaitable[None]],
+) -> ft.Control:
+    """The form; ``sign_in(server_url, token)`` raises what the server said."""
+    width = None if (page.width or 1280) < w.PHONE_MAX_WIDTH else 420  # a phone: full width
     server = ft.TextField(
-        label="Server URL", value=origin.server_url, visible=origin.editable_server, width=width
+        label="Server URL", value=server_url, visible=editable_server, width=width
     )
     token = ft.TextField(label="Token", password=True, can_reveal_password=True, width=width)
     problem = ft.Text("", color=ft.Colors.ERROR)
 
     async def submit(_e: object) -> None:
         problem.value = "Signing in…"
-        shell.page.update()
+        page.update()
         try:
-            await shell.sign_in((server.value or "").strip(), (token.value or "").strip())
+            await sign_in((server.value or "").strip(), (token.value or "").strip())
         except TraceError as exc:
             problem.value = f"Could not sign in: {exc}"
-            shell.page.update()
+            page.update()
 
     hint = (
         "Open the one-time sign-in link the server printed (run `trace token` for a new one), "
         "or paste a token."
-        if not origin.editable_server
+        if not editable_server
         else "Your server's URL and a token (`trace token` prints yours)."
     )
     form = ft.Column(

@@ -1,5 +1,9 @@
-"""A session's terminals: output in ANSI colours (older segments loaded on scroll),
-and an input for those who may type into them.
+"""A session's terminals: the screen a real terminal of the PTY's size would show
+(older output loaded on scroll), and an input for those who may type into them.
+
+The screen is the process's shared emulator (:mod:`trace_app.terminal_screens`),
+fed once by the output's deltas; a pane only draws what changed in it, at most
+every :data:`FRAME_S`, without redrawing the rest of the page.
 
 Keystrokes are ephemeral: they go straight to the API (and on to the bridge),
 never into the outbox, so nothing typed offline runs minutes later.
@@ -7,23 +11,31 @@ never into the outbox, so nothing typed offline runs minutes later.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
 
 import flet as ft
 
-from trace_app import ansi, commands
+from trace_app import commands
 from trace_app.access import TYPING, Access, terminal_access
 from trace_app.client import TraceClient
-from trace_app.session_state import Terminal
+from trace_app.session_state import TerminalView
+from trace_app.terminal_screens import LiveScreen, output_of, terminal_info
 from trace_app.ui import widgets as w
+from trace_app.ui.navigator import Navigator
+from trace_app.ui.screen_view import TERMINAL_BG, TERMINAL_FG, ScreenView
 from trace_app.workspace_state import runtimes
-from trace_sync.errors import TraceError
+from trace_sync.contract.errors import TraceError
 
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Shell
+log = logging.getLogger(__name__)
 
-TERMINAL_BG = "#1e1e1e"
-TERMINAL_FG = "#d4d4d4"
+#: The size a person's typing gives the PTY (``TRACE_TERMINAL_SIZE``, e.g. ``120x32``).
+TYPING_SIZE = os.environ.get("TRACE_TERMINAL_SIZE", "120x32")
+#: How often a pane shows new output at most (its screen is shared; drawing is per tab).
+FRAME_S = 0.25
 WHY_NOT: dict[Access, str] = {
     "viewer": "Viewers cannot type into terminals.",
     "no runtime": "No bridge you may use hosts this session: nothing to type into.",
@@ -32,36 +44,23 @@ WHY_NOT: dict[Access, str] = {
 }
 
 
-def coloured(output: str, size: int = 13) -> ft.Text:
-    """Terminal output as one Text of coloured spans in the bundled monospace font."""
-    spans = [
-        ft.TextSpan(
-            s.text,
-            ft.TextStyle(
-                color=s.fg or TERMINAL_FG,
-                bgcolor=s.bg,
-                weight=ft.FontWeight.BOLD if s.bold else None,
-                font_family=w.MONO,
-            ),
-        )
-        for s in ansi.spans(output)
-    ]
-    return ft.Text(spans=spans, font_family=w.MONO, size=size, color=TERMINAL_FG)
-
-
 class TerminalPane:
-    def __init__(self, shell: Shell, sid: str) -> None:
-        self.shell = shell
+    def __init__(self, nav: Navigator, sid: str) -> None:
+        self.nav = nav
         self.sid = sid
         self.chosen: str | None = None
-        self.older: dict[str, list[str]] = {}  # terminal id -> loaded segment names, newest first
-        self.texts: dict[str, str] = {}
-        self.terminals: list[Terminal] = []
+        self.live: LiveScreen | None = None  # held while shown
+        self._unwatch: Callable[[], None] | None = None
+        self._painting: asyncio.TimerHandle | None = None
+        self._painted = 0.0  # loop time of the last paint
+        self.view = ScreenView()
+        self.terminals: list[TerminalView] = []
         self.runtime_id: str | None = None
         self.access: Access | None = None  # not known yet
         self.checked = False
         self.chips = ft.Row(wrap=True, spacing=6)
-        self.screen = ft.ListView(expand=True, auto_scroll=True, on_scroll=self._scrolled)
+        self.view.lines.on_scroll = self._scrolled
+        self.empty = ft.Text("No terminal yet.", color=TERMINAL_FG)
         self.more = ft.TextButton(content="Load older output", on_click=self._load_older)
         self.input = ft.TextField(
             label="Type into this terminal (Enter sends)",
@@ -73,7 +72,11 @@ class TerminalPane:
         self.gate = ft.Row(wrap=True, spacing=8)
         self.problem = ft.Text("", color=ft.Colors.ERROR, size=13, visible=False)
         screen = ft.Container(
-            self.screen, bgcolor=TERMINAL_BG, padding=8, expand=True, border_radius=6
+            ft.Column([self.empty, self.view.control], expand=True),
+            bgcolor=TERMINAL_BG,
+            padding=8,
+            expand=True,
+            border_radius=6,
         )
         column = ft.Column(
             [self.chips, ft.Row([self.more]), screen, self.input, self.problem, self.gate],
@@ -84,29 +87,25 @@ class TerminalPane:
 
     @property
     def client(self) -> TraceClient:
-        assert self.shell.client is not None
-        return self.shell.client
+        assert self.nav.client is not None
+        return self.nav.client
 
-    def refresh(self, terminals: list[Terminal], runtime_id: str | None) -> None:
+    def refresh(self, terminals: list[TerminalView], runtime_id: str | None) -> None:
         self.terminals = terminals
         if not self.checked or runtime_id != self.runtime_id:
             self.checked, self.runtime_id = True, runtime_id
-            self.shell.page.run_task(self.check_access)
+            self.nav.page.run_task(self.check_access)
         self._draw_gate()
-        if not terminals:
-            self.chips.controls = []
-            self.more.visible = False
-            self.screen.controls = [ft.Text("No terminal yet.", color=TERMINAL_FG)]
-            return
         ids = [t.id for t in terminals]
         if self.chosen not in ids:
-            self.chosen = ids[0]
+            self.chosen = ids[0] if ids else None
         self.chips.controls = [self._chip(t) for t in terminals]
-        current = next(t for t in terminals if t.id == self.chosen)
-        loaded = self.older.get(current.id, [])
-        self.more.visible = len(loaded) < len(current.segments)
-        older = "".join(self.texts.get(n, "") for n in reversed(loaded))
-        self.screen.controls = [coloured(older + current.output)]
+        self._show(self.chosen)
+        self.empty.visible = self.live is None
+        self.view.control.visible = self.live is not None
+        self.more.visible = self.live is not None and self.live.first > 0
+        if self.live is not None and self.view.revision != self.live.revision:
+            self._wake()  # the screen is isolated from page updates: it paints itself
 
     # -- who may type --------------------------------------------------------------
 
@@ -120,13 +119,15 @@ class TerminalPane:
         except TraceError as exc:  # offline: no typing until the server answers
             self.access = "no runtime"
             self.problem.value = f"Could not check terminal access: {exc}"
-        self.shell.redraw()
+        self.nav.redraw()
 
     def _draw_gate(self) -> None:
-        typing = self.access in TYPING and bool(self.terminals)
-        self.input.visible = typing
+        """The input for those who may type (once there is a terminal), else why not."""
+        current = next((t for t in self.terminals if t.id == self.chosen), None)
+        live = current is not None and current.state == "running"  # an exited one reads nothing
+        self.input.visible = self.access in TYPING and live
         self.gate.controls = []
-        if self.access is None or typing:
+        if self.access is None or self.access in TYPING:
             return
         self.gate.controls = [w.muted(WHY_NOT[self.access], 13)]
         if self.access == "ask" and self.runtime_id:
@@ -140,32 +141,85 @@ class TerminalPane:
         assert self.runtime_id is not None
         self.client.send(commands.ask_for_access(self.runtime_id, ["terminal"], self.sid))
         self.access = "asked"
-        self.shell.redraw()
+        self.nav.redraw()
 
     async def _submit(self, _e: object) -> None:
         line = self.input.value or ""
         if self.chosen is None:
             return
-        path = f"/api/sessions/{self.sid}/terminals/{self.chosen}/input"
+        path = f"/api/sessions/{self.sid}/terminals/{self.chosen}"
         try:
-            await self.client.api.call("POST", path, {"data": line + "\r"})
+            await self._follow_typist(path)
+            await self.client.api.call("POST", f"{path}/input", {"data": line + "\r"})
         except TraceError as exc:
             self.problem.value = f"Not typed: {exc}"
             self.problem.visible = True
         else:
             self.input.value = ""
             self.problem.visible = False
-        self.shell.redraw()
+        self.nav.redraw()
+
+    async def _follow_typist(self, path: str) -> None:
+        """The PTY takes the size of whoever types (:data:`TYPING_SIZE`)."""
+        cols, rows = typing_size()
+        current = next((t for t in self.terminals if t.id == self.chosen), None)
+        if current is not None and (current.cols, current.rows) != (cols, rows):
+            await self.client.api.call("POST", f"{path}/resize", {"cols": cols, "rows": rows})
 
     # -- output --------------------------------------------------------------------
 
-    def _chip(self, t: Terminal) -> ft.Control:
+    def _show(self, tid: str | None) -> None:
+        """Hold and watch the screen of ``tid`` (letting go of the one shown before)."""
+        key = (self.client.server_url, self.sid, tid)
+        if self.live is not None and self.live.key == key:
+            return
+        if self._unwatch is not None:
+            self._unwatch()
+        self.live, self._unwatch = None, None
+        if tid is not None:
+            self.live = self.client.screen(self.sid, tid)
+        if self.live is not None:
+            self._unwatch = self.live.watch(self._wake)
+            self.view.forget()
+
+    def _wake(self) -> None:
+        """Paint soon: at once after a quiet spell (an echo of typing), else at most
+        every :data:`FRAME_S` (a flood is drawn a frame at a time, not a line)."""
+        if self._painting is None:
+            loop = asyncio.get_running_loop()
+            wait = max(0.0, self._painted + FRAME_S - loop.time())
+            self._painting = loop.call_later(wait, self._paint)
+
+    def _paint(self) -> None:
+        """Draw the screen's news on this tab alone (not the whole page)."""
+        self._painting = None
+        self._painted = asyncio.get_running_loop().time()
+        if self.live is None:
+            return
+        changed = self.view.draw(self.live)
+        if not self._shown():
+            return  # sent whole when the pane is put on the page
+        try:
+            for control in changed:
+                control.update()
+        except RuntimeError as exc:  # left the page meanwhile: sent when put back
+            log.debug("terminal pane not shown: %s", exc)
+
+    def _shown(self) -> bool:
+        try:
+            return self.view.control.page is not None
+        except RuntimeError:  # Flet's way of saying "not on a page"
+            return False
+
+    def _chip(self, t: TerminalView) -> ft.Control:
         def choose(_e: object) -> None:
             self.chosen = t.id
-            self.shell.redraw()
+            self.nav.redraw()
 
         label = f"{t.title} ({t.state})"
         return ft.Chip(label=ft.Text(label), selected=t.id == self.chosen, on_select=choose)
+
+    # -- older output --------------------------------------------------------------
 
     async def _scrolled(self, event: Any) -> None:
         at_top = getattr(event, "pixels", 1) <= getattr(event, "min_scroll_extent", 0) + 4
@@ -173,14 +227,24 @@ class TerminalPane:
             await self._load_older(None)
 
     async def _load_older(self, _e: object = None) -> None:
+        """Replay the screen from the newest sealed segment it lacks (and those after it)."""
         current = next((t for t in self.terminals if t.id == self.chosen), None)
-        if current is None:
+        live = self.live
+        if current is None or live is None:
             return
-        loaded = self.older.setdefault(current.id, [])
-        waiting = [n for n in reversed(current.segments) if n not in loaded]
-        if not waiting:
+        older = [s for s in current.segments if s.first < live.first]
+        if not older:
             return
-        name = waiting[0]
-        self.texts[name] = await self.client.older_output(self.sid, name)
-        loaded.append(name)
-        self.shell.redraw()
+        wanted = [older[-1], *(s for s in current.segments if s.first >= live.first)]
+        texts = [await self.client.older_output(self.sid, s.name) for s in wanted]
+        io = self.client.replicas.get(f"session/{self.sid}/io")
+        info = terminal_info(io.roots, current.id) if io is not None else None
+        window = output_of(io.roots, current.id) if io is not None else None
+        if info is not None and window is not None:
+            live.replay("".join(texts), window, info, wanted[0].first)
+        self.nav.redraw()
+
+
+def typing_size() -> tuple[int, int]:
+    cols, _, rows = TYPING_SIZE.partition("x")
+    return max(20, min(500, int(cols))), max(5, min(200, int(rows)))

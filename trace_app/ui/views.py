@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from trace_app.ui.admin_views import MembersView, ReposView, SettingsView
+from trace_app.ui.admin_views import MembersView, ReposView
 from trace_app.ui.bridges_view import BridgesView
+from trace_app.ui.inbox_view import InboxView
+from trace_app.ui.navigator import Navigator, View, ViewPlace
+from trace_app.ui.new_session_view import NewSessionView
 from trace_app.ui.session_view import SessionView
-from trace_app.ui.sessions_view import NewSessionView, SessionsView
+from trace_app.ui.sessions_view import SessionsView
+from trace_app.ui.settings_view import SettingsView
+from trace_app.ui.usage_view import UsageView
 
-if TYPE_CHECKING:
-    from trace_app.ui.shell import Place, Shell, View
 
-
-def view_for(shell: Shell, place: Place) -> View:
+def view_for(nav: Navigator, place: ViewPlace) -> View:
     if place.name == "session" and place.sid:
-        return SessionView(shell, place.sid)
+        return SessionView(nav, place.sid)
     views: dict[
         str,
-        type[SessionsView | NewSessionView | ReposView | MembersView | BridgesView | SettingsView],
+        type[
+            SessionsView
+            | InboxView
+            | NewSessionView
+            | ReposView
+            | MembersView
+            | BridgesView
+            | SettingsView
+            | UsageView
+        ],
     ] = {
         "sessions": SessionsView,
+        "inbox": InboxView,
         "new": NewSessionView,
         "repos": ReposView,
         "members": MembersView,
         "bridges": BridgesView,
         "settings": SettingsView,
+        "usage": UsageView,
     }
-    return views.get(place.name, SessionsView)(shell)
+    return views.get(place.name, SessionsView)(nav)

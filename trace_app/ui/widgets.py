@@ -24,6 +24,7 @@ STATUS_COLOURS = {
     "paused": ft.Colors.PURPLE_100,
     "stopped": ft.Colors.GREY_400,
     "failed": ft.Colors.RED_200,
+    "interrupted": ft.Colors.DEEP_ORANGE_200,
     "archived": ft.Colors.BROWN_100,
 }
 
@@ -33,8 +34,9 @@ def tag(identifier: str, content: ft.Control, label: str | None = None) -> ft.Se
     return ft.Semantics(identifier=identifier, container=True, label=label, content=content)
 
 
-def status_chip(status: str, identifier: str | None = None) -> ft.Control:
-    label = STATUS_LABELS.get(status, status)
+def status_chip(status: str, identifier: str | None = None, label: str | None = None) -> ft.Control:
+    """``status`` in its colour, said as ``label`` (default: the status's own label)."""
+    label = label or STATUS_LABELS.get(status, status)
     chip = ft.Container(
         content=ft.Text(label, size=12, color=ft.Colors.BLACK),
         bgcolor=STATUS_COLOURS.get(status, ft.Colors.GREY_300),
@@ -54,6 +56,12 @@ def heading(text: str) -> ft.Text:
 
 def muted(text: str, size: int = 12) -> ft.Text:
     return ft.Text(text, size=size, color=ft.Colors.ON_SURFACE_VARIANT)
+
+
+def menu_label(text: str) -> ft.Row:
+    """What a menu button shows: its name and a drop-down arrow (an icon: the app's
+    fonts have no "▾")."""
+    return ft.Row([ft.Text(text), ft.Icon(ft.Icons.ARROW_DROP_DOWN)], spacing=0, tight=True)
 
 
 def button(

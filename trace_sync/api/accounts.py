@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from trace_sync.api.endpoints import Call, Endpoint
 from trace_sync.api.models import MeOut, SignInLinkOut, TokenOut, TokenPage, UserOut, WorkspaceOut
 from trace_sync.api.pages import PageQuery, page_of
-from trace_sync.auth.bearer import COOKIE
+from trace_sync.auth.bearer import set_cookie
 from trace_sync.store.records import TokenRecord, User
 
 
@@ -32,7 +32,12 @@ async def me(call: Call) -> MeOut:
         WorkspaceOut(id=w.id, name=w.name, role=role)
         for w, role in await call.ctx.workspaces.of_member(call.actor)
     ]
-    return MeOut(user=user_out(user), token_id=call.actor.token_id, workspaces=workspaces)
+    return MeOut(
+        user=user_out(user),
+        token_id=call.actor.token_id,
+        workspaces=workspaces,
+        instance_admin=user.instance_admin,
+    )
 
 
 async def list_tokens(call: Call) -> TokenPage:
@@ -46,17 +51,18 @@ async def revoke_token(call: Call) -> TokenOut:
 
 
 async def signin_link(call: Call) -> SignInLinkOut:
-    code = call.ctx.signin.mint(call.actor.user_id)
+    code = await call.ctx.signin.mint(call.actor.user_id)
     return SignInLinkOut(url=sign_in_url(call.ctx.settings.base_url, code))
 
 
 async def sign_in(call: Call) -> Response:
     """Redeem a one-time link: a fresh token goes into an HttpOnly cookie for the web UI."""
     ctx = call.ctx
-    user_id = ctx.signin.redeem(call.request.query_params.get("code", ""))
+    client = call.request.client.host if call.request.client else "unknown"
+    user_id = await ctx.signin.redeem(call.request.query_params.get("code", ""), client)
     issued = await ctx.accounts.issue_token(user_id, label="browser sign-in")
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, issued.token, httponly=True, samesite="strict", max_age=400 * 86400)
+    set_cookie(response, issued.token, ctx.settings.base_url)
     return response
 
 
@@ -71,7 +77,7 @@ endpoints = [
         "POST",
         "/api/tokens/{token_id}/revoke",
         revoke_token,
-        "Revoke a token (yours, or a member's if you are their admin)",
+        "Revoke a token (yours; instance admins: anyone's)",
         response=TokenOut,
     ),
     Endpoint(

@@ -5,17 +5,21 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from trace_sync.auth.bearer import presented_token
+from trace_sync.auth.origin import check_origin
 from trace_sync.auth.principal import Principal
-from trace_sync.errors import Forbidden
+from trace_sync.contract.errors import Forbidden
 from trace_sync.store.records import TokenKind
 
 
 async def principal_of(conn: HTTPConnection) -> Principal:
-    """Authenticate the caller once per request; raises ``Unauthorized``."""
+    """Authenticate the caller once per request; raises ``Unauthorized``, or
+    ``Forbidden`` when another site's page sent the sign-in cookie."""
     cached: Principal | None = getattr(conn.state, "principal", None)
     if cached is not None:
         return cached
-    gate = conn.app.state.ctx.gate
+    ctx = conn.app.state.ctx
+    check_origin(conn, ctx.settings.base_url)
+    gate = ctx.gate
     principal: Principal = await gate.authenticate(presented_token(conn))
     conn.state.principal = principal
     return principal

@@ -23,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from trace_sync.api.bodies import read_body
+from trace_sync.api.bodies import check_text, read_body
 from trace_sync.api.credentials import person_of
 from trace_sync.api.idempotency import idempotent
+from trace_sync.auth.bearer import COOKIE, by_cookie, set_cookie
 from trace_sync.auth.principal import Principal
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 
 Result = BaseModel | Response | None
 Handler = Callable[["Call"], Awaitable[Result]]
@@ -102,7 +103,13 @@ class Endpoint:
         body = await read_body(request, self.body) if self.body else None
         query = parse_query(request, self.query) if self.query else None
         call = Call(request, caller, dict(request.path_params), body, query)
-        result = await self.handler(call)
+        response = self._response(await self.handler(call))
+        if caller is not None and by_cookie(request):
+            # Renewed on use: the cookie's life counts from the browser's last request.
+            set_cookie(response, request.cookies[COOKIE], call.ctx.settings.base_url)
+        return response
+
+    def _response(self, result: Result) -> Response:
         if isinstance(result, Response):
             return result
         if result is None:
@@ -116,6 +123,7 @@ def parse_query(request: Request, model: type[BaseModel]) -> Any:
     unknown = set(params) - set(model.model_fields)
     if unknown:
         raise InvalidInput(f"unknown query parameters: {', '.join(sorted(unknown))}")
+    check_text({name: params.getlist(name) for name in params}, "query")
     values: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         if name not in params:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trace_sync.api.credentials import person_of
-from trace_sync.errors import Conflict, InvalidInput
+from trace_sync.contract.errors import Conflict, InvalidInput
 from trace_sync.store.records import StoredReply
 
 HEADER = "Idempotency-Key"

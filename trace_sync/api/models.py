@@ -35,18 +35,34 @@ class MeOut(Model):
     user: UserOut
     token_id: str
     workspaces: list[WorkspaceOut]
+    #: Whether you may connect server directories, create accounts and revoke any token.
+    instance_admin: bool = False
 
 
 class AddMemberIn(Model):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: Role = Role.MEMBER
+    #: Make the new account an instance admin too.
+    instance_admin: bool = False
 
 
 class NewMemberOut(Model):
     user: UserOut
     role: Role
-    #: The first token of a user this request created; None for an existing user.
-    token: str | None
+    #: The new account's first token (shown once).
+    token: str
+
+
+class InvitationIn(Model):
+    role: Role = Role.MEMBER
+
+
+class InvitationOut(Model):
+    #: Give it to the person you invite; they run ``trace workspace join CODE``.
+    code: str
+    workspace_id: str
+    role: Role
+    expires_at: datetime
 
 
 class TokenOut(Model):

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 
 T = TypeVar("T")
 MAX_LIMIT = 200

@@ -29,7 +29,9 @@ async def get_repo(call: Call) -> RepoOut:
 
 async def set_setup(call: Call) -> RepoOut:
     body: RepoSetupBody = call.body
-    setup = RepoSetup(tuple(body.copy_files), body.command)
+    setup = RepoSetup(
+        tuple(body.copy_files), body.command, body.update_mode, body.forge, body.forge_url
+    )
     repo = await call.ctx.repos.set_setup(call.actor, call.path["wid"], call.path["rid"], setup)
     return RepoOut.of(repo)
 

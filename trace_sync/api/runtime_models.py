@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, RootModel
+from pydantic import AwareDatetime, Field
 
 from trace_sync.api.models import Model
-from trace_sync.services.runtime_index import tools_of
+from trace_sync.api.pages import Page
+from trace_sync.services.bridges.runtime_index import tools_of
 from trace_sync.store.records import Capability, Grant, GrantState, RuntimeRecord
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -75,11 +76,11 @@ class GrantOut(Model):
     decided_by: str | None
 
 
-class RuntimeList(RootModel[list[RuntimeOut]]):
+class RuntimePage(Page[RuntimeOut]):
     pass
 
 
-class GrantList(RootModel[list[GrantOut]]):
+class GrantPage(Page[GrantOut]):
     pass
 
 
@@ -105,6 +106,21 @@ class TerminalResizeIn(Model):
 
 class CheckpointIn(Model):
     label: str = Field(default="", max_length=200)
+
+
+class MergeIn(Model):
+    strategy: Literal["merge", "squash", "rebase"] = Field(
+        "merge", description="a merge commit, one squashed commit, or the commits replayed"
+    )
+
+
+class UpdateIn(Model):
+    mode: Literal["merge", "rebase"] | None = Field(
+        None, description="how the base comes in (default: the repo's update_mode)"
+    )
+    hand_off: bool = Field(
+        False, description="on conflicts, leave them in the worktree and ask the tool to resolve"
+    )
 
 
 class FileIn(Model):
@@ -141,3 +157,18 @@ def grant_out(grant: Grant) -> GrantOut:
         decided_at=grant.decided_at,
         decided_by=grant.decided_by,
     )
+
+
+class PreviewIn(Model):
+    port: int = Field(ge=1, le=65535, description="the port the session's dev server listens on")
+
+
+class PreviewOut(Model):
+    port: int
+    url: str = Field(description="your own link: it admits you until expires_at")
+    expires_at: AwareDatetime
+    declared_by: str
+
+
+class PreviewPortsOut(Model):
+    ports: list[int] = Field(description="ports the session's processes listen on now")

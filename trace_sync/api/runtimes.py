@@ -7,20 +7,21 @@ from starlette.responses import Response
 
 from trace_sync.api.bodies import read_body, reply
 from trace_sync.api.credentials import person_of
-from trace_sync.api.endpoints import Endpoint
+from trace_sync.api.endpoints import Call, Endpoint
+from trace_sync.api.pages import PageQuery, page_of
 from trace_sync.api.runtime_models import (
     GrantIn,
-    GrantList,
     GrantOut,
+    GrantPage,
     PlacedOut,
     PlaceIn,
     RegisteredOut,
     RegisterRuntimeIn,
-    RuntimeList,
+    RuntimePage,
     grant_out,
     runtime_out,
 )
-from trace_sync.services.bridges import BridgeServices
+from trace_sync.services.bridges.wiring import BridgeServices
 
 
 def _bridges(request: Request) -> BridgeServices:
@@ -33,14 +34,14 @@ async def register(request: Request) -> Response:
     body = await read_body(request, RegisterRuntimeIn)
     runtimes = _bridges(request).runtimes
     done = await runtimes.register(actor, body.instance_id, body.name, body.kind)
-    out = runtime_out(done.runtime, runtimes.online(done.runtime.id))
+    out = runtime_out(done.runtime, await runtimes.online(done.runtime.id))
     return reply(RegisteredOut(runtime_id=done.runtime.id, token=done.token, runtime=out), 201)
 
 
-async def list_runtimes(request: Request) -> Response:
-    actor = await person_of(request)
-    views = await _bridges(request).runtimes.visible(actor)
-    return reply([runtime_out(v.runtime, v.online) for v in views])
+async def list_runtimes(call: Call) -> RuntimePage:
+    views = await call.ctx.bridges.runtimes.visible(call.actor)
+    page, cursor = page_of(views, lambda v: (v.runtime.name, v.runtime.id), call.query)
+    return RuntimePage(items=[runtime_out(v.runtime, v.online) for v in page], next_cursor=cursor)
 
 
 async def request_grant(request: Request) -> Response:
@@ -56,10 +57,12 @@ async def request_grant(request: Request) -> Response:
     return reply(grant_out(grant), 201)
 
 
-async def list_grants(request: Request) -> Response:
-    actor = await person_of(request)
-    grants = await _bridges(request).grants.of_runtime(actor, request.path_params["rid"])
-    return reply([grant_out(g) for g in grants])
+async def list_grants(call: Call) -> GrantPage:
+    """Newest first, as people read requests."""
+    grants = await call.ctx.bridges.grants.of_runtime(call.actor, call.path["rid"])
+    order = {g.id: i for i, g in enumerate(grants)}
+    page, cursor = page_of(grants, lambda g: (f"{order[g.id]:09d}",), call.query)
+    return GrantPage(items=[grant_out(g) for g in page], next_cursor=cursor)
 
 
 async def approve_grant(request: Request) -> Response:
@@ -101,8 +104,13 @@ endpoints = [
         response=RegisteredOut,
         status=201,
     ),
-    Endpoint.of_request(
-        "GET", "/api/runtimes", list_runtimes, "Runtimes you may use", response=RuntimeList
+    Endpoint(
+        "GET",
+        "/api/runtimes",
+        list_runtimes,
+        "Runtimes you may use",
+        query=PageQuery,
+        response=RuntimePage,
     ),
     Endpoint.of_request(
         "POST",
@@ -113,12 +121,13 @@ endpoints = [
         response=GrantOut,
         status=201,
     ),
-    Endpoint.of_request(
+    Endpoint(
         "GET",
         "/api/runtimes/{rid}/grants",
         list_grants,
-        "Grants on a runtime",
-        response=GrantList,
+        "Grants on a runtime (its owner sees all; others their own)",
+        query=PageQuery,
+        response=GrantPage,
     ),
     *(
         Endpoint.of_request(

@@ -9,8 +9,9 @@ from pydantic import Field
 
 from trace_sync.api.models import Model
 from trace_sync.api.pages import Page, PageQuery
-from trace_sync.docs.entries import PermissionMode, SessionStatus
-from trace_sync.services.session_input import MAX_PROMPT, MAX_TITLE, Tool
+from trace_sync.contract.session_spec import MAX_PROMPT, MAX_TITLE, SessionSpec
+from trace_sync.contract.session_status import SessionStatus
+from trace_sync.contract.tools import Location, PermissionMode, Tool
 from trace_sync.store.records import Repo, SessionRow
 
 
@@ -30,6 +31,18 @@ class RepoSetupBody(Model):
         description="globs of git-ignored files copied from the checkout (.env)",
     )
     command: str | None = Field(None, max_length=4096, description="run in the new worktree")
+    update_mode: Literal["merge", "rebase"] = Field(
+        "merge", description="how `session update` takes in the base branch"
+    )
+    forge: Literal["github", "gitlab", "gitea"] | None = Field(
+        None, description="the forge of a self-hosted remote (well-known hosts are recognised)"
+    )
+    forge_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="the forge's API root, when not the host's usual one",
+    )
 
 
 class RepoOut(Model):
@@ -45,7 +58,13 @@ class RepoOut(Model):
 
     @classmethod
     def of(cls, repo: Repo) -> RepoOut:
-        setup = RepoSetupBody(copy_files=list(repo.setup.copy_files), command=repo.setup.command)
+        setup = RepoSetupBody(
+            copy_files=list(repo.setup.copy_files),
+            command=repo.setup.command,
+            update_mode=repo.setup.update_mode,  # type: ignore[arg-type]
+            forge=repo.setup.forge,  # type: ignore[arg-type]
+            forge_url=repo.setup.forge_url,
+        )
         return cls(**vars(repo) | {"setup": setup})
 
 
@@ -66,12 +85,12 @@ class SessionOut(Model):
     workspace_id: str
     title: str
     status: SessionStatus
-    tool: str
+    tool: Tool
     model: str | None
     repo_id: str | None
     base_branch: str | None
     branch: str | None
-    location: str
+    location: Location
     private: bool
     creator_id: str
     owner_id: str
@@ -88,6 +107,12 @@ class SessionOut(Model):
     cpu_percent: float | None = Field(None, description="CPU of the session's processes")
     memory_bytes: int | None = Field(None, description="resident memory of its processes")
     disk_bytes: int | None = Field(None, description="disk its worktree takes")
+    reason: str | None = Field(
+        None, description="why the session failed, was interrupted or paused itself; null otherwise"
+    )
+    lines_added: int = Field(0, description="lines added in its changed files")
+    lines_removed: int = Field(0, description="lines removed in its changed files")
+    tokens: int = Field(0, description="input and output tokens the tool reported so far")
     documents: SessionDocuments
     sync_path: str = Field("/sync", description="websocket path the documents sync at")
 
@@ -100,6 +125,26 @@ class SessionOut(Model):
         return cls(**vars(row) | {"needs_attention": waiting, "documents": documents})
 
 
+class Removed(Model):
+    """What deleting a session removed on its bridge."""
+
+    state: Literal["done", "pending", "nothing to remove"] = Field(
+        description="done: removed now; pending: when its bridge reconnects"
+    )
+    why: str | None = None
+    worktree: bool | None = Field(None, description="a worktree directory was removed")
+    checkpoints: int | None = Field(None, description="checkpoint refs removed")
+    branch: str | None = Field(
+        None, description="deleted, 'kept: pushed', 'kept: merged' or none (there was none)"
+    )
+
+
+class SessionDeleted(Model):
+    id: str
+    deleted: bool = True
+    removed: Removed
+
+
 class SessionPage(Page[SessionOut]):
     pass
 
@@ -108,18 +153,11 @@ class SessionQuery(PageQuery):
     status: list[SessionStatus] = Field(default_factory=list)
 
 
-class StartSessionIn(Model):
-    repo_id: str = Field(min_length=1, max_length=64)
-    tool: Tool
-    base_branch: str | None = Field(None, max_length=200)
-    model: str | None = Field(None, max_length=100)
-    prompt: str | None = Field(None, max_length=MAX_PROMPT)
-    title: str | None = Field(None, max_length=MAX_TITLE)
-    location: Literal["local", "cloud"] = "local"
-    private: bool = False
-    permission_mode: PermissionMode = Field(
-        "ask", description="ask: every permission goes to a person; bypass: none (explicit)"
-    )
+class StartSessionIn(SessionSpec):
+    """A :class:`SessionSpec`: what to run, where and how (``permission_mode`` ask: every
+    permission goes to a person; bypass: none, explicitly)."""
+
+    repo_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class TitleIn(Model):
@@ -140,9 +178,13 @@ class PromptOut(Model):
 
 
 class ForkIn(Model):
+    """The parent's spec is the fork's; these fields, when given, replace its own."""
+
     checkpoint: int | None = Field(None, ge=0)
     title: str | None = Field(None, max_length=MAX_TITLE)
     prompt: str | None = Field(None, max_length=MAX_PROMPT)
+    model: str | None = Field(None, max_length=100)
+    permission_mode: PermissionMode | None = None
 
 
 class HandoffIn(Model):

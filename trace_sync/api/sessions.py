@@ -11,6 +11,8 @@ from trace_sync.api.session_models import (
     HandoffIn,
     PromptIn,
     PromptOut,
+    Removed,
+    SessionDeleted,
     SessionOut,
     SessionPage,
     SessionQuery,
@@ -19,7 +21,7 @@ from trace_sync.api.session_models import (
     TimelinePage,
     TitleIn,
 )
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 from trace_sync.services.lifecycle import Command
 from trace_sync.store.sessions import PageAfter
 
@@ -50,8 +52,8 @@ def _after(cursor: str) -> PageAfter:
 
 
 async def start_session(call: Call) -> SessionOut:
-    options = call.body.model_dump()
-    return SessionOut.of(await call.ctx.sessions.start(call.actor, call.path["wid"], **options))
+    spec: StartSessionIn = call.body
+    return SessionOut.of(await call.ctx.sessions.start(call.actor, call.path["wid"], spec))
 
 
 async def get_session(call: Call) -> SessionOut:
@@ -63,8 +65,13 @@ async def rename_session(call: Call) -> SessionOut:
     return SessionOut.of(session)
 
 
-async def delete_session(call: Call) -> None:
-    await call.ctx.sessions.delete(call.actor, call.path["sid"])
+async def delete_session(call: Call) -> SessionDeleted | None:
+    """204 as ever; with ``Prefer: return=representation`` (RFC 7240) what was removed."""
+    sid = call.path["sid"]
+    removed = await call.ctx.sessions.delete(call.actor, sid)
+    if "return=representation" not in call.request.headers.get("prefer", ""):
+        return None
+    return SessionDeleted(id=sid, removed=Removed.model_validate(removed))
 
 
 async def send_prompt(call: Call) -> PromptOut:
@@ -81,9 +88,22 @@ def lifecycle(command: Command) -> Handler:
     return run
 
 
+async def rerun_session(call: Call) -> SessionOut:
+    return SessionOut.of(await call.ctx.sessions.rerun(call.actor, call.path["sid"]))
+
+
 async def fork_session(call: Call) -> SessionOut:
-    options = call.body.model_dump()
-    return SessionOut.of(await call.ctx.sessions.fork(call.actor, call.path["sid"], **options))
+    body: ForkIn = call.body
+    forked = await call.ctx.sessions.fork(
+        call.actor,
+        call.path["sid"],
+        checkpoint=body.checkpoint,
+        title=body.title,
+        prompt=body.prompt,
+        model=body.model,
+        permission_mode=body.permission_mode,
+    )
+    return SessionOut.of(forked)
 
 
 async def hand_off(call: Call) -> SessionOut:
@@ -105,9 +125,9 @@ async def timeline(call: Call) -> TimelinePage:
 
 _COMMANDS = {
     Command.PAUSE: "Pause a running, waiting or idle session",
-    Command.RESUME: "Resume a paused, stopped or failed session",
+    Command.RESUME: "Resume a paused, stopped, failed or interrupted session",
     Command.STOP: "Stop a session",
-    Command.ARCHIVE: "Archive a stopped, idle or failed session (its history is kept)",
+    Command.ARCHIVE: "Archive a stopped, idle, failed or interrupted session (its history is kept)",
     Command.RESTORE: "Restore an archived session (as stopped)",
 }
 
@@ -137,8 +157,10 @@ endpoints = [
         "DELETE",
         SESSION,
         delete_session,
-        "Delete a session that no longer runs (its owner or admins)",
-        status=204,
+        "Delete a session that no longer runs (its owner or admins): its worktree, "
+        "checkpoints and branch (unless pushed or merged) go too. 204, or 200 with what was "
+        "removed when asked with `Prefer: return=representation`",
+        response=SessionDeleted,
     ),
     Endpoint(
         "POST",
@@ -152,6 +174,14 @@ endpoints = [
     *(
         Endpoint("POST", f"{SESSION}/{c.value}", lifecycle(c), summary, response=SessionOut)
         for c, summary in _COMMANDS.items()
+    ),
+    Endpoint(
+        "POST",
+        f"{SESSION}/rerun",
+        rerun_session,
+        "Run again what a restart cut off (an interrupted session): the last prompt the tool "
+        "took is sent again, as a new prompt, to a fresh run of the tool",
+        response=SessionOut,
     ),
     Endpoint(
         "POST",

@@ -6,6 +6,8 @@ from trace_sync.api.accounts import user_out
 from trace_sync.api.endpoints import Call, Endpoint
 from trace_sync.api.models import (
     AddMemberIn,
+    InvitationIn,
+    InvitationOut,
     MemberOut,
     MemberPage,
     NewMemberOut,
@@ -59,9 +61,26 @@ async def list_members(call: Call) -> MemberPage:
 
 async def add_member(call: Call) -> NewMemberOut:
     wid, body = call.path["wid"], call.body
-    added = await call.ctx.workspaces.add_member(call.actor, wid, body.name, body.role)
+    added = await call.ctx.workspaces.add_member(
+        call.actor, wid, body.name, body.role, instance_admin=body.instance_admin
+    )
     member = added.member
     return NewMemberOut(user=user_out(member.user), role=member.role, token=added.token)
+
+
+async def invite(call: Call) -> InvitationOut:
+    issued = await call.ctx.workspaces.invite(call.actor, call.path["wid"], call.body.role)
+    invitation = issued.invitation
+    return InvitationOut(
+        code=issued.code,
+        workspace_id=invitation.workspace_id,
+        role=invitation.role,
+        expires_at=invitation.expires_at,
+    )
+
+
+async def join(call: Call) -> WorkspaceOut:
+    return workspace_out(*await call.ctx.workspaces.join(call.actor, call.path["code"]))
 
 
 async def set_role(call: Call) -> MemberOut:
@@ -86,7 +105,8 @@ endpoints = [
         "POST",
         "/api/workspaces",
         create_workspace,
-        "Create a workspace (you become its owner)",
+        "Create a workspace (you become its owner; instance admins only unless"
+        " TRACE_WORKSPACE_CREATION=everyone)",
         body=WorkspaceIn,
         response=WorkspaceOut,
         status=201,
@@ -107,10 +127,27 @@ endpoints = [
         "POST",
         MEMBERS,
         add_member,
-        "Add a member, creating the user (and their first token) if new (admins)",
+        "Create an account as a member and return its first token (instance admins);"
+        " existing users join by invitation",
         body=AddMemberIn,
         response=NewMemberOut,
         status=201,
+    ),
+    Endpoint(
+        "POST",
+        f"{WORKSPACE}/invitations",
+        invite,
+        "Invite someone: a one-time code to join with a role, good for 7 days (admins)",
+        body=InvitationIn,
+        response=InvitationOut,
+        status=201,
+    ),
+    Endpoint(
+        "POST",
+        "/api/invitations/{code}/accept",
+        join,
+        "Accept an invitation: you join its workspace with its role",
+        response=WorkspaceOut,
     ),
     Endpoint(
         "PATCH",

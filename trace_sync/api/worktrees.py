@@ -17,12 +17,14 @@ from trace_sync.api.endpoints import Endpoint
 from trace_sync.api.runtime_models import (
     CheckpointIn,
     FileIn,
+    MergeIn,
     TerminalIn,
     TerminalInputIn,
     TerminalOut,
     TerminalResizeIn,
+    UpdateIn,
 )
-from trace_sync.services.bridges import BridgeServices
+from trace_sync.services.bridges.wiring import BridgeServices
 
 
 def _bridges(request: Request) -> BridgeServices:
@@ -81,7 +83,21 @@ async def restore(request: Request) -> Response:
 
 async def merge(request: Request) -> Response:
     actor = await person_of(request)
-    return _answer(await _bridges(request).worktrees.merge(actor, request.path_params["sid"]))
+    body = await read_body(request, MergeIn)
+    sid = request.path_params["sid"]
+    return _answer(await _bridges(request).worktrees.merge(actor, sid, body.strategy))
+
+
+async def push(request: Request) -> Response:
+    actor = await person_of(request)
+    return _answer(await _bridges(request).worktrees.push(actor, request.path_params["sid"]))
+
+
+async def update(request: Request) -> Response:
+    actor = await person_of(request)
+    body = await read_body(request, UpdateIn)
+    sid = request.path_params["sid"]
+    return _answer(await _bridges(request).worktrees.update(actor, sid, body.mode, body.hand_off))
 
 
 async def read_file(request: Request) -> Response:
@@ -147,7 +163,23 @@ endpoints = [
         "POST",
         f"{_SESSION}/merge",
         merge,
-        "Merge the session's branch into its base (the bridge's answer)",
+        "Merge, squash or rebase the session's branch into its base (the bridge's answer)",
+        body=MergeIn,
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/push",
+        push,
+        "Push the session's branch to its repo's remote (the bridge's answer)",
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/update",
+        update,
+        "Bring the base branch into the session's branch; conflicts listed (the bridge's answer)",
+        body=UpdateIn,
         media_type=_JSON,
     ),
     Endpoint.of_request(

@@ -1,8 +1,7 @@
 """Tokens, principals and the one permission policy."""
 
 from trace_sync.auth.authenticator import Authenticator
-from trace_sync.auth.gate import Gate
-from trace_sync.auth.gatekeeper import Gatekeeper
+from trace_sync.auth.gate import Gate, Gatekeeper
 from trace_sync.auth.policy import Policy
 from trace_sync.auth.principal import Access, Principal
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from trace_sync.auth.principal import Principal
 from trace_sync.auth.tokens import parse_token, secret_matches
-from trace_sync.errors import Unauthorized
+from trace_sync.contract.errors import Unauthorized
 from trace_sync.store.records import TokenRecord, User
 
 #: Record last use at most this often per token: a write per request would

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from trace_sync.auth.principal import Access, Principal
+from trace_sync.contract.errors import InvalidInput, NotFound
 from trace_sync.docs.names import DocKind, DocName, parse_doc_name
-from trace_sync.errors import InvalidInput, NotFound
 from trace_sync.store.records import Role, SessionAccess, TokenKind
 
 READ_ONLY = Access(write=False)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import string
 from dataclasses import dataclass
 
 PREFIX = "trace_"
@@ -26,6 +27,15 @@ class ParsedToken:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+_CODE_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_code() -> str:
+    """A one-time code people paste after a command (``trace workspace join
+    CODE``): letters and digits only, since a leading ``-`` reads as an option."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(32))
 
 
 def format_token(token_id: str, secret: str) -> str:

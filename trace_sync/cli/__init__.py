@@ -4,11 +4,26 @@ to a running server over its HTTP API."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from trace_sync.cli import accounts, app, bridge, repos, serve, sessions
+from trace_sync.cli import (
+    accounts,
+    app,
+    bridge,
+    budgets,
+    inbox,
+    members,
+    notify,
+    repos,
+    runtimes,
+    serve,
+    sessions,
+    usage,
+    workspaces,
+)
 from trace_sync.cli.client import CliError
-from trace_sync.errors import TraceError
+from trace_sync.contract.errors import TraceError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,8 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(commands)
     accounts.register(commands)
+    workspaces.register(commands)
     repos.register(commands)
     sessions.register(commands)
+    members.register(commands)
+    runtimes.register(commands)
+    usage.register(commands)
+    inbox.register(commands)
+    notify.register(commands)
+    budgets.register(commands)
     app.register(commands)
     bridge.register(commands)
     return parser
@@ -32,3 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # the reader left (`trace session watch --json | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+        sys.exit(141)

@@ -7,7 +7,7 @@ from typing import Any
 
 from trace_sync.cli.client import add_connection_options, connect, workspace_of
 from trace_sync.cli.output import show
-from trace_sync.store.records import Role
+from trace_sync.contract.roles import Role
 
 ROLES = [r.value for r in Role]
 
@@ -34,9 +34,17 @@ def _register_token(commands: Any) -> None:
 def _register_user(commands: Any) -> None:
     user = commands.add_parser("user", help="add and list users")
     sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = sub.add_parser("add", help="add a user to a workspace and print their token")
+    add = sub.add_parser(
+        "add", help="create an account in a workspace and print its token (instance admins)"
+    )
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default="member")
+    add.add_argument(
+        "--instance-admin",
+        action="store_true",
+        help="the new user may also connect server directories, create accounts"
+        " and revoke any token",
+    )
     add.add_argument("--workspace", help="workspace id (default: your first workspace)")
     add_connection_options(add)
     add.set_defaults(run=add_user)
@@ -68,15 +76,13 @@ def revoke_token(args: argparse.Namespace) -> None:
 def add_user(args: argparse.Namespace) -> None:
     client = connect(args)
     path = f"/api/workspaces/{workspace_of(client, args.workspace)}/members"
-    created = client.post(path, {"name": args.name, "role": args.role})
+    body = {"name": args.name, "role": args.role, "instance_admin": args.instance_admin}
+    created = client.post(path, body)
     if args.json:
         show([created], [], as_json=True)
         return
     print(f"added {created['user']['name']} as {created['role']}")
-    if created["token"]:
-        print(f"token (shown once): {created['token']}")
-    else:
-        print("an existing user: they sign in with their own token")
+    print(f"token (shown once): {created['token']}")
 
 
 def list_users(args: argparse.Namespace) -> None:

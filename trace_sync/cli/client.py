@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from trace_sync.client.api import ApiClient
+if TYPE_CHECKING:
+    from trace_sync.client.blocking import BlockingApiClient
 
 
 class CliError(Exception):
@@ -17,12 +19,15 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
-def connect(args: argparse.Namespace) -> ApiClient:
+def connect(args: argparse.Namespace) -> BlockingApiClient:
     """The API client for ``--server``/``--token``, or the local server."""
-    return ApiClient.local(args.server, args.token)
+    # Imported here: it loads httpx and asyncio, which ``--help`` does without.
+    from trace_sync.client.blocking import BlockingApiClient
+
+    return BlockingApiClient.local(args.server, args.token)
 
 
-def workspace_of(client: ApiClient, chosen: str | None) -> str:
+def workspace_of(client: BlockingApiClient, chosen: str | None) -> str:
     """``--workspace`` if given, else the caller's first workspace."""
     if chosen:
         return chosen

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trace_sync.cli.client import CliError, add_connection_options, connect, workspace_of
 from trace_sync.cli.output import show
-from trace_sync.client.api import ApiClient
-from trace_sync.services.git_repos import is_remote
+from trace_sync.contract.errors import InvalidInput
+from trace_sync.contract.repo_urls import kind_of
+
+if TYPE_CHECKING:
+    from trace_sync.client.blocking import BlockingApiClient
 
 COLUMNS = ["id", "name", "default_branch", "source"]
 
@@ -29,6 +32,14 @@ def register(commands: Any) -> None:
         "--copy", action="append", default=[], metavar="GLOB", help="git-ignored files (.env)"
     )
     setup.add_argument("--command", help="a command run in the new worktree (npm ci)")
+    setup.add_argument(
+        "--update",
+        choices=["merge", "rebase"],
+        default="merge",
+        help="how `session update` takes in the base branch (default: merge)",
+    )
+    setup.add_argument("--forge", choices=["github", "gitlab", "gitea"], help="a self-hosted forge")
+    setup.add_argument("--forge-url", help="the forge's API root (https://git.example.com/api/v1)")
     parsers = ((add, add_repo), (listing, list_repos), (remove, remove_repo), (setup, set_setup))
     for parser, run in parsers:
         parser.add_argument("--workspace", help="workspace id (default: your first workspace)")
@@ -38,10 +49,19 @@ def register(commands: Any) -> None:
 
 def add_repo(args: argparse.Namespace) -> None:
     client = connect(args)
-    source = args.source if is_remote(args.source) else str(Path(args.source).resolve())
+    source = _source(args.source)
     body = {"source": source} | ({"name": args.name} if args.name else {})
     repo = client.post(f"/api/workspaces/{workspace_of(client, args.workspace)}/repos", body)
     show([repo], COLUMNS, args.json)
+
+
+def _source(raw: str) -> str:
+    """URLs as given; a path made absolute (the server resolves nothing relative)."""
+    try:
+        remote = kind_of(raw) == "remote"
+    except InvalidInput:
+        return raw  # the server says why it refuses it
+    return raw if remote or "://" in raw else str(Path(raw).resolve())
 
 
 def list_repos(args: argparse.Namespace) -> None:
@@ -65,17 +85,19 @@ def set_setup(args: argparse.Namespace) -> None:
     client = connect(args)
     wid = workspace_of(client, args.workspace)
     repo = find_repo(client, wid, args.repo)
-    body = {"copy_files": args.copy, "command": args.command}
+    body = {"copy_files": args.copy, "command": args.command, "update_mode": args.update}
+    body |= {"forge": args.forge, "forge_url": args.forge_url}
     repo = client.put(f"/api/workspaces/{wid}/repos/{repo['id']}/setup", body)
     if args.json:
         show([repo], [], as_json=True)
         return
     setup = repo["setup"]
     copied = ", ".join(setup["copy_files"]) or "nothing"
-    print(f"{repo['name']}: copies {copied}; runs {setup['command'] or 'no command'}")
+    runs = setup["command"] or "no command"
+    print(f"{repo['name']}: copies {copied}; runs {runs}; updates by {setup['update_mode']}")
 
 
-def find_repo(client: ApiClient, workspace_id: str, ref: str) -> dict[str, Any]:
+def find_repo(client: BlockingApiClient, workspace_id: str, ref: str) -> dict[str, Any]:
     """The repo whose id, name, source or checkout path is ``ref`` (a path may be relative)."""
     local = Path(ref).expanduser()
     path = str(local.resolve()) if local.exists() else None

@@ -1,8 +1,10 @@
 """``trace session watch ID``: live status and transcript in the terminal.
 
 It syncs ``session/<sid>`` (status) and ``session/<sid>/io`` (transcript)
-over ``/sync`` like any Yjs client, prints what is new after every change,
-and exits when the session stops (or on Ctrl-C).
+over ``/sync`` like any Yjs client, prints what is new after every change
+(a failed status with its reason), and exits when the session stops (or on
+Ctrl-C). With ``--until idle,stopped`` it exits 0 once the session is in one
+of those statuses, and 1 with the reason if it ends otherwise (failed, say).
 """
 
 from __future__ import annotations
@@ -10,49 +12,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from contextlib import aclosing
 from typing import Any
 
-from pycrdt import Array, Map
+from pycrdt import Array
 
 from trace_sync.cli.client import CliError, connect
-from trace_sync.client.api import ApiClient
-from trace_sync.client.sync_client import LinkState, SyncClient
+from trace_sync.cli.follow import ENDED, documents, status_of
+from trace_sync.client.blocking import BlockingApiClient
 from trace_sync.docs.entries import TranscriptEntry
 
-#: Statuses after which nothing more happens until someone acts.
-ENDED = frozenset({"stopped", "archived", "failed"})
+#: What ends ``--until``: no wanted status can follow these without someone acting.
+STUCK = ENDED | {"interrupted"}
 
 
 def run(args: argparse.Namespace) -> None:
     client = connect(args)
     session = client.get(f"/api/sessions/{args.id}")
-    asyncio.run(follow(client, session, Printer(args.json)))
+    asyncio.run(follow(client, session, Printer(args.json), until=args.until))
 
 
-async def follow(api: ApiClient, session: dict[str, Any], printer: Printer) -> None:
-    """Print the session's status and transcript as they change, until it ends."""
-    documents = session["documents"]
-    changed = asyncio.Event()
-    wake = lambda *_: changed.set()  # noqa: E731
-    async with (
-        SyncClient(api.server, documents["session"], api.token, on_state=wake) as meta,
-        SyncClient(api.server, documents["io"], api.token, on_state=wake) as io,
-    ):
-        await meta.wait_synced()  # raises the server's refusal, if any
-        await io.wait_synced()
-        for client in (meta, io):
-            client.doc.observe(wake)
-        while True:
-            status = meta.doc.get("meta", type=Map).get("status")
-            printer.status(status)
-            printer.transcript(list(io.doc.get("transcript", type=Array)))
+async def follow(
+    api: BlockingApiClient,
+    session: dict[str, Any],
+    printer: Printer,
+    until: frozenset[str] | None = None,
+) -> None:
+    """Print the session's status and transcript as they change, until it ends
+    (or, with ``until``, until it is in one of those statuses)."""
+    async with aclosing(documents(api, session)) as changes:
+        async for meta, io in changes:
+            status, reason = status_of(meta)
+            printer.status(status, reason)
+            printer.transcript(list(io.get("transcript", type=Array)))
+            if until is not None and status in until:
+                return
+            if until is not None and status in STUCK:
+                raise CliError(_stuck(session["id"], status, reason))
             if status in ENDED:
                 return
-            for client in (meta, io):
-                if client.state is LinkState.REFUSED:
-                    raise CliError(f"the server closed {client.name} (code {client.close_code})")
-            changed.clear()
-            await changed.wait()
 
 
 class Printer:
@@ -63,10 +61,11 @@ class Printer:
         self._status: object = None
         self._printed: set[str] = set()
 
-    def status(self, status: object) -> None:
-        if status != self._status:
-            self._status = status
-            self._emit({"status": status}, f"-- {status}")
+    def status(self, status: object, reason: object = None) -> None:
+        if (status, reason) != self._status:
+            self._status = (status, reason)
+            record = {"status": status} | ({"reason": reason} if reason else {})
+            self._emit(record, f"-- {status}{_why(reason)}")
 
     def transcript(self, entries: list[Any]) -> None:
         for raw in entries:
@@ -77,6 +76,20 @@ class Printer:
 
     def _emit(self, record: dict[str, Any], text: str) -> None:
         print(json.dumps(record) if self._json else text, flush=True)
+
+
+def _why(reason: object) -> str:
+    return f": {reason}" if reason else ""
+
+
+def _stuck(sid: str, status: object, reason: object) -> str:
+    """Why ``--until`` gave up, and the step that moves the session on."""
+    said = f"session {sid} is {status}{_why(reason)}"
+    if status == "interrupted":
+        return f"{said}\n`trace session rerun {sid}` runs it again; `resume` goes on from there"
+    if status == "failed":
+        return f"{said}\n`trace session resume {sid}` starts it again"
+    return said
 
 
 def line(raw: dict[str, Any]) -> str:

@@ -19,11 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
-import random
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -31,17 +27,8 @@ import websockets
 from pycrdt import Doc, TransactionEvent, merge_updates
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.errors import (
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    TooLarge,
-    TraceError,
-    Unauthorized,
-)
-from trace_sync.sync import protocol as p
-
-log = logging.getLogger(__name__)
+from trace_sync.client.reconnect import Backoff, LinkState, ReconnectingLink
+from trace_sync.contract import sync_protocol as p
 
 #: The origin of updates that came from the server (never sent back).
 REMOTE = "trace-remote"
@@ -52,34 +39,6 @@ MAX_BATCH = 256
 #: Bytes of updates merged into one frame at most: the server refuses frames
 #: over its limit (8 MiB by default), so a backlog never grows into one.
 MAX_BATCH_BYTES = 1 << 20
-
-
-class LinkState(StrEnum):
-    CONNECTING = "connecting"
-    SYNCED = "synced"
-    OFFLINE = "offline"
-    REFUSED = "refused"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: ``first`` doubling up to ``longest``, with jitter."""
-
-    first: float = 0.25
-    longest: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.longest, self.first * 2**attempt) * random.uniform(0.8, 1.2))
-
-
-#: Close codes after which reconnecting cannot help, and what they mean.
-REFUSALS: dict[int, type[TraceError]] = {
-    4400: InvalidInput,
-    4401: Unauthorized,
-    4403: Forbidden,
-    4404: NotFound,
-    4413: TooLarge,
-}
 
 
 class SyncClient:
@@ -104,20 +63,23 @@ class SyncClient:
         on_state: Callable[[LinkState], None] | None = None,
         on_presence: Callable[[], None] | None = None,
         read_only: bool = False,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff | None = None,
     ) -> None:
         base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
         self.url = f"{base}/sync/{name}?token={quote(token, safe='')}"
         self.name = name
         self.doc: Doc[Any] = doc if doc is not None else Doc()
-        self.state = LinkState.OFFLINE
-        self.close_code: int | None = None
+        self._link = ReconnectingLink(
+            lambda: websockets.connect(self.url, max_size=None, compression=None),
+            self._session,
+            name=name,
+            backoff=backoff or Backoff(),
+            on_state=on_state,
+        )
         #: Everyone else's presence: client id -> state.
         self.peers: dict[int, Any] = {}
-        self._on_state = on_state
         self._on_presence = on_presence
         self.read_only = read_only
-        self._backoff = backoff
         self._synced = asyncio.Event()
         self._pending: list[bytes] = []
         self._wake = asyncio.Event()
@@ -126,13 +88,21 @@ class SyncClient:
         self._presence: dict[str, Any] | None = None
         self._presence_clock = 0
         self._presence_due = False
-        self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._applying_remote = False
         self._subscription = self.doc.observe(self._on_change)
 
+    @property
+    def state(self) -> LinkState:
+        return self._link.state
+
+    @property
+    def close_code(self) -> int | None:
+        """How the server closed the last connection (``None`` while connected)."""
+        return self._link.close_code
+
     async def __aenter__(self) -> SyncClient:
-        self._task = asyncio.create_task(self._run(), name=f"sync {self.name}")
+        self._task = asyncio.create_task(self._link.run(), name=f"sync {self.name}")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -175,32 +145,7 @@ class SyncClient:
         self._presence_due = True
         self._wake.set()
 
-    # -- the connection loop -----------------------------------------------------
-
-    async def _run(self) -> None:
-        attempt = 0
-        while True:
-            self._set_state(LinkState.CONNECTING)
-            self.close_code = None
-            try:
-                async with websockets.connect(self.url, max_size=None, compression=None) as ws:
-                    self._ws = ws
-                    attempt = 0
-                    await self._session(ws)
-            except (OSError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
-                log.debug("sync link lost", extra={"doc": self.name, "error": str(exc)})
-            finally:
-                if self._ws is not None:
-                    self.close_code = self._ws.close_code
-                self._ws = None
-                self._synced.clear()
-                self._forget_peers()  # nobody is known to be looking while we are away
-            if self.close_code in REFUSALS:
-                self._set_state(LinkState.REFUSED)
-                return
-            self._set_state(LinkState.OFFLINE)
-            await asyncio.sleep(self._backoff.delay(attempt))
-            attempt += 1
+    # -- one connection ----------------------------------------------------------
 
     async def _session(self, ws: ClientConnection) -> None:
         self._pending.clear()  # the handshake carries everything unsent
@@ -217,6 +162,8 @@ class SyncClient:
             sender.cancel()
             renewer.cancel()
             await asyncio.gather(sender, renewer, return_exceptions=True)
+            self._synced.clear()
+            self._forget_peers()  # nobody is known to be looking while we are away
 
     async def _receive(self, ws: ClientConnection, message: p.Message) -> None:
         if isinstance(message, p.SyncStep1):
@@ -234,7 +181,7 @@ class SyncClient:
                 self._applying_remote = False
             if isinstance(message, p.SyncStep2):
                 self._synced.set()
-                self._set_state(LinkState.SYNCED)
+                self._link.online()
         elif isinstance(message, p.Awareness):
             self._apply_presence(message.entries)
 
@@ -274,7 +221,7 @@ class SyncClient:
     def _on_change(self, event: TransactionEvent) -> None:
         # Never echo the server's own updates: on a read-only document the
         # echo would be refused (4403). Offline changes travel in the next handshake.
-        if self._applying_remote or self._ws is None:
+        if self._applying_remote or self._link.ws is None:
             return
         if self.read_only:
             return  # a reader's local changes stay local
@@ -304,18 +251,12 @@ class SyncClient:
             if self._on_presence is not None:
                 self._on_presence()
 
-    # -- state ---------------------------------------------------------------------
-
-    def _set_state(self, state: LinkState) -> None:
-        if state is not self.state:
-            self.state = state
-            if self._on_state is not None:
-                self._on_state(state)
+    # -- waiting -------------------------------------------------------------------
 
     def _task_or_never(self) -> asyncio.Future[Any]:
         return self._task if self._task is not None else asyncio.get_running_loop().create_future()
 
     def _raise_refusal(self) -> None:
-        if self.state is LinkState.REFUSED and self.close_code is not None:
-            error = REFUSALS.get(self.close_code, TraceError)
+        error = self._link.refused_as()
+        if error is not None:
             raise error(f"the server refused {self.name} (close code {self.close_code})")

@@ -8,33 +8,16 @@ an older server or client never drops what a newer one wrote.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, model_validator
 
+from trace_sync.contract.session_status import SessionStatus as SessionStatus  # in the schema too
+from trace_sync.contract.tools import Location, PermissionMode
+
 
 class Entry(BaseModel):
     model_config = ConfigDict(extra="allow")
-
-
-#: How a session's tool asks before acting: every time, not for file edits,
-#: or never (bypass: an explicit choice, shown wherever the session is).
-PermissionMode = Literal["ask", "accept_edits", "bypass"]
-PERMISSION_MODES: tuple[PermissionMode, ...] = ("ask", "accept_edits", "bypass")
-
-
-class SessionStatus(StrEnum):
-    CREATED = "created"
-    STARTING = "starting"
-    RUNNING = "running"
-    WAITING_INPUT = "waiting_input"
-    WAITING_APPROVAL = "waiting_approval"
-    IDLE = "idle"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    ARCHIVED = "archived"
 
 
 # -- workspace/<wid> ---------------------------------------------------------
@@ -78,6 +61,12 @@ class SessionSummary(Entry):
     cpu_percent: float | None = None
     memory_bytes: int | None = None
     disk_bytes: int | None = None
+    #: Lines added and removed in the session's changed files, summed from io ``files``.
+    lines_added: int = 0
+    lines_removed: int = 0
+    #: Why the session waits for a runtime (no bridge online, no cloud host); kept
+    #: while it is created or starting, gone once a runtime has it.
+    waiting_reason: str | None = None
 
 
 class RuntimeHealth(Entry):
@@ -118,6 +107,12 @@ class Lineage(Entry):
 
 
 class SessionMeta(Entry):
+    """A session's facts. Its launch fields (``repo_id``, ``tool``, ``base_branch``,
+    ``model``, ``permission_mode``, ``title``, ``private``, ``location``) are those of
+    its :class:`~trace_sync.contract.session_spec.SessionSpec`, with defaults resolved
+    (the repo's default branch, a title); ``tool`` stays a string so an older reader
+    keeps a newer tool's sessions."""
+
     id: str
     workspace_id: str
     title: str
@@ -127,7 +122,7 @@ class SessionMeta(Entry):
     base_branch: str
     branch: str | None = None
     status: SessionStatus
-    location: Literal["local", "cloud"] = "local"
+    location: Location = "local"
     private: bool = False
     creator_id: str
     owner_id: str
@@ -136,6 +131,11 @@ class SessionMeta(Entry):
     permission_mode: PermissionMode = "ask"
     #: True once a run was cut off (its runtime was lost or restarted); a resume clears it.
     interrupted: bool = False
+    #: The io ``runtime.revivals`` last taken in: an interrupted session goes back
+    #: to work only on a revival it has not seen (never on a stale io reading).
+    revivals: int = 0
+    #: Why the session failed; None while it is not failed.
+    reason: str | None = None
 
 
 class Desired(Entry):
@@ -386,6 +386,54 @@ class RuntimeState(Entry):
     memory_bytes: int | None = None
     disk_bytes: int | None = None
     error: str | None = None
+    #: How many times the runtime resumed, by itself, a turn a restart cut off.
+    revivals: int = 0
+
+
+class BranchStatus(Entry):
+    """Where the session branch stands (``io`` root ``branch``), written by the
+    runtime after every push, update, merge and turn. Counts are commits; the
+    remote's are as of the last push or fetch (the runtime never polls it)."""
+
+    branch: str
+    base: str
+    ahead_base: int | None = None
+    behind_base: int | None = None
+    #: The remote's name (never its URL), or None when the repo has none.
+    remote: str | None = None
+    #: Whether the remote has a copy of the branch (pushed, or fetched).
+    pushed: bool = False
+    ahead_remote: int | None = None
+    behind_remote: int | None = None
+    #: Paths left in conflict by an update handed to the tool (empty otherwise).
+    conflicts: list[str] = Field(default_factory=list)
+    checked_at: datetime | None = None
+
+
+class PullRequestEntry(Entry):
+    """The session's pull (merge) request on its repo's forge (``session/<sid>``
+    root ``pull_request``), as the forge last said, written by the server."""
+
+    forge: str
+    number: int
+    url: str
+    state: Literal["open", "merged", "closed"] | str
+    title: str = ""
+    head: str = ""
+    base: str = ""
+    mergeable: bool | None = None
+    reviews: list[dict[str, str]] = Field(default_factory=list)
+    checks: list[dict[str, str]] = Field(default_factory=list)
+    checked_at: datetime | None = None
+
+
+class PreviewEntry(Entry):
+    """The port of the session's dev server that its live preview shows
+    (``session/<sid>`` root ``preview``), declared by a writer."""
+
+    port: int = Field(ge=1, le=65535)
+    declared_by: str
+    declared_at: datetime
 
 
 class Checkpoint(Entry):

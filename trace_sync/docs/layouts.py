@@ -70,6 +70,8 @@ SESSION = Layout(
         Root("decisions", "Map", e.Decision, "approval request id -> a person's decision"),
         Root("checkpoints", "Array", e.Checkpoint, "checkpoint registry, oldest first"),
         Root("usage", "Map", None, "tokens and cost so far (fields of Usage)"),
+        Root("pull_request", "Map", None, "the session's pull request (PullRequestEntry)"),
+        Root("preview", "Map", None, "the port its live preview shows (PreviewEntry)"),
         Root("timeline", "Array", e.TimelineEvent, "every transition and command, in order"),
     ),
 )
@@ -87,6 +89,7 @@ SESSION_IO = Layout(
         Root("files", "Map", e.FileChange, "path -> change against the base branch"),
         Root("approvals", "Map", e.ApprovalRequest, "request id -> pending request"),
         Root("checkpoints", "Array", e.Checkpoint, "checkpoints the runtime made"),
+        Root("branch", "Map", None, "ahead/behind of the base and the remote (BranchStatus)"),
         Root("usage", "Map", None, "tokens and cost the tool reported (fields of Usage)"),
         Root("segments", "Array", e.SegmentRef, "sealed log segment documents, oldest first"),
     ),

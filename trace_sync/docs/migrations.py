@@ -12,9 +12,9 @@ from typing import Any
 
 from pycrdt import Doc, Map
 
+from trace_sync.contract.errors import Conflict
 from trace_sync.docs.layouts import LAYOUTS, Layout
 from trace_sync.docs.names import DocKind
-from trace_sync.errors import Conflict
 
 Step = Callable[[Doc[Any]], None]
 

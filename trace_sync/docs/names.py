@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 
 #: Ids are short, URL-safe and never contain "/" so names split unambiguously.
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from pycrdt import Array, Doc, Map, Text
 from pydantic import BaseModel, ValidationError
 
+from trace_sync.contract.errors import InvalidInput
 from trace_sync.docs.layouts import Layout, Root
-from trace_sync.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 

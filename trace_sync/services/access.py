@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from trace_sync.auth.policy import can_see
 from trace_sync.auth.principal import Principal
-from trace_sync.errors import Forbidden, NotFound
+from trace_sync.contract.errors import Forbidden, NotFound
 from trace_sync.store import Store
 from trace_sync.store.records import Role, SessionRow
 
@@ -19,6 +19,13 @@ async def role_in(store: Store, workspace_id: str, actor: Principal) -> Role:
     if role is None:
         raise NotFound(f"no workspace {workspace_id}")
     return role
+
+
+async def require_instance_admin(store: Store, actor: Principal, doing: str) -> None:
+    """Powers over the server itself (its disk, its accounts) are the instance admins'."""
+    user = await store.accounts.get_user(actor.user_id)
+    if not user.instance_admin:
+        raise Forbidden(f"{doing} is for instance admins of this server")
 
 
 def require_writer(role: Role, doing: str) -> None:

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from pycrdt import Doc
 
 from trace_sync.auth.principal import Principal
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound
 from trace_sync.docs import typed
 from trace_sync.docs.entries import ApprovalRequest, Decision
 from trace_sync.docs.layouts import SESSION, SESSION_IO
-from trace_sync.errors import Conflict, InvalidInput, NotFound
 from trace_sync.services.access import require_writer, visible_session
 from trace_sync.services.documents import SERVICES, Documents, event, session_doc
 from trace_sync.store import Store
@@ -64,6 +64,7 @@ class ApprovalService:
         require_writer(role, "answering a session's requests")
         request = (await self._requests(session_id)).get(request_id)
         if request is None:
+            await self._refuse_if_decided(session_id, request_id)
             raise NotFound(f"session {session_id} has no pending request {request_id}")
         _check_fits(request, behavior, message, answer)
         decision = Decision(
@@ -75,7 +76,9 @@ class ApprovalService:
             at=datetime.now(UTC),
         )
         async with self._documents.document(session_doc(session_id)) as doc:
-            _record(doc, request, decision)
+            earlier = _record(doc, request, decision)
+        if earlier is not None:
+            raise await self._already_decided(request_id, earlier)
         await self._store.sessions.touch(session_id)
         return decision
 
@@ -91,6 +94,22 @@ class ApprovalService:
                 )
             request_id = asked[0].id
         return await self.decide(actor, session_id, request_id, "answer", answer=text)
+
+    async def _refuse_if_decided(self, session_id: str, request_id: str) -> None:
+        """A request the tool no longer waits for because someone decided it: say who."""
+        async with self._documents.document(session_doc(session_id)) as doc:
+            earlier = typed.root_of(doc, SESSION, "decisions").get(request_id)
+        if isinstance(earlier, dict):
+            raise await self._already_decided(request_id, earlier)
+
+    async def _already_decided(self, request_id: str, earlier: dict[str, Any]) -> Conflict:
+        try:
+            who = (await self._store.accounts.get_user(str(earlier.get("by")))).name
+        except NotFound:
+            who = "someone no longer here"
+        return Conflict(
+            f"request {request_id} was already answered ({earlier.get('behavior')}) by {who}"
+        )
 
     async def _requests(self, session_id: str) -> dict[str, ApprovalRequest]:
         """Pending requests as the runtime wrote them (malformed ones are left out)."""
@@ -117,15 +136,13 @@ def _check_fits(
         raise Conflict(f"request {request.id} expired at {request.expires_at.isoformat()}")
 
 
-def _record(doc: Doc[Any], request: ApprovalRequest, decision: Decision) -> None:
-    """Store the decision unless someone decided first (no await in between: atomic)."""
+def _record(doc: Doc[Any], request: ApprovalRequest, decision: Decision) -> dict[str, Any] | None:
+    """Store the decision unless someone decided first (no await in between: atomic);
+    the earlier decision if there was one."""
     decisions = typed.root_of(doc, SESSION, "decisions")
     earlier = decisions.get(request.id)
     if earlier is not None:
-        raise Conflict(
-            f"request {request.id} was already answered ({earlier.get('behavior')}) "
-            f"by {earlier.get('by')}"
-        )
+        return dict(earlier)
     change = event(
         decision.by,
         "approval.decided",
@@ -138,3 +155,4 @@ def _record(doc: Doc[Any], request: ApprovalRequest, decision: Decision) -> None
     with doc.transaction(origin=SERVICES):
         typed.put(doc, SESSION, "decisions", request.id, decision, origin=SERVICES)
         typed.append(doc, SESSION, "timeline", change, origin=SERVICES)
+    return None

@@ -12,8 +12,13 @@ typed layer and turned into the server's own facts:
   the session's row and the workspace index — at once the first time, then
   at most every ``health_every_s`` (a heartbeat every few seconds must not
   rewrite the workspace document every few seconds);
+- diff stats: the lines added and removed over ``files``, into the session's
+  row and the workspace index;
 - checkpoints: into the ``session/<sid>`` registry (their refs checked);
-- completed transcript text: into the search index.
+- completed transcript text, tool output and each terminal's live window: into
+  the search index, each entry bounded (a terminal's newest ``MAX_TERMINAL``
+  characters, a tool result's first ``MAX_TOOL_OUTPUT``), a terminal at most
+  every ``terminal_every_s`` (output streams; the heartbeat brings a later pass).
 
 Runtime-written values are never trusted: anything that does not validate
 is logged (once) and ignored. Work for one session runs in one task, and
@@ -32,27 +37,30 @@ from typing import Any, TypeVar
 
 from pycrdt import Doc
 
+from trace_sync.contract.errors import InvalidInput, TraceError
 from trace_sync.docs import typed
 from trace_sync.docs.entries import (
     ApprovalRequest,
     AssistantText,
     Checkpoint,
     ErrorNote,
+    FileChange,
     Plan,
     Question,
     RuntimeHealth,
     RuntimeState,
     SessionStatus,
+    TerminalInfo,
+    ToolResult,
     TranscriptEntry,
     Usage,
     UserPrompt,
 )
 from trace_sync.docs.layouts import SESSION_IO
 from trace_sync.docs.names import DocKind, parse_doc_name
-from trace_sync.errors import InvalidInput, TraceError
 from trace_sync.services.documents import DocumentChange
 from trace_sync.services.sessions import SessionService
-from trace_sync.store.search import SearchIndex
+from trace_sync.store.search import SearchIndex, SearchKind
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,16 @@ _SEARCHABLE = (UserPrompt, AssistantText, Question, Plan, ErrorNote)
 N = TypeVar("N", int, float)
 #: How often at most a session's health reaches the workspace index.
 HEALTH_EVERY_S = 30.0
+#: How often at most a terminal's live window is indexed again.
+TERMINAL_EVERY_S = 10.0
+#: What is indexed of one tool result, and of one terminal (its newest output).
+MAX_TOOL_OUTPUT = 4_000
+MAX_TERMINAL = 20_000
+#: Escape sequences a terminal's text carries: not words anybody searches for.
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: An entry of the search index: (kind, key).
+Searchable = tuple[SearchKind, str]
 
 
 @dataclass(frozen=True)
@@ -68,14 +86,22 @@ class IoReading:
     """What one io document says, validated; taken in one synchronous read."""
 
     status: SessionStatus | None
+    #: The runtime's error, said with a failed or interrupted status.
+    error: str | None
     #: The ``desired.generation`` the runtime says it acted on.
     generation: int
+    #: How many cut-off turns the runtime resumed by itself.
+    revivals: int
     usage: Usage | None
     #: None until the runtime's first heartbeat.
     health: RuntimeHealth | None
     checkpoints: list[Checkpoint]
-    #: Completed transcript text by entry id.
-    texts: dict[str, str]
+    #: Lines added and removed over the changed files.
+    diff: tuple[int, int]
+    #: Completed transcript text and tool output, by (kind, entry id).
+    texts: dict[Searchable, str]
+    #: Each terminal's live window as plain text, by terminal id.
+    terminals: dict[str, str]
     problems: list[str]
 
 
@@ -83,14 +109,18 @@ class IoReading:
 class _Taken:
     """What was already passed on for one session, so unchanged facts cost nothing."""
 
-    #: The status reported, and the generation it was reported at.
-    status: tuple[SessionStatus, int] | None = None
+    #: The status reported, with the generation and revivals it was reported at.
+    status: tuple[SessionStatus | None, int, int] | None = None
     usage: Usage | None = None
     health: RuntimeHealth | None = None
     #: When (event loop time) the health was passed on.
     health_at: float = float("-inf")
     checkpoints: set[int] = field(default_factory=set)
-    texts: dict[str, str] = field(default_factory=dict)
+    diff: tuple[int, int] = (0, 0)
+    texts: dict[Searchable, str] = field(default_factory=dict)
+    terminals: dict[str, str] = field(default_factory=dict)
+    #: When (event loop time) the terminals were last indexed.
+    terminals_at: float = float("-inf")
     problems: set[str] = field(default_factory=set)
 
 
@@ -102,11 +132,16 @@ class IoObserver:
     """
 
     def __init__(
-        self, sessions: SessionService, search: SearchIndex, health_every_s: float = HEALTH_EVERY_S
+        self,
+        sessions: SessionService,
+        search: SearchIndex,
+        health_every_s: float = HEALTH_EVERY_S,
+        terminal_every_s: float = TERMINAL_EVERY_S,
     ) -> None:
         self._sessions = sessions
         self._search = search
         self._health_every_s = health_every_s
+        self._terminal_every_s = terminal_every_s
         self._dirty: dict[str, Doc[Any]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._taken: dict[str, _Taken] = {}
@@ -169,9 +204,11 @@ class IoObserver:
         taken.problems = set(reading.problems)
         # Reported again when the runtime acts on a new command, even with the
         # same status: a person's command moved the row meanwhile.
-        status = None if reading.status is None else (reading.status, reading.generation)
-        if status is not None and status != taken.status:
-            await self._sessions.report_status(sid, status[0])
+        status = (reading.status, reading.generation, reading.revivals)
+        if reading.status is not None and status != taken.status:
+            await self._sessions.report_status(
+                sid, reading.status, reading.error, reading.generation, reading.revivals
+            )
             taken.status = status
         if reading.usage is not None and reading.usage != taken.usage:
             await self._sessions.report_usage(sid, reading.usage)
@@ -179,14 +216,29 @@ class IoObserver:
         if reading.health is not None and self._health_due(taken, reading.health):
             await self._sessions.report_health(sid, reading.health)
             taken.health, taken.health_at = reading.health, asyncio.get_running_loop().time()
+        if reading.diff != taken.diff:
+            await self._sessions.report_diff(sid, *reading.diff)
+            taken.diff = reading.diff
         fresh = [c for c in reading.checkpoints if c.n not in taken.checkpoints]
         if fresh:
             await self._sessions.record_checkpoints(sid, fresh)
             taken.checkpoints.update(c.n for c in fresh)
-        for entry_id, body in reading.texts.items():
-            if taken.texts.get(entry_id) != body:
-                await self._search.put(sid, "transcript", entry_id, body)
+        for (kind, key), body in reading.texts.items():
+            if taken.texts.get((kind, key)) != body:
+                await self._search.put(sid, kind, key, body)
         taken.texts = dict(reading.texts)  # only the live window: memory stays bounded
+        await self._index_terminals(sid, taken, reading.terminals)
+
+    async def _index_terminals(self, sid: str, taken: _Taken, terminals: dict[str, str]) -> None:
+        fresh = {t: body for t, body in terminals.items() if taken.terminals.get(t) != body}
+        now = asyncio.get_running_loop().time()
+        first = any(t not in taken.terminals for t in fresh)
+        if not fresh or (not first and now - taken.terminals_at < self._terminal_every_s):
+            return
+        for terminal_id, body in fresh.items():
+            await self._search.put(sid, "terminal", terminal_id, body)
+        taken.terminals = dict(terminals)
+        taken.terminals_at = now
 
     def _health_due(self, taken: _Taken, health: RuntimeHealth) -> bool:
         """The first health, a measure that became known (or unknown), or time for news."""
@@ -209,11 +261,15 @@ def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
     )
     return IoReading(
         derive_status(runtime, approvals),
+        runtime.error if runtime is not None else None,
         runtime.generation if runtime is not None else 0,
+        runtime.revivals if runtime is not None else 0,
         _usage(doc, problems),
         _health(runtime),
         _checkpoints(session_id, doc, problems),
+        _diff(typed.read_map(doc, SESSION_IO, "files").values(), problems),
         _texts(transcript),
+        _terminals(doc),
         problems,
     )
 
@@ -279,6 +335,14 @@ def _known(health: RuntimeHealth) -> tuple[bool, ...]:
     return tuple(measure is not None for measure in measures)
 
 
+def _diff(files: Any, problems: list[str]) -> tuple[int, int]:
+    changes = _valid(files, FileChange, "files", problems)
+    # A negative count is a runtime's mistake, not a deletion of lines.
+    added = sum(max(c.added, 0) for c in changes)
+    removed = sum(max(c.removed, 0) for c in changes)
+    return (min(added, 2**31 - 1), min(removed, 2**31 - 1))
+
+
 def _checkpoints(session_id: str, doc: Doc[Any], problems: list[str]) -> list[Checkpoint]:
     made = typed.read_array(doc, SESSION_IO, "checkpoints")
     accepted = []
@@ -301,10 +365,25 @@ def _valid(values: Any, model: type[Any], root: str, problems: list[str]) -> lis
     return valid
 
 
-def _texts(transcript: list[TranscriptEntry]) -> dict[str, str]:
-    texts = {}
+def _texts(transcript: list[TranscriptEntry]) -> dict[Searchable, str]:
+    texts: dict[Searchable, str] = {}
     for entry in transcript:
-        if isinstance(entry, _SEARCHABLE) and not getattr(entry, "streaming", False):
+        if isinstance(entry, ToolResult):
+            texts[("tool_output", entry.id)] = entry.output[:MAX_TOOL_OUTPUT]
+        elif isinstance(entry, _SEARCHABLE) and not getattr(entry, "streaming", False):
             body = entry.message if isinstance(entry, ErrorNote) else entry.text
-            texts[entry.id] = body
+            texts[("transcript", entry.id)] = body
     return texts
+
+
+def _terminals(doc: Doc[Any]) -> dict[str, str]:
+    """Each known terminal's newest output, escapes removed."""
+    known = typed.read_map(doc, SESSION_IO, "terminals")
+    output = typed.root_of(doc, SESSION_IO, "output")
+    windows = {}
+    for terminal_id in known:
+        if isinstance(known[terminal_id], TerminalInfo) and terminal_id in output:
+            window = str(output[terminal_id])[-2 * MAX_TERMINAL :]
+            plain = _CONTROLS.sub("", _ESCAPES.sub("", window.replace("\r\n", "\n")))
+            windows[terminal_id] = plain[-MAX_TERMINAL:]
+    return windows

@@ -1,5 +1,8 @@
 """Local mode: the first start makes an owner, a workspace and a token file.
 
+That first owner is the instance admin: the one who may connect directories
+of this machine, create accounts and name further instance admins.
+
 Like Jupyter, the server then prints a sign-in link; ``trace token`` and
 ``trace`` commands find the token in ``<data dir>/local-token`` by themselves.
 """
@@ -7,18 +10,17 @@ Like Jupyter, the server then prints a sign-in link; ``trace token`` and
 from __future__ import annotations
 
 import getpass
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from trace_sync.auth.authenticator import Authenticator
-from trace_sync.errors import Unauthorized
+from trace_sync.contract.errors import Conflict, Unauthorized
+from trace_sync.contract.local_files import TOKEN_FILE, read_token_file, write_token_file
 from trace_sync.services.accounts import AccountService
 from trace_sync.store import Store
 from trace_sync.store.records import User
 
-TOKEN_FILE = "local-token"
 DEFAULT_WORKSPACE = "Default"
 
 
@@ -33,7 +35,10 @@ class LocalOwner:
 async def ensure_local_owner(store: Store, data_dir: Path) -> LocalOwner:
     """Create the owner on first start; afterwards keep the token file valid."""
     if await store.accounts.count_users() == 0:
-        return await _first_start(store, data_dir)
+        try:
+            return await _first_start(store, data_dir)
+        except Conflict:
+            pass  # another cluster member made the owner at the same moment: theirs it is
     token = read_token_file(data_dir)
     if token is not None:
         try:
@@ -48,7 +53,7 @@ async def ensure_local_owner(store: Store, data_dir: Path) -> LocalOwner:
 
 
 async def _first_start(store: Store, data_dir: Path) -> LocalOwner:
-    owner = await store.accounts.create_user(_owner_name())
+    owner = await store.accounts.create_user(_owner_name(), instance_admin=True)
     await store.directory.create_workspace(DEFAULT_WORKSPACE, owner.id)
     issued = await AccountService(store).issue_token(owner.id, label="local")
     write_token_file(data_dir, issued.token)
@@ -68,20 +73,12 @@ def _owner_name() -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]", "", name)[:64] or "owner"
 
 
-def read_token_file(data_dir: Path) -> str | None:
-    path = data_dir / TOKEN_FILE
-    try:
-        return path.read_text().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def write_token_file(data_dir: Path, token: str) -> None:
-    """Write the token readable by its owner only (0600), never briefly wider."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / TOKEN_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.replace(tmp, path)
+#: The token file's name and reader live in the contract (the client needs them
+#: without the server); they are named here too for the server's commands.
+__all__ = [
+    "TOKEN_FILE",
+    "LocalOwner",
+    "ensure_local_owner",
+    "read_token_file",
+    "write_token_file",
+]

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from trace_sync.auth.principal import Principal
+from trace_sync.contract.errors import Conflict, Forbidden, InvalidInput
+from trace_sync.contract.repo_urls import kind_of
 from trace_sync.docs import typed
 from trace_sync.docs.entries import RepoEntry
 from trace_sync.docs.layouts import WORKSPACE
-from trace_sync.errors import Conflict, InvalidInput
 from trace_sync.services import git_repos
 from trace_sync.services.access import require_admin, require_writer, role_in
 from trace_sync.services.documents import SERVICES, Documents, event, workspace_doc
@@ -19,6 +20,12 @@ from trace_sync.store.records import Repo, RepoSetup
 
 MAX_SOURCE = 2048
 MAX_NAME = 100
+#: The one answer for anyone who may not read the server's disk, whatever the
+#: path: telling "no directory" from "not a git repository" would map the host.
+LOCAL_PATHS_REFUSED = (
+    "connecting a directory on the server is for instance admins of this server;"
+    " connect a git URL instead (https://, http://, git://, ssh:// or user@host:path)"
+)
 
 
 class RepoService:
@@ -30,20 +37,21 @@ class RepoService:
     async def add(
         self, actor: Principal, workspace_id: str, source: str, name: str | None = None
     ) -> Repo:
-        """Connect a checkout on the server's host (admins only: it reads the
-        host's disk) or clone a remote URL into the data dir (any writer)."""
+        """Connect a checkout on the server's host (instance admins only: it
+        reads the host's disk) or clone a remote URL into the data dir (any writer)."""
         source = source.strip()
         if not 0 < len(source) <= MAX_SOURCE:
             raise InvalidInput(f"a repo source is 1-{MAX_SOURCE} characters")
         role = await role_in(self._store, workspace_id, actor)
         require_writer(role, "adding a repo")
         repo_id = self._store.repos.new_id()
-        if git_repos.is_remote(source) and not source.startswith("file://"):
+        if kind_of(source) == "remote":
             info = await self._clone(source, repo_id)
         else:
+            if not (await self._store.accounts.get_user(actor.user_id)).instance_admin:
+                raise Forbidden(LOCAL_PATHS_REFUSED)
             require_admin(role, "connecting a directory of the server's host")
-            local = Path(source.removeprefix("file://"))
-            info = await asyncio.to_thread(git_repos.inspect_checkout, local)
+            info = await self._from_server_disk(source, repo_id)
         repo = await self._record(actor, workspace_id, repo_id, source, name or info.name, info)
         async with self._documents.document(workspace_doc(workspace_id)) as doc:
             with doc.transaction(origin=SERVICES):
@@ -93,6 +101,16 @@ class RepoService:
                 typed.delete(doc, WORKSPACE, "repos", repo_id, origin=SERVICES)
                 change = event(actor.user_id, "repo.removed", repo_id=repo_id, name=repo.name)
                 typed.append(doc, WORKSPACE, "timeline", change, origin=SERVICES)
+
+    async def _from_server_disk(self, source: str, repo_id: str) -> git_repos.RepoInfo:
+        """A checkout is connected where it is; a ``file://`` URL or a bare
+        repository has no working tree for worktrees to share, so it is cloned."""
+        if source.lower().startswith("file://"):
+            return await self._clone(source, repo_id)
+        local = Path(source)
+        if await asyncio.to_thread(git_repos.is_bare, local):
+            return await self._clone(await asyncio.to_thread(git_repos.file_url, local), repo_id)
+        return await asyncio.to_thread(git_repos.inspect_checkout, local)
 
     async def _clone(self, url: str, repo_id: str) -> git_repos.RepoInfo:
         destination = self._clones / repo_id

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from trace_sync.auth.principal import Principal
+from trace_sync.auth.tokens import hash_secret, new_code
+from trace_sync.contract.errors import Conflict, Forbidden, NotFound
 from trace_sync.docs import typed
 from trace_sync.docs.entries import MemberEntry, TimelineEvent, WorkspaceMeta
 from trace_sync.docs.layouts import WORKSPACE
 from trace_sync.docs.migrations import migrate
 from trace_sync.docs.names import DocKind
-from trace_sync.errors import Conflict, Forbidden, NotFound
-from trace_sync.services.access import require_admin, role_in
-from trace_sync.services.accounts import AccountService, IssuedToken
+from trace_sync.services.access import require_admin, require_instance_admin, role_in
+from trace_sync.services.accounts import AccountService
+from trace_sync.services.authority import Authority, AuthorityChanged, LocalAuthority, Reason
 from trace_sync.services.documents import SERVICES, Documents, event, workspace_doc
+from trace_sync.settings import WorkspaceCreation
 from trace_sync.store import Store
-from trace_sync.store.records import Role, User, Workspace
+from trace_sync.store.database import now
+from trace_sync.store.records import Invitation, Role, User, Workspace
+
+#: How long an invitation stays good if nobody accepts it.
+INVITATION_LIFETIME = timedelta(days=7)
+#: Open invitations per workspace: enough for a team's onboarding day.
+MAX_OPEN_INVITATIONS = 100
+#: Unknown, used, expired and malformed codes all get this one answer.
+NO_INVITATION = "no open invitation with this code (it may have been used or expired)"
 
 
 @dataclass(frozen=True)
@@ -27,17 +39,39 @@ class MemberView:
 @dataclass(frozen=True)
 class AddedMember:
     member: MemberView
-    #: The first token of a user created by this call (None for an existing user).
-    token: str | None
+    #: The first token of the user created by this call (shown once).
+    token: str
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """A fresh invitation: the only moment its code is known to anyone."""
+
+    invitation: Invitation
+    code: str
 
 
 class WorkspaceService:
-    def __init__(self, store: Store, documents: Documents, accounts: AccountService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        documents: Documents,
+        accounts: AccountService,
+        creation: WorkspaceCreation = "admins",
+        *,
+        authority: Authority | None = None,
+    ) -> None:
         self._store = store
         self._documents = documents
         self._accounts = accounts
+        self._creation = creation
+        self._authority = authority or LocalAuthority()
 
     async def create(self, actor: Principal, name: str) -> Workspace:
+        """A new workspace owned by the actor (instance admins only unless
+        ``TRACE_WORKSPACE_CREATION=everyone``)."""
+        if self._creation == "admins":
+            await require_instance_admin(self._store, actor, "creating a workspace")
         workspace = await self._store.directory.create_workspace(name, actor.user_id)
         await self.project(workspace.id, event(actor.user_id, "workspace.created", name=name))
         return workspace
@@ -63,22 +97,86 @@ class WorkspaceService:
         return await self._members(workspace_id)
 
     async def add_member(
-        self, actor: Principal, workspace_id: str, name: str, role: Role
+        self,
+        actor: Principal,
+        workspace_id: str,
+        name: str,
+        role: Role,
+        *,
+        instance_admin: bool = False,
     ) -> AddedMember:
-        """Add the user called ``name``, creating them (with a first token) if new."""
+        """Create the account ``name`` (with a first token) as a member.
+
+        Accounts belong to the instance, so this is an instance admin's call;
+        an existing user joins only by accepting an invitation (:meth:`invite`).
+        Every refusal comes before the name is looked up."""
         await self._require_granting(actor, workspace_id, role)
-        token: IssuedToken | None = None
+        await require_instance_admin(self._store, actor, "creating accounts")
         try:
-            user = await self._store.accounts.find_user(name)
-        except NotFound:
-            user = await self._store.accounts.create_user(name)
-            token = await self._accounts.issue_token(user.id, label="first token")
-        if await self._store.directory.role_of(workspace_id, user.id) is not None:
-            raise Conflict(f"{name} is already a member; change their role instead")
+            user = await self._store.accounts.create_user(name, instance_admin=instance_admin)
+        except Conflict as exc:
+            raise Conflict(await self._taken(workspace_id, name)) from exc
+        token = await self._accounts.issue_token(user.id, label="first token")
         await self._store.directory.set_member(workspace_id, user.id, role)
         change = event(actor.user_id, "member.added", user_id=user.id, role=role.value)
         await self.project(workspace_id, change)
-        return AddedMember(MemberView(user, role), token.token if token else None)
+        return AddedMember(MemberView(user, role), token.token)
+
+    async def _taken(self, workspace_id: str, name: str) -> str:
+        # Only instance admins get here: they may know which accounts exist.
+        user = await self._store.accounts.find_user(name)
+        if await self._store.directory.role_of(workspace_id, user.id) is not None:
+            return f"{name} is already a member; change their role instead"
+        return f"{name} already has an account; invite them (trace workspace invite)"
+
+    async def invite(self, actor: Principal, workspace_id: str, role: Role) -> IssuedInvitation:
+        """An invitation to join with ``role``: good once, for a week."""
+        await self._require_granting(actor, workspace_id, role)
+        if await self._store.invitations.count_open(workspace_id) >= MAX_OPEN_INVITATIONS:
+            raise Conflict(
+                f"{MAX_OPEN_INVITATIONS} invitations are open; wait for some to be used or expire"
+            )
+        code = new_code()
+        invitation = await self._store.invitations.add(
+            workspace_id,
+            hash_secret(code),
+            role=role,
+            created_by=actor.user_id,
+            expires_at=now() + INVITATION_LIFETIME,
+        )
+        return IssuedInvitation(invitation, code)
+
+    async def join(self, actor: Principal, code: str) -> tuple[Workspace, Role]:
+        """Accept an invitation: the actor becomes a member with its role."""
+        code_hash = hash_secret(code)
+        found = await self._store.invitations.find_open(code_hash)
+        if found is None or not await self._may_still_grant(found):
+            raise NotFound(NO_INVITATION)
+        if await self._store.directory.role_of(found.workspace_id, actor.user_id) is not None:
+            raise Conflict("you are already a member of this workspace")
+        invitation = await self._store.invitations.accept(code_hash, actor.user_id)
+        if invitation is None:  # someone else took it a moment ago
+            raise NotFound(NO_INVITATION)
+        await self._store.directory.set_member(
+            invitation.workspace_id, actor.user_id, invitation.role
+        )
+        change = event(
+            actor.user_id,
+            "member.joined",
+            user_id=actor.user_id,
+            role=invitation.role.value,
+            invited_by=invitation.created_by,
+        )
+        await self.project(invitation.workspace_id, change)
+        workspace = await self._store.directory.get_workspace(invitation.workspace_id)
+        return workspace, invitation.role
+
+    async def _may_still_grant(self, invitation: Invitation) -> bool:
+        # An invitation speaks for its maker: it lapses when they lose the power to grant it.
+        role = await self._store.directory.role_of(invitation.workspace_id, invitation.created_by)
+        if role is None or not role.is_admin:
+            return False
+        return invitation.role is not Role.OWNER or role is Role.OWNER
 
     async def set_role(
         self, actor: Principal, workspace_id: str, user_id: str, role: Role
@@ -90,6 +188,7 @@ class WorkspaceService:
             if role is not Role.OWNER:
                 await self._keep_an_owner(workspace_id)
         await self._store.directory.set_member(workspace_id, user_id, role)
+        await self._authority.publish(AuthorityChanged(Reason.ROLE, user_id=user_id))
         change = event(actor.user_id, "member.role_changed", user_id=user_id, role=role.value)
         await self.project(workspace_id, change)
         return MemberView(await self._store.accounts.get_user(user_id), role)
@@ -101,6 +200,7 @@ class WorkspaceService:
         if current is Role.OWNER:
             await self._keep_an_owner(workspace_id)
         await self._store.directory.remove_member(workspace_id, user_id)
+        await self._authority.publish(AuthorityChanged(Reason.MEMBERSHIP, user_id=user_id))
         await self.project(workspace_id, event(actor.user_id, "member.removed", user_id=user_id))
 
     async def project(self, workspace_id: str, change: TimelineEvent | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, select
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound
 from trace_sync.store.database import Database, now, to_utc, utc
 from trace_sync.store.ids import new_id
 from trace_sync.store.records import TokenKind, TokenRecord, User
@@ -25,11 +25,11 @@ class Accounts:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_user(self, name: str) -> User:
+    async def create_user(self, name: str, *, instance_admin: bool = False) -> User:
         """A new user; ``Conflict`` if the name is taken, ``InvalidInput`` if malformed."""
         if not USER_NAME.fullmatch(name):
             raise InvalidInput(f"user names are 1-64 of A-Z a-z 0-9 _ . @ -, got {name!r}")
-        user = User(new_id("u"), name, now())
+        user = User(new_id("u"), name, now(), instance_admin)
         try:
             async with self._db.begin() as conn:
                 await conn.execute(users.insert().values(vars(user)))
@@ -126,7 +126,12 @@ class Accounts:
 
 
 def _user(row: Row[Any]) -> User:
-    return User(id=row.id, name=row.name, created_at=utc(row.created_at))
+    return User(
+        id=row.id,
+        name=row.name,
+        created_at=utc(row.created_at),
+        instance_admin=bool(row.instance_admin),
+    )
 
 
 def _token(row: Row[Any]) -> TokenRecord:

@@ -20,13 +20,14 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from trace_sync.errors import Conflict, InvalidInput, NotFound, StoreError, TraceError
+from trace_sync.contract.errors import Conflict, InvalidInput, NotFound, StoreError, TraceError
 from trace_sync.store.ids import check_id
 from trace_sync.store.schema import migrate
 
 SUPPORTED = ("sqlite+aiosqlite", "postgresql+asyncpg")
 #: Any constant works; it only has to be the same in every Trace process.
-_MIGRATION_LOCK = 0x7472616365  # "trace"
+#: Names the advisory lock that serialises migrations of one schema.
+_MIGRATION_LOCK = "trace-migrations:{schema}"
 _IMMEDIATE = "trace_sqlite_immediate"
 
 
@@ -51,18 +52,33 @@ class Database:
         return self.url.get_backend_name()
 
     async def __aenter__(self) -> Database:
-        with translated_errors():
-            self._engine = self._create_engine()
+        try:
+            with translated_errors():
+                self._engine = self._create_engine()
+            await self._open(self._engine)
+        except StoreError as exc:
+            reason = _reason(exc.__cause__ or exc)
+            raise StoreError(f"cannot open the database {self.where}: {reason}") from exc
+        return self
+
+    @property
+    def where(self) -> str:
+        """The database as a person finds it: host, port and name, never the password."""
+        if self.dialect == "sqlite":
+            return f"(SQLite) at {self.url.database}"
+        port = self.url.port or 5432
+        return f"{self.url.database!r} (PostgreSQL) at {self.url.host or 'localhost'}:{port}"
+
+    async def _open(self, engine: AsyncEngine) -> None:
         try:
             if self.dialect == "sqlite":
                 with translated_errors():
-                    await _enable_wal(self._engine)
+                    await _enable_wal(engine)
             await self._migrate()
         except BaseException:
-            await self._engine.dispose()
+            await engine.dispose()
             self._engine = None
             raise
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._engine is not None:
@@ -82,11 +98,26 @@ class Database:
                 async with conn.begin():
                     yield conn
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection of one's own, outside any transaction (autocommit),
+        for session state such as advisory locks; closed on leaving."""
+        if self._engine is None:
+            raise StoreError("the store is not open")
+        with translated_errors():
+            async with self._engine.connect() as conn:
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def _migrate(self) -> None:
         async with self.begin(exclusive=True) as conn:
             if self.dialect == "postgresql":
-                # Serialise processes starting together; released at commit.
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+                # Serialise processes starting together on this schema (others need not
+                # wait: a shared database holds many); released at commit.
+                scope = _MIGRATION_LOCK.format(schema=self.schema or "public")
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:scope, 0))"),
+                    {"scope": scope},
+                )
                 if self.schema:
                     await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             await migrate(conn)
@@ -112,7 +143,15 @@ def translated_errors() -> Iterator[None]:
     except IntegrityError as exc:
         raise _integrity_error(exc) from exc
     except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
-        raise StoreError(f"database error: {exc}") from exc
+        raise StoreError(f"database error: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement and parameters
+    (they may hold what people typed); the chained cause keeps them for the log."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()
+    return first[0] if first else type(cause).__name__
 
 
 async def _enable_wal(engine: AsyncEngine) -> None:

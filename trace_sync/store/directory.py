@@ -8,7 +8,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from trace_sync.errors import InvalidInput, NotFound
+from trace_sync.contract.errors import InvalidInput, NotFound
 from trace_sync.store.database import Database, now, utc
 from trace_sync.store.ids import new_id
 from trace_sync.store.records import Member, Role, Workspace

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from trace_sync.errors import Conflict
+from trace_sync.contract.errors import Conflict
 from trace_sync.store.database import Database, now
 from trace_sync.store.records import StoredReply
 from trace_sync.store.schema import idempotency

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from trace_sync.errors import InvalidInput
+from trace_sync.contract.errors import InvalidInput
 
 #: What any id the store accepts from outside must look like (URL- and path-safe).
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -7,22 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from trace_sync.contract.roles import Role
+from trace_sync.contract.session_spec import SessionSpec
+from trace_sync.contract.tools import Location, PermissionMode, Tool
 
-class Role(StrEnum):
-    """A member's role in a workspace, strongest first."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-    VIEWER = "viewer"
-
-    @property
-    def can_write(self) -> bool:
-        return self is not Role.VIEWER
-
-    @property
-    def is_admin(self) -> bool:
-        return self in (Role.OWNER, Role.ADMIN)
+__all__ = ["Role"]  # re-exported: the store's records speak the contract's roles
 
 
 class TokenKind(StrEnum):
@@ -35,6 +24,9 @@ class User:
     id: str
     name: str
     created_at: datetime
+    #: May touch the server's own disk (connect local paths), create accounts,
+    #: revoke anyone's tokens and, by default, create workspaces.
+    instance_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +76,12 @@ class RepoSetup:
     copy_files: tuple[str, ...] = ()
     #: A shell command run in the new worktree (``npm ci``).
     command: str | None = None
+    #: How a session branch takes in its base on update: ``merge`` or ``rebase``.
+    update_mode: str = "merge"
+    #: The forge its remote is on, when not known by its host (github, gitlab, gitea),
+    #: and that forge's API root when not the usual one.
+    forge: str | None = None
+    forge_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,13 +110,13 @@ class SessionRow:
     private: bool
     runtime_id: str | None
     title: str
-    tool: str
+    tool: Tool
     model: str | None
     repo_id: str | None
     base_branch: str | None
     branch: str | None
     status: str
-    location: str
+    location: Location
     parent_id: str | None
     parent_checkpoint: int | None
     created_at: datetime
@@ -127,13 +125,38 @@ class SessionRow:
     #: True when ``cost_usd`` was computed from token counts, not reported by the tool.
     cost_estimated: bool = False
     #: How the tool asks for permission: ask, accept_edits or bypass.
-    permission_mode: str = "ask"
+    permission_mode: PermissionMode = "ask"
     #: The hosting runtime's last heartbeat and what the session's processes use
     #: (rolled up from its io document, a few times a minute at most).
     heartbeat_at: datetime | None = None
     cpu_percent: float | None = None
     memory_bytes: int | None = None
     disk_bytes: int | None = None
+    #: Why the session failed (its runtime's error, or how its run was cut off).
+    reason: str | None = None
+    #: Lines added and removed in the session's changed files (against its base branch).
+    lines_added: int = 0
+    lines_removed: int = 0
+    #: Input and output tokens the tool reported so far (what token budgets count).
+    tokens: int = 0
+
+    @property
+    def spec(self) -> SessionSpec:
+        """What the session was started with, defaults resolved (the prompt is in its queue).
+
+        Built from the stored values without checking them again: they were
+        checked when the session was made."""
+        return SessionSpec.model_construct(
+            repo_id=self.repo_id,
+            tool=self.tool,
+            base_branch=self.base_branch,
+            model=self.model,
+            permission_mode=self.permission_mode,
+            title=self.title or None,
+            private=self.private,
+            location=self.location,
+            prompt=None,
+        )
 
     @property
     def access(self) -> SessionAccess:
@@ -209,3 +232,16 @@ class Grant:
             and (self.session_id is None or self.session_id == session_id)
             and (self.expires_at is None or at < self.expires_at)
         )
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An offer to join a workspace with a role, good once until it expires."""
+
+    id: str
+    workspace_id: str
+    role: Role
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_by: str | None = None

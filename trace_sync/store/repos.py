@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from trace_sync.errors import NotFound
+from trace_sync.contract.errors import NotFound
 from trace_sync.store.database import Database, now, utc
 from trace_sync.store.ids import new_id
 from trace_sync.store.records import Repo, RepoSetup
@@ -87,7 +87,13 @@ class Repos:
 
 def _repo(row: Row[Any]) -> Repo:
     stored = json.loads(row.setup or "{}")
-    setup = RepoSetup(tuple(stored.get("copy_files", ())), stored.get("command"))
+    setup = RepoSetup(
+        tuple(stored.get("copy_files", ())),
+        stored.get("command"),
+        stored.get("update_mode", "merge"),
+        stored.get("forge"),
+        stored.get("forge_url"),
+    )
     return Repo(**{**row._asdict(), "added_at": utc(row.added_at), "setup": setup})
 
 

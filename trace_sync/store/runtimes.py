@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from trace_sync.errors import Conflict, NotFound, TooLarge
+from trace_sync.contract.errors import Conflict, NotFound, TooLarge
 from trace_sync.store.database import Database, now, to_utc, utc
 from trace_sync.store.ids import new_id
 from trace_sync.store.records import RuntimeRecord

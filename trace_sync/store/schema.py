@@ -97,6 +97,8 @@ users = Table(
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
     Column("created_at", Timestamp, nullable=False),
+    # Added with invitations: instance admins touch the server's disk and create accounts.
+    Column("instance_admin", Boolean, nullable=False, server_default=false()),
 )
 
 tokens = Table(
@@ -177,6 +179,13 @@ sessions = Table(
     Column("cpu_percent", Float),
     Column("memory_bytes", BigInteger),
     Column("disk_bytes", BigInteger),
+    # Added by _session_reason: why the session failed (None while it is not failed).
+    Column("reason", Text),
+    # Added by _session_diff_stats: lines added and removed in the session's changed files.
+    Column("lines_added", Integer, nullable=False, server_default="0"),
+    Column("lines_removed", Integer, nullable=False, server_default="0"),
+    # Added by _attention: input and output tokens so far (token budgets add them up).
+    Column("tokens", BigInteger, nullable=False, server_default="0"),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
 )
 
@@ -364,3 +373,189 @@ async def _session_health(conn: AsyncConnection) -> None:
 
 
 MIGRATIONS.append(_session_health)
+
+
+#: Invitations to join a workspace (issue 12): only the hash of the code is kept.
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("workspace_id", Text, ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("code_hash", LargeBinary, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("created_by", Text, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("accepted_by", Text, ForeignKey("users.id")),
+    Column("accepted_at", Timestamp),
+)
+
+
+async def _instance_admins_and_invitations(conn: AsyncConnection) -> None:
+    """Instance admins and workspace invitations (issue 12). The oldest user,
+    the owner local mode made on first start, becomes the first instance admin."""
+    if "instance_admin" not in await conn.run_sync(_column_names, users.name):
+        column = CreateColumn(users.c.instance_admin).compile(dialect=conn.dialect)
+        await conn.execute(text(f"ALTER TABLE users ADD COLUMN {column}"))
+    oldest = select(users.c.id).order_by(users.c.created_at, users.c.id).limit(1)
+    first = (await conn.execute(oldest)).scalar()
+    if first is not None:
+        await conn.execute(users.update().where(users.c.id == first).values(instance_admin=True))
+    await conn.run_sync(lambda sync: invitations.create(sync, checkfirst=True))
+
+
+MIGRATIONS.append(_instance_admins_and_invitations)
+
+
+async def _session_reason(conn: AsyncConnection) -> None:
+    """Why a session failed, shown by ``show``, ``watch`` and the app (issue 13)."""
+    if "reason" not in await conn.run_sync(_column_names, sessions.name):
+        column = CreateColumn(sessions.c.reason).compile(dialect=conn.dialect)
+        await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+
+
+MIGRATIONS.append(_session_reason)
+
+
+# -- What deleted sessions left on a bridge that was away (issue 13) ---------------
+
+#: A session deleted while its bridge was offline: the bridge removes its worktree,
+#: checkpoints and branch when it next says hello (``spec`` is the JSON of a Forget).
+session_removals = Table(
+    "session_removals",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("runtime_id", Text, nullable=False),  # a plain id: a removed runtime owes nothing
+    Column("spec", Text, nullable=False),
+    Column("requested_at", Timestamp, nullable=False),
+    Index("session_removals_by_runtime", "runtime_id"),
+)
+
+
+async def _session_removals(conn: AsyncConnection) -> None:
+    await conn.run_sync(lambda sync: session_removals.create(sync, checkfirst=True))
+
+
+MIGRATIONS.append(_session_removals)
+
+
+async def _session_diff_stats(conn: AsyncConnection) -> None:
+    """Sessions' lines added and removed, rolled up from the io document's files (issue 14)."""
+    present = await conn.run_sync(_column_names, sessions.name)
+    for name in ("lines_added", "lines_removed"):
+        if name not in present:
+            column = CreateColumn(sessions.c[name]).compile(dialect=conn.dialect)
+            await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+
+
+MIGRATIONS.append(_session_diff_stats)
+
+
+# -- Reaching people: the attention inbox, notifications, budgets (issue 18) -----
+
+#: What needs a person, one row per person and thing (``key`` names the thing:
+#: ``approval:<sid>:<request>``, ``event:<event id>``, ``mention:<sid>:<comment>``).
+#: Read/unread is per person and lives here, so every device of theirs agrees.
+inbox_items = Table(
+    "inbox_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("workspace_id", Text, nullable=False),
+    Column("session_id", Text, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    #: The approval request an Approve / Deny acts on (approvals only).
+    Column("request_id", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("read_at", Timestamp),
+    #: Nothing more to do (the request was answered, the session resumed).
+    Column("resolved_at", Timestamp),
+    UniqueConstraint("user_id", "key"),
+    Index("inbox_by_user", "user_id", "id"),
+)
+
+#: Sessions a person chose to follow (their own and the ones they started are followed anyway).
+follows = Table(
+    "follows",
+    metadata,
+    Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", Text, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Index("follows_by_session", "session_id"),
+)
+
+#: Where a person's notifications go: an Apprise URL (it carries tokens), kept
+#: encrypted with the server's key and shown only as ``hint``.
+notify_destinations = Table(
+    "notify_destinations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("url_sealed", LargeBinary, nullable=False),
+    Column("hint", Text, nullable=False),
+    #: Comma-separated inbox kinds; empty for all.
+    Column("events", Text, nullable=False, server_default=""),
+    #: Quiet hours as "HH:MM-HH:MM" in ``timezone``; NULL for none.
+    Column("quiet", Text),
+    Column("timezone", Text, nullable=False, server_default="UTC"),
+    Column("created_at", Timestamp, nullable=False),
+    Index("notify_destinations_by_user", "user_id"),
+)
+
+#: Signed action links already used (each works once); rows outlive the links' expiry.
+action_uses = Table(
+    "action_uses",
+    metadata,
+    Column("nonce", Text, primary_key=True),
+    Column("used_at", Timestamp, nullable=False),
+)
+
+#: Spending caps: a session's (``session:<sid>``), a workspace's (``workspace:<wid>``)
+#: and a workspace's default for new sessions (``default:<wid>``). NULL: no cap.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("usd", Float),
+    Column("tokens", BigInteger),
+)
+
+
+async def _attention(conn: AsyncConnection) -> None:
+    """The attention inbox, follows, notification destinations, action links,
+    budgets, and sessions' token totals."""
+    for table in (inbox_items, follows, notify_destinations, action_uses, budgets):
+        await conn.run_sync(_create_table, table)
+    if "tokens" not in await conn.run_sync(_column_names, sessions.name):
+        column = CreateColumn(sessions.c.tokens).compile(dialect=conn.dialect)
+        await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+
+
+def _create_table(sync: Connection, table: Table) -> None:
+    table.create(sync, checkfirst=True)
+
+
+MIGRATIONS.append(_attention)
+#: A workspace's secrets (a forge's API token): written by admins, read only by
+#: the server's services when they call out; never put in a document or a reply.
+workspace_secrets = Table(
+    "workspace_secrets",
+    metadata,
+    Column("workspace_id", Text, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    #: Sealed with the server's key (``services/server_secret``): a copy of the
+    #: database alone does not give the forge tokens away.
+    Column("value_sealed", LargeBinary, nullable=False),
+    Column("set_by", Text, nullable=False),
+    Column("set_at", Timestamp, nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+
+async def _workspace_secrets(conn: AsyncConnection) -> None:
+    await conn.run_sync(_create_table, workspace_secrets)
+
+
+MIGRATIONS.append(_workspace_secrets)

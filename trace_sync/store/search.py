@@ -1,4 +1,4 @@
-"""Search across session history: titles, prompts and transcript text.
+"""Search across session history: titles, prompts, transcript text, tool and terminal output.
 
 One interface over SQLite FTS5 and PostgreSQL full-text search (the index
 itself is made in :mod:`trace_sync.store.text_index`). Results are filtered
@@ -20,12 +20,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from trace_sync.errors import InvalidInput, NotFound
+from trace_sync.contract.errors import InvalidInput, NotFound
 from trace_sync.store.database import Database
 from trace_sync.store.schema import search_entries
 from trace_sync.store.sessions import Viewer
 
-SearchKind = Literal["title", "prompt", "transcript"]
+#: Where a text comes from: a session's title, a prompt, transcript text, a tool's
+#: output (a transcript tool result) or a terminal's live window.
+SearchKind = Literal["title", "prompt", "transcript", "tool_output", "terminal"]
 #: Longest text indexed per entry: enough for any prompt or message a person
 #: searches for, and it bounds what one runtime-written entry can cost.
 MAX_BODY = 20_000
@@ -53,7 +55,9 @@ class SearchIndex:
 
     async def put(self, session_id: str, kind: SearchKind, key: str, body: str) -> None:
         """Index ``body`` as the (``kind``, ``key``) text of a session, replacing
-        what was there; an empty body removes it."""
+        what was there; an empty body removes it. Runtimes write what their tools
+        print, NUL included, which PostgreSQL cannot store: it becomes U+FFFD."""
+        body, key = _storable(body), _storable(key)
         if not body.strip():
             await self.remove(session_id, kind, key)
             return
@@ -181,3 +185,7 @@ FROM (
 ) AS best WHERE nth = 1
 ORDER BY rank, session_id LIMIT :limit OFFSET :offset
 """
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")

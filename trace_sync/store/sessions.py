@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Row, and_, func, or_, select
 
-from trace_sync.errors import Conflict, NotFound
+from trace_sync.contract.errors import Conflict, NotFound
+from trace_sync.contract.tools import Location, PermissionMode, Tool
 from trace_sync.store.database import Database, now, utc
 from trace_sync.store.ids import check_id, new_id
 from trace_sync.store.records import SessionAccess, SessionRow
@@ -53,16 +54,16 @@ class Sessions:
         session_id: str | None = None,
         private: bool = False,
         title: str = "",
-        tool: str = "shell",
+        tool: Tool = "shell",
         model: str | None = None,
         repo_id: str | None = None,
         base_branch: str | None = None,
         branch: str | None = None,
         status: str = "created",
-        location: str = "local",
+        location: Location = "local",
         parent_id: str | None = None,
         parent_checkpoint: int | None = None,
-        permission_mode: str = "ask",
+        permission_mode: PermissionMode = "ask",
     ) -> SessionRow:
         """Record a session (``Conflict`` if ``session_id`` is taken, ``NotFound``
         for an unknown workspace, creator or repo)."""

@@ -6,13 +6,19 @@ from types import TracebackType
 
 from trace_sync.metrics import Metrics
 from trace_sync.store.accounts import Accounts
+from trace_sync.store.budgets import Budgets
 from trace_sync.store.database import Database
+from trace_sync.store.destinations import Destinations
 from trace_sync.store.directory import Directory
 from trace_sync.store.grants import Grants
 from trace_sync.store.idempotency import IdempotencyKeys
+from trace_sync.store.inbox import Inbox
+from trace_sync.store.invitations import Invitations
+from trace_sync.store.removals import Removals
 from trace_sync.store.repos import Repos
 from trace_sync.store.runtimes import Runtimes
 from trace_sync.store.search import SearchIndex
+from trace_sync.store.secrets import Secrets
 from trace_sync.store.sessions import Sessions
 from trace_sync.store.updates import UpdateLog
 
@@ -49,12 +55,18 @@ class Store:
         )
         self.accounts = Accounts(self.db)
         self.directory = Directory(self.db)
+        self.invitations = Invitations(self.db)
         self.repos = Repos(self.db)
         self.sessions = Sessions(self.db)
         self.idempotency = IdempotencyKeys(self.db)
         self.search = SearchIndex(self.db)
         self.runtimes = Runtimes(self.db)
         self.grants = Grants(self.db)
+        self.removals = Removals(self.db)
+        self.inbox = Inbox(self.db)
+        self.destinations = Destinations(self.db)
+        self.budgets = Budgets(self.db)
+        self.secrets = Secrets(self.db)
 
     async def __aenter__(self) -> Store:
         await self.db.__aenter__()

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from trace_sync.errors import Conflict, StoreError
+from trace_sync.contract.errors import Conflict, StoreError
 from trace_sync.metrics import Metrics
 from trace_sync.store.database import Database, now
 from trace_sync.store.folding import Fold, fold
@@ -195,27 +195,32 @@ class UpdateLog:
         return doc_id
 
     async def _read(self, name: str) -> _Log | None:
-        doc_id = await self._find_document(name)
-        if doc_id is None:
-            return None
-        # One statement: a compaction committing meanwhile cannot pair the old
-        # snapshot with the already-trimmed log (or the new one with the old log).
+        # One statement, so a cold room costs one round trip, and a compaction
+        # committing meanwhile cannot pair the old snapshot with the already-
+        # trimmed log (or the new one with the old log). The document's own
+        # row comes first (with its snapshot, if any), so an empty document
+        # is told from an unknown one.
         snap = select(
             literal_column("0", Integer).label("part"),
-            literal_column("0", Integer).label("id"),
+            documents.c.id,
             snapshots.c.data,
             snapshots.c.version,
-        )
-        log_rows = select(literal_column("1", Integer), updates.c.id, updates.c.data, null())
+        ).select_from(documents.outerjoin(snapshots, snapshots.c.doc_id == documents.c.id))
+        log_rows = select(
+            literal_column("1", Integer), updates.c.id, updates.c.data, null()
+        ).select_from(updates.join(documents, updates.c.doc_id == documents.c.id))
         query = union_all(
-            snap.where(snapshots.c.doc_id == doc_id), log_rows.where(updates.c.doc_id == doc_id)
+            snap.where(documents.c.name == name), log_rows.where(documents.c.name == name)
         ).order_by("part", "id")
-        result = _Log(doc_id)
+        result: _Log | None = None
         async with self._db.begin() as conn:
             for kind, row_id, data, version in await conn.execute(query):
                 if kind == 0:
-                    result.snapshot, result.version = bytes(data), version
-                else:
+                    result = _Log(row_id)
+                    self._doc_ids[name] = row_id  # document rows are never deleted or renamed
+                    if data is not None:
+                        result.snapshot, result.version = bytes(data), version
+                elif result is not None:
                     result.ids.append(row_id)
                     result.updates.append(bytes(data))
         return result

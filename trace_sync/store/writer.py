@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from trace_sync.errors import InvalidInput, StoreError
+from trace_sync.contract.errors import InvalidInput, StoreError
 
 log = logging.getLogger(__name__)
 

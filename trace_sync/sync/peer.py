@@ -18,8 +18,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from trace_sync.contract.sync_protocol import EMPTY_STATE
 from trace_sync.metrics import Metrics
-from trace_sync.sync.protocol import EMPTY_STATE
 from trace_sync.sync.wire import ConnectionGone, Frame, Sink
 
 log = logging.getLogger(__name__)

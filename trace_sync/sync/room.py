@@ -16,28 +16,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from pycrdt import Doc, TransactionEvent, merge_updates
 
-from trace_sync.errors import Forbidden, StoreError, TraceError
-from trace_sync.metrics import Metrics
-from trace_sync.sync.awareness import AwarenessStates
-from trace_sync.sync.peer import Peer
-from trace_sync.sync.protocol import (
+from trace_sync.contract.errors import Forbidden, InvalidInput, StoreError, TraceError
+from trace_sync.contract.sync_protocol import (
     EMPTY_UPDATE,
     Awareness,
+    AwarenessEntry,
     Message,
-    ProtocolError,
     QueryAwareness,
+    SyncProtocolError,
     SyncStep1,
     SyncStep2,
     Update,
+    awareness_message,
     sync_step1,
     sync_step2,
     update_message,
 )
+from trace_sync.docs.names import DocKind, parse_doc_name
+from trace_sync.metrics import Metrics
+from trace_sync.settings import Limits
+from trace_sync.sync.awareness import AwarenessStates, Identity, PresenceLimits, PresenceSharing
+from trace_sync.sync.notes import NotesGuard
+from trace_sync.sync.peer import Peer
 from trace_sync.sync.store import DocumentStore
 from trace_sync.sync.wire import Frame
 
@@ -65,14 +70,30 @@ class Room:
         store: DocumentStore,
         metrics: Metrics,
         on_failure: Callable[[Room, TraceError], None],
+        limits: Limits | None = None,
+        on_committed: Callable[[str, bytes], None] | None = None,
+        presence: PresenceSharing | None = None,
     ) -> None:
         self.name = name
         self.doc: Doc[Any] = Doc()
-        self.awareness = AwarenessStates()
+        self._limits = limits = limits or Limits()
+        self.awareness = AwarenessStates(
+            PresenceLimits(
+                limits.max_presence_bytes,
+                limits.max_presence_clients,
+                limits.max_room_presence_bytes,
+            )
+        )
         self.connections: set[Peer] = set()
+        self._who: dict[Peer, Identity] = {}
+        self._guard: NotesGuard | None = None
         self._store = store
         self._metrics = metrics
         self._on_failure = on_failure
+        self._on_committed = on_committed
+        self._presence = presence
+        #: Applying an update another process already stored (cluster mode).
+        self._remote = False
         self._applying: Peer | None = None
         self._batch: list[bytes] = []
         self._batch_origins: set[Peer | None] = set()
@@ -88,7 +109,28 @@ class Room:
         with self.doc.transaction():
             for update in stored:
                 self.doc.apply_update(update)
+        if _is_notes(self.name):
+            self._guard = NotesGuard(self.doc, self._limits.max_notes_bytes)
         self._subscription = self.doc.observe(self._on_change)
+
+    @property
+    def applying_remote(self) -> bool:
+        """Inside :meth:`apply_remote`: the change came from another process."""
+        return self._remote
+
+    def apply_remote(self, update: bytes) -> None:
+        """Apply an update another server process stored: broadcast, never store again."""
+        self._remote = True
+        try:
+            self.doc.apply_update(update)
+        finally:
+            self._remote = False
+
+    async def reload(self) -> None:
+        """Apply what the store holds now: updates missed from other processes
+        arrive (the rest are no-ops, CRDT updates being idempotent)."""
+        for update in await self._store.load(self.name):
+            self.apply_remote(update)
 
     def close(self) -> None:
         if self._subscription is not None:
@@ -97,9 +139,11 @@ class Room:
 
     # -- connections ---------------------------------------------------------
 
-    def connect(self, peer: Peer) -> None:
+    def connect(self, peer: Peer, identity: Identity) -> None:
         """Greet a new connection with our state vector and everyone's presence."""
         self.connections.add(peer)
+        self._who[peer] = identity
+        self.awareness.join(peer, identity)
         peer.send(Frame(sync_step1(self.doc.get_state())))
         presence = self.awareness.full_message()
         if presence:
@@ -107,9 +151,9 @@ class Room:
 
     def disconnect(self, peer: Peer) -> None:
         self.connections.discard(peer)
-        removal = self.awareness.remove_owner(peer)
-        if removal:
-            self._broadcast_raw(Frame(removal))
+        self._who.pop(peer, None)
+        if self._remove_presence(peer) and self._presence:
+            self._presence.gone(self.name, peer)
 
     def catch_up(self, state: bytes) -> list[Frame]:
         """Frames that bring a client from ``state`` to now (used by folds)."""
@@ -119,7 +163,7 @@ class Room:
 
     # -- messages ------------------------------------------------------------
 
-    def receive(self, peer: Peer, message: Message, frame: bytes, *, writable: bool) -> None:
+    def receive(self, peer: Peer, message: Message, *, writable: bool) -> None:
         if isinstance(message, SyncStep1):
             self._handshake(peer, message.state)
         elif isinstance(message, SyncStep2) and not writable:
@@ -130,18 +174,46 @@ class Room:
         elif isinstance(message, SyncStep2 | Update):
             self._apply(peer, message.update, writable)
         elif isinstance(message, Awareness):
-            self.awareness.apply(peer, message.entries)
-            self._broadcast_raw(Frame(frame))  # to the sender too, as the reference server does
+            relayed = self.awareness.apply(peer, message.entries)
+            if relayed:  # to the sender too, as the reference server does
+                self._broadcast_raw(Frame(relayed))
+                if self._presence:
+                    self._presence.changed(self.name, peer, self._who[peer], relayed)
         elif isinstance(message, QueryAwareness):
             presence = self.awareness.full_message()
             if presence:
                 peer.send(Frame(presence))
 
+    # -- presence on other processes (cluster mode) -----------------------------
+
+    def apply_remote_presence(
+        self, owner: Hashable, identity: Identity, entries: tuple[AwarenessEntry, ...]
+    ) -> None:
+        """Apply presence a connection on another process set, under the same rules."""
+        self.awareness.join(owner, identity)
+        relayed = self.awareness.apply(owner, entries)
+        if relayed:
+            self._broadcast_raw(Frame(relayed))
+
+    def remove_remote_presence(self, owner: Hashable) -> None:
+        self._remove_presence(owner)
+
+    def local_presence(self) -> list[tuple[Hashable, Identity, bytes]]:
+        """Each local connection with presence: itself, who it is, its states."""
+        owned = ((peer, who, self.awareness.states_of(peer)) for peer, who in self._who.items())
+        return [(peer, who, awareness_message(states)) for peer, who, states in owned if states]
+
+    def _remove_presence(self, owner: Hashable) -> bool:
+        removal = self.awareness.remove_owner(owner)
+        if removal:
+            self._broadcast_raw(Frame(removal))
+        return removal is not None
+
     def _handshake(self, peer: Peer, state: bytes) -> None:
         try:
             diff = self.doc.get_update(state)
         except ValueError as exc:
-            raise ProtocolError(f"bad state vector: {exc}") from exc
+            raise SyncProtocolError(f"bad state vector: {exc}") from exc
         # No await between the diff and joining: the client misses nothing.
         peer.send(Frame(sync_step2(diff)), state_before=state)
         peer.joined = True
@@ -154,9 +226,11 @@ class Room:
         self._metrics.updates_in.inc()
         self._applying = peer
         try:
+            if self._guard is not None:
+                self._guard.admit(update, self._who[peer])
             self.doc.apply_update(update)
         except ValueError as exc:
-            raise ProtocolError(f"undecodable update: {exc}") from exc
+            raise SyncProtocolError(f"undecodable update: {exc}") from exc
         finally:
             self._applying = None
 
@@ -166,7 +240,11 @@ class Room:
         update = event.update
         if update == EMPTY_UPDATE:
             return
-        self._store.submit(self.name, update).add_done_callback(self._persisted)
+        if self._guard is not None:
+            self._guard.follow(update)
+        if not self._remote:
+            stored = self._store.submit(self.name, update)
+            stored.add_done_callback(lambda done: self._persisted(done, update))
         if not self._batch:
             # pycrdt's stubs omit before_state, which TransactionEvent has.
             self._batch_state = event.before_state  # type: ignore[attr-defined]
@@ -204,10 +282,19 @@ class Room:
         for peer in self.connections:
             peer.send(frame)
 
-    def _persisted(self, done: asyncio.Future[None]) -> None:
+    def _persisted(self, done: asyncio.Future[None], update: bytes) -> None:
         error = done.exception() if not done.cancelled() else StoreError("store closed")
+        if error is None and self._on_committed is not None:
+            self._on_committed(self.name, update)
         if error is not None and not self.failed:
             self.failed = True
             log.error("room lost its store", extra={"doc": self.name}, exc_info=error)
             failure = error if isinstance(error, TraceError) else StoreError(str(error))
             self._on_failure(self, failure)
+
+
+def _is_notes(name: str) -> bool:
+    try:
+        return parse_doc_name(name).kind is DocKind.SESSION_NOTES
+    except InvalidInput:
+        return False  # rooms of other names (tests, tools) hold no notes

@@ -2,6 +2,9 @@
 
 In-process observers (the services' io observer) subscribe with
 :meth:`Rooms.on_change`, Hocuspocus-style: a typed hook, one payload each.
+A hook sees the changes that entered through this process (and each load),
+never those another cluster member stored and passed on: that member's hooks
+took them in, and taking them in here too would write their effects twice.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Any, Protocol
 
 from pycrdt import Doc
 
-from trace_sync.errors import CLOSE_CODE, TraceError, lookup
+from trace_sync.contract.errors import CLOSE_CODE, TraceError, lookup
+from trace_sync.contract.sync_protocol import KEEPALIVE
 from trace_sync.metrics import Metrics
-from trace_sync.sync.protocol import KEEPALIVE
+from trace_sync.settings import Limits
+from trace_sync.sync.awareness import PresenceSharing
 from trace_sync.sync.room import Room
-from trace_sync.sync.store import DocumentStore
+from trace_sync.sync.store import DocumentStore, Replication
 from trace_sync.sync.wire import Frame
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,11 @@ class ChangeHook(Protocol):
 class Rooms:
     """``async with Rooms(...) as rooms``; leaving closes every connection (1001)."""
 
-    def __init__(self, store: DocumentStore, metrics: Metrics, grace_s: float) -> None:
+    def __init__(
+        self, store: DocumentStore, metrics: Metrics, grace_s: float, limits: Limits | None = None
+    ) -> None:
         self._store = store
+        self._limits = limits
         self._metrics = metrics
         self._grace_s = grace_s
         self._rooms: dict[str, Room] = {}
@@ -61,6 +69,16 @@ class Rooms:
         self._tasks: set[asyncio.Task[None]] = set()
         self._hooks: list[ChangeHook] = []
         self._hooked: dict[str, Any] = {}
+        self._replication: Replication | None = None
+        self._presence: PresenceSharing | None = None
+
+    def replicate(self, replication: Replication) -> None:
+        """Share rooms opened from now on with other server processes (cluster mode)."""
+        self._replication = replication
+
+    def share_presence(self, presence: PresenceSharing) -> None:
+        """Share presence in rooms opened from now on with other server processes."""
+        self._presence = presence
 
     def on_change(self, hook: ChangeHook) -> None:
         """Call ``hook`` whenever a document loaded from now on changes (and once on load)."""
@@ -126,11 +144,21 @@ class Rooms:
         return await asyncio.shield(task)
 
     async def _create(self, name: str) -> Room:
-        room = Room(name, self._store, self._metrics, self._fail)
+        replication = self._replication
+        committed = replication.committed if replication else None
+        room = Room(
+            name, self._store, self._metrics, self._fail, self._limits, committed, self._presence
+        )
+        # Marked before loading: what lands in between comes twice, harmlessly.
+        since = await replication.mark(name) if replication else ""
         await room.load()
+        if replication:
+            replication.follow(room, since)
+        if self._presence:
+            self._presence.follow(room)
         self._rooms[name] = room
         if self._hooks:
-            self._hooked[name] = room.doc.observe(lambda _: self._notify(room, loaded=False))
+            self._hooked[name] = room.doc.observe(lambda _: self._changed(room))
             self._notify(room, loaded=True)
         self._metrics.rooms.set(len(self._rooms))
         return room
@@ -140,6 +168,10 @@ class Rooms:
         room = self._rooms.get(name)
         if room is not None and name not in self._users:
             self._drop(room)
+
+    def _changed(self, room: Room) -> None:
+        if not room.applying_remote:  # another process's hooks took it in
+            self._notify(room, loaded=False)
 
     def _notify(self, room: Room, *, loaded: bool) -> None:
         change = DocumentChanged(room.name, room.doc, loaded)
@@ -152,6 +184,10 @@ class Rooms:
     def _drop(self, room: Room) -> None:
         if self._rooms.get(room.name) is room:
             del self._rooms[room.name]
+            if self._replication:
+                self._replication.unfollow(room.name)
+            if self._presence:
+                self._presence.unfollow(room.name)
             subscription = self._hooked.pop(room.name, None)
             if subscription is not None:
                 room.doc.unobserve(subscription)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketState
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from trace_sync.sync.protocol import close_reason
+from trace_sync.contract.sync_protocol import close_reason
 
 #: The ASGI scope extension under which our uvicorn protocol offers direct sends.
 DIRECT_SEND = "trace.direct_send"

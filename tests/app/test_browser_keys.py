@@ -1,0 +1,130 @@
+"""Browser tier: the keyboard in headless Chromium, at a desktop (1280x800) and a phone
+(390x844): real key presses move between sessions and panes, approve the focused
+request, send the draft, search, and ``?`` lists the keys. No mouse after the first
+click that gives the page the focus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.app.seed import decided
+from tests.app.test_browser import (
+    SIZES,
+    Site,
+    draft_reads,
+    focused,
+    open_app,
+    sees,
+    shot,
+    site,
+)
+from tests.app.test_browser_list import boxes
+from tests.conftest import eventually
+from trace_sync.client.sync_client import SyncClient
+from trace_sync.docs import entries as e
+from trace_sync.docs import typed
+from trace_sync.docs.layouts import SESSION
+
+__all__ = ["site"]  # the fixture, shared with the other browser tests
+
+
+async def _list(site: Site, size: str) -> Any:
+    page = await open_app(site, size)
+    await sees(page, "Add email to users")
+    await boxes(page, [f"session-{site.hosted}"])
+    return page
+
+
+async def _route(page: Any, part: str, within_ms: int = 20_000) -> None:
+    """Wait until the browser's address holds ``part`` (the app keeps its place there)."""
+    await page.wait_for_function("p => location.pathname.includes(p)", arg=part, timeout=within_ms)
+
+
+async def _open_hosted_by_keys(page: Any, site: Site) -> None:
+    """j until the hosted session is highlighted... Enter: its id lands in the address."""
+    for _ in range(3):
+        await page.keyboard.press("j")
+        await page.keyboard.press("Enter")
+        await _route(page, "/session/")
+        if site.hosted in page.url:
+            return
+        await page.keyboard.press("Escape")  # back to the list, which keeps its highlight
+        await _route(page, "/sessions")
+    await _route(page, site.hosted)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_keys_move_between_sessions_and_panes_and_approve(site: Site, size: str) -> None:
+    page = await _list(site, size)
+    await _open_hosted_by_keys(page, site)
+    await sees(page, "Run the test suite")
+    await sees(page, "status waiting for approval")  # the tool waits: keys may answer
+    await page.keyboard.press("]")
+    await _route(page, f"{site.hosted}/terminal" if size == "desktop" else "/terminal")
+    await page.keyboard.press("[")
+    await _route(page, "/approvals")
+    await page.keyboard.press("a")
+    decision = await decided(site.server.url, site.hosted, site.server.token)
+    assert decision["behavior"] == "allow"
+    await sees(page, "Approved by")
+    await shot(page, f"{size}-keys-approved")
+    await page.keyboard.press("k")  # the previous session: another one opens
+    await page.wait_for_function("sid => !location.pathname.includes(sid)", arg=site.hosted)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_question_mark_lists_the_keys_and_escape_closes_the_list(
+    site: Site, size: str
+) -> None:
+    page = await _list(site, size)
+    await page.keyboard.press("?")
+    await sees(page, "Approve the focused request")  # the table, as the overlay renders it
+    await sees(page, "Ctrl+Enter or Meta+Enter")
+    await shot(page, f"{size}-keys-overlay")
+    await page.keyboard.press("Escape")
+    await page.wait_for_function(
+        "() => ![...document.querySelectorAll('[aria-label]')]"
+        ".some(e => e.getAttribute('aria-label').includes('Approve the focused request'))"
+    )
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_search_and_send_the_draft_from_the_keyboard(site: Site, size: str) -> None:
+    page = await _list(site, size)
+    await page.keyboard.press("/")
+    await focused(page, "Search sessions")
+    await page.keyboard.type("flaky")  # letters typed into the search are not shortcuts
+    await page.wait_for_function(
+        "() => !document.body.innerText.includes('Explore the parser')"
+        " && ![...document.querySelectorAll('[aria-label]')]"
+        ".some(e => e.getAttribute('aria-label').includes('Explore the parser'))"
+    )
+    await page.keyboard.press("Tab")  # out of the field: keys are shortcuts again
+    await page.wait_for_function(
+        "() => document.activeElement?.getAttribute('aria-label') !== 'Search sessions'"
+    )
+    await page.keyboard.press("j")
+    await page.keyboard.press("Enter")
+    flaky = site.seeded.seeded.sessions["Fix flaky CI"]
+    await _route(page, flaky)
+    await page.keyboard.press("c")
+    await focused(page, "Shared prompt draft")
+    await page.keyboard.type("Just rerun the job")  # a j and an r: text, not keys
+    await draft_reads(page, "Just rerun the job")
+    await page.keyboard.press("Control+Enter")
+    await eventually(lambda: _prompted(site, flaky, "Just rerun the job"), within=30)
+    assert flaky in page.url
+    await shot(page, f"{size}-keys-sent")
+
+
+async def _prompted(site: Site, sid: str, text: str) -> bool:
+    """Whether ``text`` is among the session's prompts, as the server has them."""
+    async with SyncClient(
+        site.server.url, f"session/{sid}", site.server.token, read_only=True
+    ) as session:
+        await session.wait_synced()
+        prompts = typed.read_array(session.doc, SESSION, "prompts")
+        return any(isinstance(p, e.PromptEntry) and p.text == text for p in prompts)

@@ -1,0 +1,55 @@
+"""Cluster tests: real server processes on a PostgreSQL schema of their own."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import POSTGRES_URL, StoreTarget, _drop_schema, _postgres_reachable
+from tests.support.parts import missing
+from tests.support.redis_server import RedisServer, private_redis
+from tests.support.server_process import ServerProcess
+
+#: The secret every member of a test cluster shares (cluster mode needs one).
+CLUSTER_KEY = "cluster-test-key-" + "k" * 32
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[StoreTarget]:
+    if not await _postgres_reachable():
+        missing(f"PostgreSQL not reachable at {POSTGRES_URL}: install/start postgresql")
+    schema = f"test_{secrets.token_hex(6)}"
+    try:
+        yield StoreTarget(POSTGRES_URL, schema)
+    finally:
+        await _drop_schema(schema)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with private_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    """Servers a test starts; all killed at its end."""
+    started: list[ServerProcess] = []
+    try:
+        yield started
+    finally:
+        for server in started:
+            server.close()
+
+
+def server_on(target: StoreTarget, data_dir: Path, redis_url: str | None = None) -> ServerProcess:
+    """A server process on ``target``; with ``redis_url``, a cluster member."""
+    env = {"TRACE_DATABASE_URL": target.url}
+    if target.schema:
+        env["TRACE_DATABASE_SCHEMA"] = target.schema
+    if redis_url:
+        env |= {"TRACE_REDIS_URL": redis_url, "TRACE_SECRET_KEY": CLUSTER_KEY}
+    return ServerProcess(data_dir, extra_env=env)

@@ -1,0 +1,116 @@
+"""The person's attention inbox as the app shows it: the badge, the view, the
+tab's title and the desktop's notifications all read it.
+
+The inbox is per person, kept by the server (read/unread shared by all their
+devices), not a document: :class:`InboxFeed` asks ``/api/inbox`` now and then
+(and right after the person acts) and tells the client when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from trace_sync.client.api import ApiClient
+from trace_sync.contract.errors import TraceError
+
+log = logging.getLogger(__name__)
+
+#: How often the inbox is asked for while the app is open.
+EVERY_S = 5.0
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    id: int
+    kind: str
+    session_id: str
+    #: The session's title.
+    title: str
+    #: What it needs, or what happened.
+    body: str
+    read: bool
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> InboxEntry:
+        return cls(
+            int(item["id"]),
+            str(item["kind"]),
+            str(item["session_id"]),
+            str(item["title"]),
+            str(item["body"]),
+            bool(item["read"]),
+        )
+
+
+def tab_title(unread: int) -> str:
+    """The page's title: what waits for you, counted, so a background tab says so."""
+    return f"({unread}) Trace" if unread else "Trace"
+
+
+class InboxFeed:
+    """``async with InboxFeed(api, on_change)``: polls while open."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        on_change: Callable[[], None],
+        *,
+        every_s: float = EVERY_S,
+        on_new: Callable[[list[InboxEntry]], None] | None = None,
+    ) -> None:
+        self._api = api
+        self._on_change = on_change
+        self._on_new = on_new
+        self._every_s = every_s
+        self.items: list[InboxEntry] = []
+        self.unread = 0
+        self._newest: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> InboxFeed:
+        self._task = asyncio.create_task(self._poll(), name="inbox-feed")
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def refresh(self) -> None:
+        """Ask the server now; tell listeners if anything changed."""
+        try:
+            page = await self._api.get("/api/inbox", limit=100)
+        except TraceError as exc:  # offline: keep what was shown
+            log.info("inbox not refreshed", extra={"reason": str(exc)})
+            return
+        items = [InboxEntry.of(i) for i in page["items"]]
+        fresh = [i for i in items if self._newest is not None and i.id > self._newest]
+        if items:
+            self._newest = max(self._newest or 0, max(i.id for i in items))
+        elif self._newest is None:
+            self._newest = 0
+        changed = (items, int(page["unread"])) != (self.items, self.unread)
+        self.items, self.unread = items, int(page["unread"])
+        if fresh and self._on_new is not None:
+            self._on_new([i for i in fresh if not i.read])
+        if changed:
+            self._on_change()
+
+    async def mark_read(self, ids: list[int] | None = None) -> None:
+        """Read on every device of the person's (``None``: everything)."""
+        await self._api.post("/api/inbox/read", {"ids": ids})
+        await self.refresh()
+
+    async def _poll(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self._every_s)

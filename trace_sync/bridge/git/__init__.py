@@ -1,0 +1,1 @@
+"""Worktrees: a git worktree per session, checkpoints, changes, merges, forks."""

@@ -1,0 +1,163 @@
+"""Keeping a session branch in step with its repo's remote and its base branch.
+
+- :func:`push` sends the session branch (with the worktree's state committed
+  on it) to the repo's remote under the same name; a remote that moved on is
+  never overwritten.
+- :func:`update` brings the base branch into the session branch, by a merge
+  commit or by replaying the session's commits on it (the repo chooses).
+  Conflicts change nothing, unless the caller asks to leave them in the
+  worktree for the tool (or a person) to resolve.
+- :func:`branch_status` counts commits ahead of and behind the base and the
+  remote's copy of the branch (as of the last push or fetch: it never touches
+  the network).
+
+The remote is ``origin``, else the repo's only remote; its URL never leaves
+the bridge (it may hold credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from trace_sync.bridge.git.branches import (
+    advance_session,
+    commit_state,
+    counts,
+    in_progress,
+    is_ancestor,
+    merge_tree,
+    rebase_onto,
+    state_commit,
+    unmerged,
+)
+from trace_sync.bridge.git.gitexec import commit_tree, git, identity, resolve, rev
+from trace_sync.bridge.git.worktrees import Worktree
+from trace_sync.contract.errors import Conflict, InvalidInput
+from trace_sync.docs.entries import BranchStatus
+
+UpdateMode = Literal["merge", "rebase"]
+UPDATE_MODES: tuple[UpdateMode, ...] = ("merge", "rebase")
+#: A push that hangs on a dead network gives up rather than hold the session.
+PUSH_TIMEOUT_ENV = {"GIT_HTTP_LOW_SPEED_LIMIT": "1", "GIT_HTTP_LOW_SPEED_TIME": "60"}
+
+
+@dataclass(frozen=True)
+class PushResult:
+    remote: str
+    branch: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    updated: bool
+    mode: UpdateMode
+    #: The session branch's new head, when updated.
+    commit: str | None = None
+    conflicts: list[str] = field(default_factory=list)
+    #: True when the conflicts were left in the worktree (a merge or rebase stopped).
+    left_in_worktree: bool = False
+
+
+async def push(tree: Worktree, message: str) -> PushResult:
+    """Commit the worktree's state with ``message`` and push the session branch.
+
+    Raises :class:`Conflict` when the repo has no remote, or when the remote's
+    branch has commits the session lacks (update, then push again)."""
+    return await asyncio.to_thread(_push, tree, message)
+
+
+async def update(
+    tree: Worktree, mode: UpdateMode, message: str, *, leave_conflicts: bool = False
+) -> UpdateResult:
+    """Bring the base branch into the session branch by ``mode``."""
+    if mode not in UPDATE_MODES:
+        raise InvalidInput(f"an update is one of {', '.join(UPDATE_MODES)}")
+    return await asyncio.to_thread(_update, tree, mode, message, leave_conflicts)
+
+
+async def branch_status(tree: Worktree) -> BranchStatus:
+    """Where the session branch stands against its base and the remote."""
+    return await asyncio.to_thread(_status, tree)
+
+
+def remote_of(tree: Worktree) -> str | None:
+    """The remote pushes go to: ``origin``, else the only one, else none."""
+    names = git(tree.checkout, "remote").text.split()
+    if "origin" in names:
+        return "origin"
+    return names[0] if len(names) == 1 else None
+
+
+def _push(tree: Worktree, message: str) -> PushResult:
+    remote = remote_of(tree)
+    if remote is None:
+        raise Conflict(f"the repo at {tree.checkout} has no remote to push to")
+    if in_progress(tree):
+        raise Conflict("the worktree has conflicts to resolve first")
+    tip = commit_state(tree, message)
+    spec = f"{tip}:refs/heads/{tree.branch}"
+    env = identity(tree.path) | PUSH_TIMEOUT_ENV | {"GIT_TERMINAL_PROMPT": "0"}
+    done = git(tree.checkout, "push", "--porcelain", remote, spec, env=env, ok=(0, 1, 128))
+    if done.status != 0:
+        rejected = "[rejected]" in done.text or "non-fast-forward" in done.err
+        why = "it has commits the session lacks" if rejected else done.err.strip()[-500:]
+        raise Conflict(f"{remote} refused {tree.branch}: {why}")
+    # A remote without a fetch refspec for it keeps no tracking ref: keep one anyway.
+    git(tree.checkout, "update-ref", f"refs/remotes/{remote}/{tree.branch}", tip)
+    return PushResult(remote, tree.branch, tip)
+
+
+def _update(tree: Worktree, mode: UpdateMode, message: str, leave: bool) -> UpdateResult:
+    if in_progress(tree):
+        raise Conflict("the worktree has conflicts to resolve first")
+    base_tip = resolve(tree.checkout, f"refs/heads/{tree.base}")
+    head, tip = state_commit(tree, message)
+    if is_ancestor(tree.checkout, base_tip, tip):
+        return UpdateResult(True, mode, head)  # nothing new on the base
+    merged, conflicts = merge_tree(tree.checkout, tip, base_tip)
+    if conflicts and not leave:
+        return UpdateResult(False, mode, conflicts=conflicts)
+    if tip != head:
+        advance_session(tree, tip, head)
+    if mode == "rebase":
+        left = rebase_onto(tree, base_tip, keep_conflicts=leave)
+        return _ended(tree, mode, left)
+    if conflicts:  # left for the tool: git's own merge writes the markers
+        env = identity(tree.path)
+        git(tree.path, "merge", "--no-edit", "--quiet", base_tip, env=env, ok=(0, 1))
+        return _ended(tree, mode, unmerged(tree.path))
+    title = f"Merge {tree.base} into {tree.branch}\n"
+    commit = commit_tree(tree.checkout, merged, [tip, base_tip], title)
+    git(tree.path, "merge", "--ff-only", "--quiet", commit)
+    return UpdateResult(True, mode, commit)
+
+
+def _ended(tree: Worktree, mode: UpdateMode, conflicts: list[str]) -> UpdateResult:
+    if conflicts:
+        return UpdateResult(False, mode, conflicts=conflicts, left_in_worktree=True)
+    return UpdateResult(True, mode, resolve(tree.path, "HEAD"))
+
+
+def _status(tree: Worktree) -> BranchStatus:
+    head = resolve(tree.path, "HEAD")
+    base = rev(tree.checkout, f"refs/heads/{tree.base}")
+    ahead_base, behind_base = counts(tree.checkout, head, base) if base else (None, None)
+    remote = remote_of(tree)
+    tracked = rev(tree.checkout, f"refs/remotes/{remote}/{tree.branch}") if remote else None
+    ahead, behind = counts(tree.checkout, head, tracked) if tracked else (None, None)
+    return BranchStatus(
+        branch=tree.branch,
+        base=tree.base,
+        ahead_base=ahead_base,
+        behind_base=behind_base,
+        remote=remote,
+        pushed=tracked is not None,
+        ahead_remote=ahead,
+        behind_remote=behind,
+        conflicts=unmerged(tree.path) if in_progress(tree) else [],
+        checked_at=datetime.now(UTC).replace(microsecond=0),
+    )

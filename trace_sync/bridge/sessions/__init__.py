@@ -1,0 +1,1 @@
+"""One hosted session: its documents, worktree, tool, terminals and sealed logs."""

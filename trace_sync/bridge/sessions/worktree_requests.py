@@ -1,0 +1,153 @@
+"""The server's requests on a session's worktree, answered with the git library.
+
+``checkpoint {label}``, ``restore {n}``, ``merge {strategy}``, ``commit``, ``push``,
+``update {mode, leave_conflicts}``, ``read_file {path}`` and ``write_file {path,
+content}``; paths are confined to the worktree by
+:mod:`trace_sync.bridge.git.files`. New checkpoints (the one asked for, and the
+one a restore makes of the state it replaces) are listed in io ``checkpoints``;
+after a merge, push or update io ``branch`` says where the branch stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from trace_sync.bridge.git.branch_sync import branch_status, push, update
+from trace_sync.bridge.git.branches import commit_state
+from trace_sync.bridge.git.checkpoints import create_checkpoint, restore_checkpoint
+from trace_sync.bridge.git.files import read_file, write_file
+from trace_sync.bridge.git.merges import merge_session
+from trace_sync.bridge.git.worktrees import Worktree
+from trace_sync.bridge.sessions.io_writer import IoWriter
+from trace_sync.bridge.tools.interface import Capabilities
+from trace_sync.contract.errors import Conflict, InvalidInput
+
+MAX_LABEL = 200
+#: Largest file read for the server: its reply (base64 for binary) must stay
+#: under the control socket's 8 MiB frame limit.
+READ_LIMIT = 4 * 1024 * 1024
+
+
+class WorktreeRequests:
+    """Answers for one session; ``tree()`` is its worktree (Conflict while it has none)."""
+
+    def __init__(
+        self,
+        sid: str,
+        tree: Callable[[], Worktree],
+        writer: IoWriter,
+        title: Callable[[], str],
+        capabilities: Callable[[], Capabilities] = Capabilities,
+    ) -> None:
+        self._sid = sid
+        self._tree = tree
+        self._writer = writer
+        self._title = title
+        #: The session's tool's: whether a restore can bring its conversation back too.
+        self._capabilities = capabilities
+
+    async def answer(self, op: str, args: dict[str, Any]) -> Any:
+        handler = {
+            "checkpoint": self.checkpoint,
+            "restore": self.restore,
+            "merge": self.merge,
+            "push": self.push,
+            "commit": self.commit,
+            "update": self.update,
+            "read_file": self.read_file,
+            "write_file": self.write_file,
+        }.get(op)
+        if handler is None:
+            raise InvalidInput(f"unsupported operation {op!r}")
+        tree = self._tree()
+        if not tree.path.is_dir():
+            raise Conflict(f"session {self._sid} is archived: restore it first")
+        return await handler(tree, args)
+
+    async def checkpoint(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        label = _text(args, "label", default="")[:MAX_LABEL]
+        tool_session = self._writer.state().tool_session_id
+        made = await create_checkpoint(tree, label, tool_session_id=tool_session)
+        self._writer.add_checkpoint(made)
+        return made.model_dump(mode="json", exclude_none=True)
+
+    async def restore(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        n = args.get("n")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InvalidInput("restore needs a checkpoint number n >= 1")
+        kept = await restore_checkpoint(tree, n)
+        if kept is not None:
+            self._writer.add_checkpoint(kept)
+        saved = kept.n if kept is not None else None
+        return {"restored": n, "saved": saved, "files": True, **self._conversation(n)}
+
+    def _conversation(self, n: int) -> dict[str, str]:
+        """What became of the tool's conversation, said plainly."""
+        can = self._capabilities()
+        if not can.resume:
+            why = "the tool keeps no conversation between turns: only files were restored"
+            return {"conversation": "none", "why": why}
+        # No adapter rewinds yet (Capabilities.rewind): the next turn resumes the
+        # conversation as it is, after the checkpoint.
+        why = f"only files were restored: the tool still remembers what came after checkpoint {n}"
+        return {"conversation": "kept", "why": why}
+
+    async def merge(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        strategy = _text(args, "strategy", default="merge")
+        try:
+            return asdict(await merge_session(tree, self._message(), strategy))  # type: ignore[arg-type]
+        finally:
+            await self.refresh_branch(tree)
+
+    async def commit(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        """The worktree's state committed on the session branch (a cloud session's
+        merge is made from it, once the branch is back in the repo)."""
+        tip = await asyncio.to_thread(commit_state, tree, self._message())
+        return {"branch": tree.branch, "commit": tip}
+
+    async def push(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        try:
+            return asdict(await push(tree, self._message()))
+        finally:
+            await self.refresh_branch(tree)
+
+    async def update(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        mode = _text(args, "mode", default="merge")
+        leave = args.get("leave_conflicts") is True
+        try:
+            return asdict(await update(tree, mode, self._message(), leave_conflicts=leave))  # type: ignore[arg-type]
+        finally:
+            await self.refresh_branch(tree)
+
+    async def refresh_branch(self, tree: Worktree) -> None:
+        """io ``branch`` says where the session branch stands now."""
+        if tree.path.is_dir():
+            self._writer.branch(await branch_status(tree))
+
+    def _message(self) -> str:
+        return f"{self._title() or 'Trace session'}\n\nTrace-Session: {self._sid}\n"
+
+    async def read_file(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        found = await read_file(tree.path, _text(args, "path"), limit=READ_LIMIT)
+        answer: dict[str, Any] = {"path": found.path, "size": found.size, "binary": found.binary}
+        if found.binary:
+            answer["data"] = base64.b64encode(found.data).decode()
+        else:
+            answer["text"] = found.text
+        return answer
+
+    async def write_file(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        path = _text(args, "path")
+        size = await write_file(tree.path, path, _text(args, "content").encode())
+        return {"path": path, "size": size}
+
+
+def _text(args: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = args.get(name, default)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string")
+    return value

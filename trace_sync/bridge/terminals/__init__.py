@@ -1,0 +1,1 @@
+"""Terminals: programs in PTYs whose output streams into a session's io document."""

@@ -1,0 +1,1 @@
+"""Coding tools: the adapter interface, the registry, and what every tool run shares."""

@@ -1,1 +1,0 @@
-"""Runtimes: the bridge, session router, PTYs, worktrees and hosts."""

@@ -1,0 +1,141 @@
+"""The server process: uvicorn serving the app, the local bridge, the sign-in announcement."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import socket
+import traceback
+from collections.abc import Callable
+
+import uvicorn
+
+from trace_sync import __version__
+from trace_sync.api.accounts import sign_in_url
+from trace_sync.app import Context, create_app
+from trace_sync.bridge.local import LocalBridge
+from trace_sync.cluster.claim import AlreadyServed, claimed
+from trace_sync.cluster.documents import DocumentStreams
+from trace_sync.contract.errors import StoreError
+from trace_sync.contract.local_files import (
+    TOKEN_FILE,
+    LocalServer,
+    remove_server_file,
+    write_server_file,
+)
+from trace_sync.logs import configure_logging
+from trace_sync.settings import Settings
+from trace_sync.store import Store
+from trace_sync.sync.wire import FramedWebSocketProtocol
+
+
+def run(args: argparse.Namespace) -> None:
+    configure_logging(args.log_level)
+    settings = _settings(args)
+    check_database(settings, debug=args.debug)
+    wanted = not args.no_bridge and os.environ.get("TRACE_LOCAL_BRIDGE", "1") not in _OFF
+    bridge = LocalBridge(settings.data_dir / "bridge", enabled=wanted)
+
+    async def ready(ctx: Context) -> None:
+        # What start-up made (modules, the app, ~200k objects) lives as long as
+        # the server: out of the collector's sight, a full collection while a
+        # thousand clients join costs a few ms instead of hundreds.
+        gc.freeze()
+        url = _local_url(ctx.settings)
+        bridge.start(url, ctx.owner.token)
+        write_server_file(LocalServer(url, os.getpid(), ctx.settings.data_dir))
+        await announce(ctx, bridge.state)
+
+    app = create_app(settings, on_ready=ready, claim=True)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        # Above our own frame limit, so the sync endpoint closes with 4413 itself.
+        ws=FramedWebSocketProtocol,  # broadcast frames go straight to each socket
+        ws_max_size=2 * settings.limits.max_frame_bytes,
+        # Compression would run once per receiver for every broadcast frame,
+        # undoing encode-once fan-out; Yjs updates are small binary anyway.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=10,
+    )
+    # The bridge outlives the server (sessions keep running across a restart)
+    # unless asked; stopping it first lets it still flush into this server.
+    leave = bridge.stop_all if args.stop_bridge else bridge.leave_running
+    try:
+        _Server(config, before_shutdown=leave).run()
+    finally:
+        remove_server_file(os.getpid())
+        leave()
+
+
+_OFF = ("0", "false", "no", "off")
+
+
+def check_database(settings: Settings, *, debug: bool = False) -> None:
+    """Open the database once before serving, so a wrong or unreachable one, or
+    one another server holds, is one line (what, where, how to change it)
+    instead of the lifespan's traceback. The lifespan claims the data for good."""
+
+    async def open_once() -> None:
+        async with claimed(Store(settings.database_url, schema=settings.database_schema), settings):
+            pass
+
+    async def reach_redis(url: str) -> None:
+        async with DocumentStreams(url):
+            pass
+
+    try:
+        asyncio.run(open_once())
+    except AlreadyServed:
+        raise
+    except StoreError as exc:
+        if debug:
+            traceback.print_exception(exc)
+        hint = "" if debug else "; --debug shows the traceback"
+        raise StoreError(f"{exc} (TRACE_DATABASE_URL sets the database{hint})") from exc
+    if settings.cluster and settings.redis_url:
+        asyncio.run(reach_redis(settings.redis_url))  # one line if Redis is not there
+
+
+class _Server(uvicorn.Server):
+    """Runs ``before_shutdown`` (the local bridge's) before the server stops serving."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Here, not only after run(): uvicorn re-raises SIGTERM once it has shut down.
+        remove_server_file(os.getpid())
+        await asyncio.to_thread(self._before_shutdown)
+        await super().shutdown(sockets)
+
+
+def _local_url(settings: Settings) -> str:
+    """This server as a process on the same machine reaches it."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Flags win over the environment; both go through the one parser of settings."""
+    env = dict(os.environ)
+    flags = {"TRACE_HOST": args.host, "TRACE_PORT": args.port, "TRACE_DATA_DIR": args.data_dir}
+    env.update({name: str(value) for name, value in flags.items() if value is not None})
+    return Settings.from_env(env)
+
+
+async def announce(ctx: Context, bridge: str) -> None:
+    link = sign_in_url(ctx.settings.base_url, await ctx.signin.mint(ctx.owner.user_id))
+    print(
+        f"\nTrace {__version__} is running at {ctx.settings.base_url}\n"
+        f"  data:    {ctx.settings.data_dir}\n"
+        f"  sign in: {link}  (one-time link)\n"
+        f"  token:   {ctx.settings.data_dir / TOKEN_FILE}  (`trace token` prints it)\n"
+        f"  bridge:  {bridge}\n",
+        flush=True,
+    )

@@ -1,0 +1,1 @@
+"""The server's side of bridges: registry, liveness, placement, grants, requests."""

@@ -1,0 +1,1 @@
+"""Notifications that leave the app: destinations, delivery, and signed action links."""
