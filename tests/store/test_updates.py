@@ -98,3 +98,14 @@ async def test_leaving_the_store_raises_when_pending_updates_fail(
 async def test_the_commit_delay_is_bounded(store_target: StoreTarget) -> None:
     with pytest.raises(InvalidInput):
         store_target.store(commit_delay_s=0.5)
+
+
+async def test_a_load_right_after_a_write_sees_it(store_target: StoreTarget) -> None:
+    # A room unloaded and loaded again while its last update still waits for
+    # the group commit (20 ms here) must not come back without it.
+    doc, updates = edits(3)
+    async with store_target.store(commit_delay_s=0.02) as store:
+        for update in updates:
+            store.updates.submit(NAME, update)
+        assert same(rebuild(await store.updates.load(NAME)), doc)
+        assert await store.updates.load("session/other/notes") == []

@@ -169,7 +169,10 @@ class UpdateLog:
     # -- loading -------------------------------------------------------------
 
     async def load(self, name: str) -> list[bytes]:
-        """The snapshot (if any) followed by every later update; ``[]`` if never written."""
+        """The snapshot (if any) followed by every later update; ``[]`` if never written.
+        Updates of ``name`` still being committed are waited for: a room unloaded
+        and loaded again at once must not miss its last writes."""
+        await self._writer.settled(name)
         rows = await self._read(name)
         if rows is None:
             return []

@@ -10,6 +10,7 @@ its update is committed, or raises :class:`StoreError` if the commit failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class GroupCommit:
         self._full = asyncio.Event()
         self._submitted = 0
         self._settled = 0
+        self._unsettled: dict[str, int] = {}  # per document, queued or committing
         self._flushes: list[_Flush] = []
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -89,6 +91,7 @@ class GroupCommit:
             self._arrived.set()
         self._queue.append(Pending(name, data, done))
         self._submitted += 1
+        self._unsettled[name] = self._unsettled.get(name, 0) + 1
         if len(self._queue) >= self._max:
             self._full.set()
         return done
@@ -101,6 +104,13 @@ class GroupCommit:
         waiter = _Flush(self._submitted, asyncio.get_running_loop().create_future())
         self._flushes.append(waiter)
         await waiter.done
+
+    async def settled(self, name: str) -> None:
+        """Wait until every update submitted so far for ``name`` has committed or
+        failed, so a read that follows sees this process's own writes."""
+        if name in self._unsettled:
+            with contextlib.suppress(StoreError):  # a failure reached its submitter
+                await self.flush()
 
     async def _run(self) -> None:
         while True:
@@ -140,6 +150,9 @@ class GroupCommit:
 
     def _settle(self, batch: list[Pending], error: BaseException | None) -> None:
         for item in batch:
+            left = self._unsettled.pop(item.name) - 1
+            if left:
+                self._unsettled[item.name] = left
             if item.done.done():
                 continue  # the submitter gave up waiting (cancelled)
             if error is None:
