@@ -119,6 +119,18 @@ async def test_a_killed_program_reports_the_signal(tmp_path: Path) -> None:
         assert await pty.wait() == -signal.SIGKILL
 
 
+async def test_a_hangup_ends_the_program_even_when_the_bridge_ignores_hangups(
+    tmp_path: Path,
+) -> None:
+    # A bridge started under nohup ignores SIGHUP; its terminals' programs must not.
+    ignoring = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        async with PtyProcess(["sleep", "300"], cwd=tmp_path) as pty:
+            assert await pty.terminate() == -signal.SIGHUP
+    finally:
+        signal.signal(signal.SIGHUP, ignoring)
+
+
 async def test_without_argv_the_users_shell_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

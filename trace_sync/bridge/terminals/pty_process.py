@@ -295,11 +295,24 @@ def user_shell() -> str:
 
 def _spawn(argv: list[str], cwd: Path, env: dict[str, str], cols: int, rows: int) -> Any:
     try:
-        return ptyprocess.PtyProcess.spawn(argv, cwd=str(cwd), env=env, dimensions=(rows, cols))
+        return ptyprocess.PtyProcess.spawn(
+            argv, cwd=str(cwd), env=env, dimensions=(rows, cols), preexec_fn=_default_signals
+        )
     except FileNotFoundError as exc:
         raise NotFound(f"no program {argv[0]!r} on PATH") from exc
     except OSError as exc:
         raise InvalidInput(f"cannot run {argv[0]!r}: {exc}") from exc
+
+
+#: Signals a program in a terminal expects to end it. A bridge started under
+#: ``nohup`` (or by a service manager) ignores some; like any terminal emulator,
+#: the terminal's program starts without that inheritance.
+_TERMINAL_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE)
+
+
+def _default_signals() -> None:
+    for signum in _TERMINAL_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _check_size(cols: int, rows: int) -> None:
