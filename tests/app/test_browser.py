@@ -38,7 +38,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright
+    from playwright.async_api import Browser, Locator, Page, async_playwright
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # pragma: no cover - reported by the fixture below
     async_playwright = None  # type: ignore[assignment]
@@ -339,6 +339,20 @@ async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
+async def _comment_on_line(page: Page, field: Locator) -> None:
+    """Tap line 1 until its comment field opens, then focus the field. A tap that lands
+    just as the row is redrawn (the previous comment arriving) is lost; a person taps
+    again, and so does this, at most twice more."""
+    for _ in range(3):
+        await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
+        try:
+            await field.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    await field.click()
+
+
 async def comments_in_notes(site: Site) -> int:
     async with SyncClient(
         site.server.url, f"session/{site.hosted}/notes", site.server.token, read_only=True
@@ -349,9 +363,7 @@ async def comments_in_notes(site: Site) -> int:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("size", list(SIZES))
-async def test_thirty_review_comments_typed_at_speed_all_arrive(
-    site: Site, size: str, tmp_path: Path
-) -> None:
+async def test_thirty_review_comments_typed_at_speed_all_arrive(site: Site, size: str) -> None:
     page = await _open_session(site, size, pane="files")
     await choose_pane(page, "files", "app/models.py")
     stop = asyncio.Event()
@@ -365,8 +377,7 @@ async def test_thirty_review_comments_typed_at_speed_all_arrive(
         arrived = lambda: len(typed.read_array(notes.doc, SESSION_NOTES, "comments"))  # noqa: E731
         try:
             for n in range(30):
-                await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
-                await field.click()
+                await _comment_on_line(page, field)
                 await page.keyboard.type(f"comment {n}: name the type", delay=10 + n % 11)
                 await page.keyboard.press("Enter")
                 with contextlib.suppress(AssertionError):  # a lost comment: on to the next
@@ -374,7 +385,7 @@ async def test_thirty_review_comments_typed_at_speed_all_arrive(
         finally:
             stop.set()
             await working
-            await shot(page, f"{size}-comments", tmp_path)
+            await shot(page, f"{size}-comments")
         assert arrived() == 30
     await sees(page, "30 review comments")
 
