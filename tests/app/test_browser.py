@@ -339,7 +339,7 @@ async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def _comment_on_line(page: Page, field: Locator) -> None:
+async def comment_on_line(page: Page, field: Locator) -> None:
     """Tap line 1 until its comment field opens, then focus the field. A tap that lands
     just as the row is redrawn (the previous comment arriving) is lost; a person taps
     again, and so does this, at most twice more."""
@@ -377,7 +377,7 @@ async def test_thirty_review_comments_typed_at_speed_all_arrive(site: Site, size
         arrived = lambda: len(typed.read_array(notes.doc, SESSION_NOTES, "comments"))  # noqa: E731
         try:
             for n in range(30):
-                await _comment_on_line(page, field)
+                await comment_on_line(page, field)
                 await page.keyboard.type(f"comment {n}: name the type", delay=10 + n % 11)
                 await page.keyboard.press("Enter")
                 with contextlib.suppress(AssertionError):  # a lost comment: on to the next

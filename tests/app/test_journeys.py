@@ -34,6 +34,7 @@ from tests.app.test_browser import (
     _require_browser,
     accessible,
     choose_pane,
+    comment_on_line,
     focused,
     sees,
     shot,
@@ -240,8 +241,7 @@ async def review_the_diff(journey: Journey, page: Page, sid: str) -> None:
     field = page.get_by_role("textbox", name="Comment on this line")
     async with follow(journey.server, f"session/{sid}/notes") as notes:
         for n in range(COMMENTS):
-            await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
-            await field.click()
+            await comment_on_line(page, field)
             await focused(page, "Comment on this line")  # a person sees the caret first
             await page.keyboard.type(f"comment {n}: say why", delay=10 + n % 11)
             await page.keyboard.press("Enter")
