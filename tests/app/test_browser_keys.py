@@ -103,9 +103,7 @@ async def test_search_and_send_the_draft_from_the_keyboard(site: Site, size: str
         ".some(e => e.getAttribute('aria-label').includes('Explore the parser'))"
     )
     await page.keyboard.press("Tab")  # out of the field: keys are shortcuts again
-    await page.wait_for_function(
-        "() => document.activeElement?.getAttribute('aria-label') !== 'Search sessions'"
-    )
+    await page.wait_for_function("() => document.activeElement?.tagName !== 'INPUT'")
     await page.keyboard.press("j")
     await page.keyboard.press("Enter")
     flaky = site.seeded.seeded.sessions["Fix flaky CI"]

@@ -67,7 +67,15 @@ class SessionsView:
             )
         )
         # One row that scrolls sideways: wrapped chips took a phone's second line.
-        self.chips = ft.Row(spacing=6, scroll=ft.ScrollMode.AUTO, wrap=False)
+        #: The filter chips, made once and updated in place: a chip drawn anew on each
+        #: live redraw would take the keyboard focus (Tab from the search) with it.
+        self.chip_for = {name: self._chip(name) for name in FILTERS}
+        self.chips = ft.Row(
+            [w.tag(f"filter-{n}", c) for n, c in self.chip_for.items()],
+            spacing=6,
+            scroll=ft.ScrollMode.AUTO,
+            wrap=False,
+        )
         self.total = ft.Text("")
         self.rows = ft.ListView(expand=True, spacing=4)
         #: Sessions the server found for the search, with where they matched.
@@ -101,7 +109,9 @@ class SessionsView:
             by_id = {r.id: r for r in everything}
             shown += [by_id[s] for s in self.found if s in by_id and by_id[s] not in shown]
         self.repo_names = {r.id: r.name for r in repos(client.workspace.doc)}
-        self.chips.controls = [self._chip(name, everything) for name in FILTERS]
+        for name, chip in self.chip_for.items():
+            chip.label = f"{name} ({len(select(everything, name))})"
+            chip.selected = self.filter == name
         usd, estimated = total_cost(shown)
         self.total.value = f"{len(shown)} sessions · {w.cost(usd, estimated)}"
         self.shown = shown
@@ -121,19 +131,12 @@ class SessionsView:
             return False
         return True
 
-    def _chip(self, name: str, rows: list[SessionListRow]) -> ft.Control:
-        count = len(select(rows, name))
-
+    def _chip(self, name: str) -> ft.Chip:
         def choose(_e: object) -> None:
             self.filter = name
             self.nav.redraw()
 
-        chip = ft.Chip(
-            label=ft.Text(f"{name} ({count})"),
-            selected=self.filter == name,
-            on_select=choose,
-        )
-        return w.tag(f"filter-{name}", chip)
+        return ft.Chip(label=name, on_select=choose)
 
     def _kept_row(self, row: SessionListRow) -> ft.Control:
         match = (self.found or {}).get(row.id) if self.search.value else None
