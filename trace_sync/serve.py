@@ -71,7 +71,8 @@ def _serve_web(settings: Settings) -> None:
     async def ready(_: Context | None) -> None:
         gc.freeze()
         print(
-            f"\nTrace {__version__} web app is running at {settings.base_url}\n"
+            f"\nTrace {__version__} web app is running at {_local_url(settings)}\n"
+            f"  public:  {settings.base_url}\n"
             f"  api:     {settings.api_url}  (its tabs talk to the API there)\n",
             flush=True,
         )
