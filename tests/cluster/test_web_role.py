@@ -26,6 +26,7 @@ from tests.app.test_browser import (
     accessible,
     sees,
     shot,
+    shown,
     tagged,
 )
 from tests.cluster.conftest import server_on
@@ -123,15 +124,6 @@ async def open_tab(tiers: Tiers) -> Page:
     return page
 
 
-async def shown(page: Page) -> str:
-    return str(
-        await page.evaluate(
-            "() => document.body.innerText + [...document.querySelectorAll('[aria-label]')]"
-            ".map(e => e.getAttribute('aria-label')).join(' ')"
-        )
-    )
-
-
 async def test_a_tab_whose_web_process_is_killed_comes_back_on_its_view_signed_in(
     tiers: Tiers, tmp_path: Path
 ) -> None:
@@ -158,4 +150,5 @@ async def test_a_tab_whose_web_process_is_killed_comes_back_on_its_view_signed_i
     await shot(page, "web-role-after", tmp_path)
     text = await shown(page)
     assert "Shared prompt draft" in text  # the session's own view, not the list
+    assert await page.get_by_role("alert").count() == 0  # no "server unreachable" banner
     assert "Sign in to Trace" not in text and "Error running app" not in text, text[:2000]
