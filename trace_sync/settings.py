@@ -20,8 +20,8 @@ WorkspaceCreation = Literal["admins", "everyone"]
 WORKSPACE_CREATION: tuple[WorkspaceCreation, ...] = ("admins", "everyone")
 #: What a process serves: ``web`` the browser tabs' app sessions, ``sync`` the API,
 #: ``/sync`` and ``/bridge``; ``all`` both (one process, the default).
-Role = Literal["all", "web", "sync"]
-ROLES: tuple[Role, ...] = ("all", "web", "sync")
+ServerRole = Literal["all", "web", "sync"]
+SERVER_ROLES: tuple[ServerRole, ...] = ("all", "web", "sync")
 
 
 class SettingsError(InvalidInput, ValueError):
@@ -111,7 +111,7 @@ class Settings:
     #: What this process serves (``TRACE_ROLE``, ``trace serve --role``): ``all`` by
     #: default; ``web`` and ``sync`` let UI work scale apart from sync behind a
     #: balancer that sends the API's paths to ``sync`` processes, the rest to ``web``.
-    role: Role = "all"
+    role: ServerRole = "all"
     #: Where a ``web`` process's tabs reach the API and ``/sync`` (``TRACE_API_URL``;
     #: required for ``web``, e.g. the balancer's address). Unset: this process itself.
     api_url: str | None = None
@@ -191,10 +191,10 @@ def _workspace_creation(env: dict[str, str]) -> WorkspaceCreation:
     return raw
 
 
-def _role(env: dict[str, str]) -> Role:
+def _role(env: dict[str, str]) -> ServerRole:
     raw = env.get("TRACE_ROLE") or "all"
-    if raw not in ROLES:
-        raise SettingsError(f"TRACE_ROLE must be one of {', '.join(ROLES)}, got {raw!r}")
+    if raw not in SERVER_ROLES:
+        raise SettingsError(f"TRACE_ROLE must be one of {', '.join(SERVER_ROLES)}, got {raw!r}")
     if raw == "web" and not env.get("TRACE_API_URL"):
         # Its tabs need an API to talk to, and it serves none itself.
         raise SettingsError(
