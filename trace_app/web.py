@@ -2,9 +2,15 @@
 
 Each browser tab gets a Flet session running in the server process; its
 :class:`~trace_app.client.TraceClient` speaks the public protocol to this
-very server over loopback (the address the tab's websocket came in on), with
-the token of the ``trace_token`` cookie that the one-time sign-in link set.
-Without the cookie the tab shows the sign-in form.
+very server over loopback (the address the tab's websocket came in on), or,
+in a process of role ``web``, to the API tier at ``api_url``, with the token
+of the ``trace_token`` cookie that the one-time sign-in link set. Without the
+cookie the tab shows the sign-in form.
+
+A tab's session is state in the process that serves it: when that process
+dies, the page's link watch waits until the address answers again (a
+balancer answers at once from another process), Flet's client registers anew
+there, and the tab's route and cookie bring it back to the same view, signed in.
 
     web = WebApp()
     routes.append(Mount("/", app=web.asgi))
@@ -44,9 +50,11 @@ _origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("trace_web_orig
 class WebApp:
     """The mounted Flet app; ``async with`` it in the server's lifespan."""
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, api_url: str | None = None) -> None:
         """``cache_dir`` keeps the client's files compressed, made once each; by default
-        the user's cache folder, shared by all their servers (the files are the same)."""
+        the user's cache folder, shared by all their servers (the files are the same).
+        ``api_url``: where tabs reach the API (by default, this process itself)."""
+        self._api_url = api_url
         cache_dir = cache_dir or Path(platformdirs.user_cache_dir("trace")) / "web"
         flet_asgi = flet_fastapi.app(
             self._main,
@@ -73,7 +81,7 @@ class WebApp:
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI app to mount: remembers, per tab, where and as whom to connect."""
         if scope["type"] == "websocket":
-            _origin.set(_origin_of(scope))
+            _origin.set(_origin_of(scope, self._api_url))
         await self._files(scope, receive, send)
 
     async def _main(self, page: ft.Page) -> None:
@@ -113,17 +121,21 @@ def _client_version() -> str:
     return f"{flet_web.version.version}-{digest.hexdigest()[:12]}"
 
 
-def _origin_of(scope: Scope) -> Origin:
-    host, port = scope.get("server") or ("127.0.0.1", 4000)
-    host = str(host)
-    if ":" in host:
-        host = f"[{host}]"
+def _origin_of(scope: Scope, api_url: str | None) -> Origin:
     return Origin(
-        server_url=f"http://{host}:{port}",
+        server_url=api_url or _own_url(scope),
         token=_cookie(scope, COOKIE),
         data_dir=None,
         editable_server=False,
     )
+
+
+def _own_url(scope: Scope) -> str:
+    host, port = scope.get("server") or ("127.0.0.1", 4000)
+    host = str(host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _cookie(scope: Scope, name: str) -> str | None:

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -152,43 +152,65 @@ class Context:
     previews: PreviewService
 
 
+#: Called once the server accepts work, with its context (``None`` in role ``web``,
+#: which starts no services).
+OnReady = Callable[[Context | None], Awaitable[None]]
+
+
 def create_app(
-    settings: Settings,
-    on_ready: Callable[[Context], Awaitable[None]] | None = None,
-    *,
-    claim: bool = False,
+    settings: Settings, on_ready: OnReady | None = None, *, claim: bool = False
 ) -> Starlette:
     """Build the server; ``on_ready`` runs once it accepts work (``trace serve``
     prints the sign-in link there). ``claim``: refuse to start where another
-    server process holds the data (``trace serve``; in-process tests share it)."""
+    server process holds the data (``trace serve``; in-process tests share it).
 
-    web = WebApp()
+    ``settings.role`` chooses the route groups: the API (with ``/sync`` and
+    ``/bridge``) and its services, the web app, or both."""
+
+    web = WebApp(api_url=settings.api_url) if settings.serves_web else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.ctx = await _start(settings, stack, claim=claim)
-            await stack.enter_async_context(web)  # closed first: its tabs use the server
+            app.state.ctx = (
+                await _start(settings, stack, claim=claim) if settings.serves_api else None
+            )
+            if web is not None:
+                await stack.enter_async_context(web)  # closed first: its tabs use the server
             if on_ready:
                 await on_ready(app.state.ctx)
             yield
             log.info("shutting down: closing connections and flushing the store")
 
     return Starlette(
-        routes=[
+        routes=_routes(settings, web),
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+def _routes(settings: Settings, web: WebApp | None) -> list[BaseRoute]:
+    """The route groups of this process's role; unknown API paths 404 in every role."""
+    if settings.serves_api:
+        found: list[BaseRoute] = [
             # First: a join would otherwise try every API route's pattern (~70).
             WebSocketRoute("/sync/{name:path}", _sync),
             WebSocketRoute("/bridge", _bridge),
             *previews.routes,
             *routes(ENDPOINTS),
-            Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
-            Route("/api/{path:path}", _options, methods=["OPTIONS"]),
-            Mount("/", app=_same_site_sockets(web.asgi)),  # the web app (Flet): all other paths
-        ],
-        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
-        exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
-    )
+        ]
+    else:
+        found = [ops.health.route()]  # the balancer checks every process
+    found += [
+        Route("/api/{path:path}", _no_endpoint, methods=list(_METHODS)),
+        Route("/api/{path:path}", _options, methods=["OPTIONS"]),
+    ]
+    if web is None:  # role sync: no page to fall back on
+        found.append(Route("/{path:path}", _no_endpoint, methods=[*_METHODS, "HEAD"]))
+    else:  # the web app (Flet): all other paths
+        found.append(Mount("/", app=_same_site_sockets(web.asgi, settings.base_url)))
+    return found
 
 
 async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> Context:
@@ -357,10 +379,10 @@ async def _options(request: Request) -> Response:
     return Response(status_code=204, headers={"Allow": ", ".join(_METHODS)})
 
 
-async def _cross_site(websocket: WebSocket) -> bool:
+async def _cross_site(websocket: WebSocket, base_url: str) -> bool:
     """Refuse (4403) a websocket another site's page opened with the sign-in cookie."""
     try:
-        check_origin(websocket, websocket.app.state.ctx.settings.base_url)
+        check_origin(websocket, base_url)
     except Forbidden as exc:
         await websocket.accept()
         await close_quietly(websocket, CLOSE_CODE[Forbidden], str(exc))
@@ -368,11 +390,13 @@ async def _cross_site(websocket: WebSocket) -> bool:
     return False
 
 
-def _same_site_sockets(app: ASGIApp) -> ASGIApp:
+def _same_site_sockets(app: ASGIApp, base_url: str) -> ASGIApp:
     """The web app's own websocket signs in with the cookie too."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and await _cross_site(WebSocket(scope, receive, send)):
+        if scope["type"] == "websocket" and await _cross_site(
+            WebSocket(scope, receive, send), base_url
+        ):
             return
         await app(scope, receive, send)
 
@@ -380,14 +404,15 @@ def _same_site_sockets(app: ASGIApp) -> ASGIApp:
 
 
 async def _sync(websocket: WebSocket) -> None:
-    if not await _cross_site(websocket):
-        await websocket.app.state.ctx.sync.handle(websocket)
+    ctx: Context = websocket.app.state.ctx
+    if not await _cross_site(websocket, ctx.settings.base_url):
+        await ctx.sync.handle(websocket)
 
 
 async def _bridge(websocket: WebSocket) -> None:
-    if await _cross_site(websocket):
-        return
     ctx: Context = websocket.app.state.ctx
+    if await _cross_site(websocket, ctx.settings.base_url):
+        return
     socket = BridgeSocket(
         ctx.gate,
         ctx.bridges.control,

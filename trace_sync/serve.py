@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from trace_sync import __version__
 from trace_sync.api.accounts import sign_in_url
@@ -34,11 +35,15 @@ from trace_sync.sync.wire import FramedWebSocketProtocol
 def run(args: argparse.Namespace) -> None:
     configure_logging(args.log_level)
     settings = _settings(args)
+    if not settings.serves_api:
+        _serve_web(settings)
+        return
     check_database(settings, debug=args.debug)
     wanted = not args.no_bridge and os.environ.get("TRACE_LOCAL_BRIDGE", "1") not in _OFF
     bridge = LocalBridge(settings.data_dir / "bridge", enabled=wanted)
 
-    async def ready(ctx: Context) -> None:
+    async def ready(ctx: Context | None) -> None:
+        assert ctx is not None  # every role but web starts the services
         # What start-up made (modules, the app, ~200k objects) lives as long as
         # the server: out of the collector's sight, a full collection while a
         # thousand clients join costs a few ms instead of hundreds.
@@ -49,7 +54,34 @@ def run(args: argparse.Namespace) -> None:
         await announce(ctx, bridge.state)
 
     app = create_app(settings, on_ready=ready, claim=True)
-    config = uvicorn.Config(
+    # The bridge outlives the server (sessions keep running across a restart)
+    # unless asked; stopping it first lets it still flush into this server.
+    leave = bridge.stop_all if args.stop_bridge else bridge.leave_running
+    try:
+        _Server(_config(app, settings), before_shutdown=leave).run()
+    finally:
+        remove_server_file(os.getpid())
+        leave()
+
+
+def _serve_web(settings: Settings) -> None:
+    """Role web: the browser tabs' app sessions only. No database, bridge or
+    server file: the tabs, like the CLI, talk to the API tier."""
+
+    async def ready(_: Context | None) -> None:
+        gc.freeze()
+        print(
+            f"\nTrace {__version__} web app is running at {_local_url(settings)}\n"
+            f"  public:  {settings.base_url}\n"
+            f"  api:     {settings.api_url}  (its tabs talk to the API there)\n",
+            flush=True,
+        )
+
+    uvicorn.Server(_config(create_app(settings, on_ready=ready), settings)).run()
+
+
+def _config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -62,14 +94,6 @@ def run(args: argparse.Namespace) -> None:
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=10,
     )
-    # The bridge outlives the server (sessions keep running across a restart)
-    # unless asked; stopping it first lets it still flush into this server.
-    leave = bridge.stop_all if args.stop_bridge else bridge.leave_running
-    try:
-        _Server(config, before_shutdown=leave).run()
-    finally:
-        remove_server_file(os.getpid())
-        leave()
 
 
 _OFF = ("0", "false", "no", "off")
@@ -124,7 +148,13 @@ def _local_url(settings: Settings) -> str:
 def _settings(args: argparse.Namespace) -> Settings:
     """Flags win over the environment; both go through the one parser of settings."""
     env = dict(os.environ)
-    flags = {"TRACE_HOST": args.host, "TRACE_PORT": args.port, "TRACE_DATA_DIR": args.data_dir}
+    flags = {
+        "TRACE_HOST": args.host,
+        "TRACE_PORT": args.port,
+        "TRACE_DATA_DIR": args.data_dir,
+        "TRACE_ROLE": args.role,
+        "TRACE_API_URL": args.api_url,
+    }
     env.update({name: str(value) for name, value in flags.items() if value is not None})
     return Settings.from_env(env)
 

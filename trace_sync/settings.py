@@ -18,6 +18,10 @@ from trace_sync.contract.errors import InvalidInput
 #: Who may create workspaces: instance admins only, or every signed-in user.
 WorkspaceCreation = Literal["admins", "everyone"]
 WORKSPACE_CREATION: tuple[WorkspaceCreation, ...] = ("admins", "everyone")
+#: What a process serves: ``web`` the browser tabs' app sessions, ``sync`` the API,
+#: ``/sync`` and ``/bridge``; ``all`` both (one process, the default).
+ServerRole = Literal["all", "web", "sync"]
+SERVER_ROLES: tuple[ServerRole, ...] = ("all", "web", "sync")
 
 
 class SettingsError(InvalidInput, ValueError):
@@ -104,6 +108,21 @@ class Settings:
     #: Redis (``TRACE_REDIS_URL``) carries updates between server processes;
     #: set with PostgreSQL, several processes may serve the same data (cluster mode).
     redis_url: str | None = None
+    #: What this process serves (``TRACE_ROLE``, ``trace serve --role``): ``all`` by
+    #: default; ``web`` and ``sync`` let UI work scale apart from sync behind a
+    #: balancer that sends the API's paths to ``sync`` processes, the rest to ``web``.
+    role: ServerRole = "all"
+    #: Where a ``web`` process's tabs reach the API and ``/sync`` (``TRACE_API_URL``;
+    #: required for ``web``, e.g. the balancer's address). Unset: this process itself.
+    api_url: str | None = None
+
+    @property
+    def serves_web(self) -> bool:
+        return self.role != "sync"
+
+    @property
+    def serves_api(self) -> bool:
+        return self.role != "web"
 
     @property
     def cluster(self) -> bool:
@@ -145,6 +164,8 @@ class Settings:
             workspace_creation=_workspace_creation(env),
             secret_key=env.get("TRACE_SECRET_KEY") or None,
             redis_url=redis_url,
+            role=_role(env),
+            api_url=_api_url(env),
         )
 
 
@@ -168,6 +189,26 @@ def _workspace_creation(env: dict[str, str]) -> WorkspaceCreation:
     if raw not in WORKSPACE_CREATION:
         raise SettingsError(f"TRACE_WORKSPACE_CREATION must be admins or everyone, got {raw!r}")
     return raw
+
+
+def _role(env: dict[str, str]) -> ServerRole:
+    raw = env.get("TRACE_ROLE") or "all"
+    if raw not in SERVER_ROLES:
+        raise SettingsError(f"TRACE_ROLE must be one of {', '.join(SERVER_ROLES)}, got {raw!r}")
+    if raw == "web" and not env.get("TRACE_API_URL"):
+        # Its tabs need an API to talk to, and it serves none itself.
+        raise SettingsError(
+            "role web serves only the web app: set TRACE_API_URL (--api-url) to where "
+            "the sync processes answer, e.g. the load balancer's http://host:port"
+        )
+    return raw
+
+
+def _api_url(env: dict[str, str]) -> str | None:
+    raw = env.get("TRACE_API_URL") or None
+    if raw is not None and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"TRACE_API_URL must be an http:// or https:// URL, got {raw!r}")
+    return raw.rstrip("/") if raw else None
 
 
 def _bridge_timings(env: dict[str, str]) -> BridgeTimings:

@@ -154,6 +154,16 @@ async def sees(page: Page, text: str, timeout: float = STEP_MS) -> None:
     )
 
 
+async def shown(page: Page) -> str:
+    """All the page shows: its text and the accessibility tree's labels."""
+    return str(
+        await page.evaluate(
+            "() => document.body.innerText + [...document.querySelectorAll('[aria-label]')]"
+            ".map(e => e.getAttribute('aria-label')).join(' ')"
+        )
+    )
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 async def test_sign_in_list_open_a_session_and_see_everything(site: Site, size: str) -> None:
     page = await open_app(site, size, url=site.server.url)  # no cookie yet: the form

@@ -38,6 +38,7 @@ from tests.app.test_browser import (
     focused,
     sees,
     shot,
+    shown,
     tagged,
     type_into,
 )
@@ -141,11 +142,8 @@ async def journey(
 
 async def step(page: Page, name: str) -> None:
     """The end of a step: the app still stands (no error page), and a screenshot."""
-    shown = await page.evaluate(
-        "() => document.body.innerText + [...document.querySelectorAll('[aria-label]')]"
-        ".map(e => e.getAttribute('aria-label')).join(' ')"
-    )
-    assert "Error running app" not in shown, f"{name}: {shown[:2000]}"
+    text = await shown(page)
+    assert "Error running app" not in text, f"{name}: {text[:2000]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     await shot(page, name, SHOTS)
 

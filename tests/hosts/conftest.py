@@ -92,6 +92,15 @@ def need_docker() -> None:
 
 
 @pytest.fixture(scope="session")
+def services_image() -> str:
+    """PostgreSQL, Redis and HAProxy from the Debian archive (deploy/cluster/build.py)."""
+    need_docker()
+    from deploy.cluster.build import build_services
+
+    return build_services()
+
+
+@pytest.fixture(scope="session")
 def bridge_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The bridge image of this checkout: built (from the Debian archive) when its
     inputs changed since the last build, once for all test workers."""

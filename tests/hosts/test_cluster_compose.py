@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ import httpx
 import pytest
 
 from tests.conftest import eventually
-from tests.hosts.conftest import need_docker
 from tests.support.git import make_repo
 from tests.support.parts import missing
 from tests.support.server_process import free_port
@@ -38,14 +38,6 @@ SERVER_PORTS = ("SERVER_1_PORT", "SERVER_2_PORT", "SERVER_3_PORT")
 IMAGE_USER = 10001
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="session")
-def services_image() -> str:
-    need_docker()
-    from deploy.cluster.build import build_services
-
-    return build_services()
 
 
 @dataclass
@@ -81,23 +73,36 @@ def checkout(tmp_path: Path) -> Path:
 def cluster(
     bridge_image: str, services_image: str, checkout: Path, tmp_path: Path
 ) -> Iterator[Cluster]:
+    shown = tmp_path / "checkout.yml"  # this test's only addition to the shipped file
+    mount = {"volumes": [f"{checkout}:{checkout}"]}
+    shown.write_text(json.dumps({"version": "2.4", "services": dict.fromkeys(SERVERS, mount)}))
+    with compose_up([COMPOSE, shown], bridge_image, services_image, tmp_path) as cluster:
+        yield cluster
+
+
+@contextmanager
+def compose_up(
+    files: list[Path],
+    bridge_image: str,
+    services_image: str,
+    log_dir: Path,
+    more_ports: tuple[str, ...] = (),
+) -> Iterator[Cluster]:
+    """The stack of ``files`` up on free loopback ports (``more_ports`` too), then down."""
     if shutil.which("docker-compose") is None:
         missing("no docker-compose: apt install docker-compose")
-    names = ("FRONT_PORT", *SERVER_PORTS, "PG_PORT", "REDIS_PORT")
+    names = ("FRONT_PORT", *SERVER_PORTS, "PG_PORT", "REDIS_PORT", *more_ports)
     ports = {name: free_port() for name in names}
     images = {f"{name}_IMAGE": services_image for name in ("POSTGRES", "REDIS", "HAPROXY")}
     env = os.environ | {name: str(port) for name, port in ports.items()} | images
     env |= {"TRACE_IMAGE": bridge_image, "TRACE_SECRET_KEY": secrets.token_hex(32)}
-    shown = tmp_path / "checkout.yml"  # this test's only addition to the shipped file
-    mount = {"volumes": [f"{checkout}:{checkout}"]}
-    shown.write_text(json.dumps({"version": "2.4", "services": dict.fromkeys(SERVERS, mount)}))
-    cluster = Cluster(f"trace-test-{secrets.token_hex(4)}", env, ports, [COMPOSE, shown])
+    cluster = Cluster(f"trace-test-{secrets.token_hex(4)}", env, ports, files)
     try:
         cluster.compose("up", "-d")
         yield cluster
     finally:
         logs = cluster.compose("logs", "--no-color", check=False)
-        (tmp_path / "compose.log").write_text(logs)
+        (log_dir / "compose.log").write_text(logs)
         cluster.compose("down", "--volumes", "--timeout", "5", check=False)
 
 
@@ -125,8 +130,8 @@ async def test_the_cluster_comes_up_behind_haproxy_and_runs_a_session(
     cluster: Cluster, bridge: Any, checkout: Path
 ) -> None:
     async with httpx.AsyncClient(base_url=cluster.url("FRONT_PORT"), timeout=30) as http:
-        await eventually(lambda: _healthy(http), within=180)
-        token = await _owner_token(cluster)
+        await eventually(lambda: healthy(http), within=180)
+        token = await owner_token(cluster)
         auth = {"Authorization": f"Bearer {token}"}
         link = (await http.post("/api/signin-links", headers=auth)).json()["url"]
         signed_in = await http.get(link, follow_redirects=True)  # through HAProxy: any server
@@ -154,14 +159,14 @@ async def _sees_idle(url: str, sid: str, token: str) -> None:
         await eventually(lambda: runtime.get("status") == "idle", within=180)
 
 
-async def _healthy(http: httpx.AsyncClient) -> bool:
+async def healthy(http: httpx.AsyncClient) -> bool:
     try:
         return (await http.get("/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-async def _owner_token(cluster: Cluster) -> str:
+async def owner_token(cluster: Cluster) -> str:
     """The owner's token the first server wrote on its first start."""
     found: list[str] = []
 

@@ -33,6 +33,8 @@ class HaProxy:
     backends: list[int]
     log_path: Path
     port: int = field(default_factory=free_port)
+    #: Processes of role web: every path but the API's goes to them (none: all to ``backends``).
+    web: list[int] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,6 +43,7 @@ class HaProxy:
 
     def env(self) -> dict[str, str]:
         ports = {f"SERVER_{n}_PORT": str(p) for n, p in enumerate(self.backends, 1)}
+        ports |= {f"WEB_{n}_PORT": str(p) for n, p in enumerate(self.web, 1)}
         # A test needs few connections, and CI may allow fewer descriptors than 20,000 need.
         return {**os.environ, "FRONT_PORT": str(self.port), "HAPROXY_MAXCONN": "1000", **ports}
 
@@ -70,8 +73,10 @@ class HaProxy:
 
 
 @contextmanager
-def haproxy(backends: list[int], log_path: Path) -> Iterator[HaProxy]:
-    proxy = HaProxy(backends, log_path)
+def haproxy(
+    backends: list[int], log_path: Path, *, web: list[int] | None = None, port: int | None = None
+) -> Iterator[HaProxy]:
+    proxy = HaProxy(backends, log_path, port=port or free_port(), web=web or [])
     proxy.start()
     try:
         yield proxy
