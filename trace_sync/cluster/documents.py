@@ -21,6 +21,7 @@ import secrets
 from typing import Any
 
 import redis.asyncio as aioredis
+from pycrdt import merge_updates
 from redis.exceptions import RedisError
 
 from trace_sync.cluster.cancelling import stop_if_cancelled
@@ -37,6 +38,8 @@ MAX_LEN = 10_000
 #: Longest a read waits for entries. A room opened meanwhile is read from its
 #: mark after at most this long (nothing lost; its first remote updates wait).
 BLOCK_MS = 100
+#: How often the epoch is read: a flushed or restarted Redis is noticed this late.
+EPOCH_CHECK_S = 0.5
 #: Pause before trying Redis again after an error.
 RETRY_S = 0.5
 #: Most committed updates sent to Redis in one round trip (a pipeline): one
@@ -154,11 +157,15 @@ class DocumentStreams:
     # -- reading ---------------------------------------------------------------
 
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = 0.0
         while True:
             stop_if_cancelled()
             try:
-                if await self._check_epoch():
-                    await self._reload_all()
+                if self._lost or loop.time() >= next_check:
+                    next_check = loop.time() + EPOCH_CHECK_S
+                    if await self._check_epoch():
+                        await self._reload_all()
                 await self._read_once()
             except RedisError as exc:
                 log.warning("Redis unreachable: %s", exc)
@@ -207,11 +214,13 @@ class DocumentStreams:
             room, since = self._rooms.get(name), self._since.get(name)
             if room is None or since is None or since != streams[_key(name)]:
                 continue  # closed or reloaded meanwhile
-            for entry_id, fields in entries:
-                if fields.get(b"p") != self._origin:
-                    room.apply_remote(fields[b"u"])
-                self._since[name] = _id(entry_id)
-            if await self._trimmed_past(key, since):
+            remote = [fields[b"u"] for _, fields in entries if fields.get(b"p") != self._origin]
+            if remote:  # one transaction: one change for the room's hooks and its clients
+                room.apply_remote(remote[0] if len(remote) == 1 else merge_updates(*remote))
+            self._since[name] = _id(entries[-1][0])
+            # A stream is trimmed only beyond MAX_LEN entries, so a reader that lost
+            # some to a trim is handed at least MAX_LEN: fewer need no check.
+            if len(entries) >= MAX_LEN and await self._trimmed_past(key, since):
                 await self._reload(name)
 
     async def _trimmed_past(self, key: bytes, since: str) -> bool:
