@@ -84,6 +84,10 @@ class SessionView:
         if self.pane not in self.names:
             self.pane = self.names[0]
         self.selector.wrap = not phone
+        # Made once per layout and updated in place: a chip drawn anew on each live
+        # redraw loses a tap in progress (the session's first redraws come quickly).
+        self.pane_chips = {name: self._pane_chip(name) for name in self.names}
+        self.selector.controls = [w.tag(f"pane-{n}", c) for n, c in self.pane_chips.items()]
         if phone:
             column = ft.Column([self.header, self.selector, self.pane_box], expand=True)
             return ft.Container(content=column, padding=8, expand=True)
@@ -101,7 +105,10 @@ class SessionView:
         state = self.client.session(self.sid)
         self.header.controls = self._header(state.header)
         counts = {"approvals": len(state.approvals), "files": len(state.files)}
-        self.selector.controls = [self._pane_chip(n, counts.get(n)) for n in self.names]
+        for name, chip in self.pane_chips.items():
+            count = counts.get(name)
+            chip.label = f"{name} ({count})" if count else name
+            chip.selected = self.pane == name
         self.panes.refresh(state, phone=self.phone)
         self.pane_box.content = self.panes.box(self.pane)
         if not self.phone:  # a diff side by side wants the wider half
@@ -136,14 +143,12 @@ class SessionView:
         self.pane = pane
         self.nav.remember(ViewPlace("session", self.sid, pane))
 
-    def _pane_chip(self, name: str, count: int | None) -> ft.Control:
+    def _pane_chip(self, name: str) -> ft.Chip:
         def choose(_e: object) -> None:
             self._show(name)
             self.nav.redraw()
 
-        label = name if not count else f"{name} ({count})"
-        chip = ft.Chip(label=ft.Text(label), selected=self.pane == name, on_select=choose)
-        return w.tag(f"pane-{name}", chip)
+        return ft.Chip(label=name, selected=self.pane == name, on_select=choose)
 
     def _header(self, h: Header) -> list[ft.Control]:
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
