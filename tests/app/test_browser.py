@@ -128,12 +128,20 @@ def tagged(page: Page, identifier: str) -> object:
     return page.locator(f'[flt-semantics-identifier="{identifier}"]')
 
 
+#: How long a person takes to start typing once they see the caret. Keys typed
+#: sooner can lose the first one (seen 1 in ~60 comments typed at once, never with
+#: this pause): the field is rebuilt as the server answers its focus event.
+REACTION_MS = 300
+
+
 async def focused(page: Page, label: str) -> None:
     """Until the field whose label starts with ``label`` has the keyboard (Flutter
-    makes its input a frame after the tap: keys typed before then are not the field's)."""
+    makes its input a frame after the tap: keys typed before then are not the field's),
+    and as long again as a person takes to start typing."""
     await page.wait_for_function(
         "l => document.activeElement?.getAttribute('aria-label')?.startsWith(l)", arg=label
     )
+    await page.wait_for_timeout(REACTION_MS)
 
 
 async def type_into(page: Page, label: str, text: str) -> None:
@@ -228,8 +236,8 @@ async def _open_session(site: Site, size: str, pane: str = "draft") -> Page:
 
 
 async def choose_pane(page: Page, pane: str, shows: str) -> None:
-    """Tap a pane's chip until the pane shows ``shows`` (a tap while the session's
-    first redraws replace the chip is lost)."""
+    """Tap a pane's chip until the pane shows ``shows``, as a person taps again when
+    nothing happens (at most three taps)."""
     for _ in range(3):
         await tagged(page, f"pane-{pane}").first.click()  # type: ignore[attr-defined]
         try:
@@ -350,7 +358,8 @@ async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
 
 
 async def comment_on_line(page: Page, field: Locator) -> None:
-    """Tap line 1 until its comment field opens, then focus the field. A tap that lands
+    """Tap line 1 until its comment field opens, then focus the field, as a person would
+    before typing. A tap that lands
     just as the row is redrawn (the previous comment arriving) is lost; a person taps
     again, and so does this, at most twice more."""
     for _ in range(3):
@@ -361,6 +370,7 @@ async def comment_on_line(page: Page, field: Locator) -> None:
         except PlaywrightTimeout:
             continue
     await field.click()
+    await focused(page, "Comment on this line")
 
 
 async def comments_in_notes(site: Site) -> int:

@@ -35,7 +35,6 @@ from tests.app.test_browser import (
     accessible,
     choose_pane,
     comment_on_line,
-    focused,
     sees,
     shot,
     shown,
@@ -240,7 +239,6 @@ async def review_the_diff(journey: Journey, page: Page, sid: str) -> None:
     async with follow(journey.server, f"session/{sid}/notes") as notes:
         for n in range(COMMENTS):
             await comment_on_line(page, field)
-            await focused(page, "Comment on this line")  # a person sees the caret first
             await page.keyboard.type(f"comment {n}: say why", delay=10 + n % 11)
             await page.keyboard.press("Enter")
             await eventually(lambda n=n: len(said(notes.client)) == n + 1, within=60)  # type: ignore[misc]
