@@ -107,7 +107,8 @@ class GroupCommit:
 
     async def settled(self, name: str) -> None:
         """Wait until every update submitted so far for ``name`` has committed or
-        failed, so a read that follows sees this process's own writes."""
+        failed, so a read that follows sees this process's own writes (it waits
+        for the whole flush only when ``name`` has updates in it)."""
         if name in self._unsettled:
             with contextlib.suppress(StoreError):  # a failure reached its submitter
                 await self.flush()
