@@ -157,6 +157,15 @@ def runtimes(doc: Doc[Any]) -> dict[str, e.RuntimeEntry]:
     return {rid: r for rid, r in values if isinstance(r, e.RuntimeEntry)}
 
 
+def grant_steps(doc: Doc[Any], since: int) -> tuple[int, bool]:
+    """The timeline's length, and whether a grant was asked for or decided
+    after entry ``since`` (grants live in the API; their steps are on the timeline)."""
+    timeline = typed.root_of(doc, WORKSPACE, "timeline")
+    length = len(timeline)
+    newer = (timeline[i] for i in range(min(since, length), length))
+    return length, any(str(dict(entry).get("kind", "")).startswith("grant.") for entry in newer)
+
+
 def workspace_name(doc: Doc[Any], fallback: str) -> str:
     name = typed.root_of(doc, WORKSPACE, "meta").get("name")
     return str(name) if name else fallback

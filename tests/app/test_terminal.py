@@ -66,13 +66,12 @@ async def test_a_member_asks_for_terminal_access_and_types_once_the_owner_approv
         app_of(hosting, hosting.bed.member) as member,
         app_of(hosting, hosting.bed.owner) as owner,
     ):
+        owner.shell.go(ViewPlace("bridges"))  # open before anyone asks: it must follow
+        await eventually(lambda: "yours" in owner.text())
         field = await terminal_of(member, sid)
         await eventually(lambda: "Ask for terminal access" in member.text())
         assert not field.visible
         await member.click(member.find(ft.Button, "Ask for terminal access"))
-        assert member.shell.client is not None
-        await member.shell.client.outbox.drained()  # the request reached the server
-        owner.shell.go(ViewPlace("bridges"))
         await eventually(lambda: "terminal on one session · pending" in owner.text())
         await owner.click(owner.find(ft.OutlinedButton, "Approve"))
         await eventually(lambda: "terminal on one session · approved" in owner.text())

@@ -2,7 +2,8 @@
 bridges, approve, deny or revoke what others asked for.
 
 Grants are not in any document: they come from the API, fetched when the view
-opens and again once a decision has reached the server.
+opens, once a decision has reached the server, and whenever the workspace's
+timeline shows a grant asked for or decided (by anyone, on any device).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
 from trace_app.ui.navigator import Navigator
-from trace_app.workspace_state import members, runtimes
+from trace_app.workspace_state import grant_steps, members, runtimes
 from trace_sync.contract.errors import TraceError
 from trace_sync.docs import entries as e
 
@@ -33,6 +34,8 @@ class BridgesView:
         self.list = ft.ListView(expand=True, spacing=4)
         self.grants: dict[str, list[dict[str, Any]]] = {}
         self.problem = ""
+        #: How much of the workspace's timeline the grants shown account for.
+        self.timeline_seen, _ = grant_steps(self.client.workspace.doc, 0)
         nav.page.run_task(self.load)
 
     @property
@@ -61,6 +64,9 @@ class BridgesView:
         return ft.Container(column, padding=12, expand=True)
 
     def refresh(self) -> None:
+        self.timeline_seen, changed = grant_steps(self.client.workspace.doc, self.timeline_seen)
+        if changed:
+            self.nav.page.run_task(self.load)
         rows: list[ft.Control] = [w.muted(self.problem, 14)] if self.problem else []
         for runtime in runtimes(self.client.workspace.doc).values():
             rows.append(self._runtime(runtime))
