@@ -51,6 +51,8 @@ class Header:
     reason: str | None = None
     #: What the hosting runtime last reported about itself (heartbeat, CPU, memory, disk).
     health: e.RuntimeState | None = None
+    #: The port of the session's dev server its live preview shows, once declared.
+    preview_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,13 @@ def read_header(sid: str, session: Doc[Any], io: Doc[Any]) -> Header:
         error=runtime.get("error"),
         reason=meta.get("reason"),
         health=_health(runtime),
+        preview_port=_preview_port(session),
     )
+
+
+def _preview_port(session: Doc[Any]) -> int | None:
+    port = session.get("preview", type=Map).get("port")
+    return int(port) if isinstance(port, int | float) else None
 
 
 def _health(runtime: dict[str, Any]) -> e.RuntimeState | None:

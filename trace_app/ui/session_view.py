@@ -17,6 +17,7 @@ from trace_app.ui.code_panes import FilesPane
 from trace_app.ui.navigator import Navigator, ViewPlace
 from trace_app.ui.panes import Panes
 from trace_app.ui.placement import RunOn
+from trace_app.ui.preview_link import PreviewLink
 from trace_app.workspace_state import members, runtimes, select
 from trace_sync.docs import entries as e
 
@@ -59,6 +60,7 @@ class SessionView:
         self.sid = sid
         self.panes = Panes(nav, sid)
         self.run_on = RunOn(nav, sid)
+        self.preview = PreviewLink(nav, sid)
         self.pane = nav.place.pane or "approvals"
         self.header = ft.Column(spacing=6)
         # A phone: one row that scrolls sideways (two wrapped rows of seven chips
@@ -166,6 +168,7 @@ class SessionView:
             w.muted(" · ".join(f for f in facts if f)),
         ]
         rows += self.run_on.controls(h.runtime)
+        rows += self.preview.controls(h.preview_port)
         if h.health is not None and h.runtime:
             rows.append(w.tag("runtime-health", _health(h.health)))
         if h.reason:
