@@ -69,8 +69,10 @@ async def test_an_edit_in_one_deployment_never_reaches_the_other_on_the_same_red
         await asyncio.sleep(0.5)  # B's reader (100 ms reads) would have applied A's by now
         assert str(on_b.text) == "b's notes"
         assert str(on_a.text) == "a's notes "
-    used = names_used(redis_server)
-    assert used and all(n.startswith((A, B)) for n in used), used
+        # Every key and channel, presence's for the open document included, is prefixed.
+        used = names_used(redis_server)
+    assert f"{B}presence:doc:{name}" in used
+    assert all(n.startswith((A, B)) for n in used), used
 
 
 async def test_a_sign_in_link_from_one_deployment_is_refused_by_the_other_and_left_unused(
