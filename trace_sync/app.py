@@ -50,6 +50,7 @@ from trace_sync.cluster.claim import claimed
 from trace_sync.cluster.documents import DocumentStreams
 from trace_sync.cluster.leader import Leadership
 from trace_sync.cluster.presence import PresenceChannel
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.cluster.relay import BridgeRelay
 from trace_sync.cluster.shared import shared_state
 from trace_sync.contract.errors import CLOSE_CODE, Forbidden
@@ -216,13 +217,10 @@ def _routes(settings: Settings, web: WebApp | None) -> list[BaseRoute]:
 async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
+    cluster = RedisLink.of(settings)
     # Entered before the store, so left after it: its last commits still go out.
-    streams = (
-        await stack.enter_async_context(DocumentStreams(settings.redis_url))
-        if settings.cluster and settings.redis_url
-        else None
-    )
-    presence = PresenceChannel(settings.redis_url) if streams and settings.redis_url else None
+    streams = await stack.enter_async_context(DocumentStreams(cluster)) if cluster else None
+    presence = PresenceChannel(cluster) if cluster else None
     if presence is not None:  # left after the rooms: it says goodbye for them
         await stack.enter_async_context(presence)
     store = Store(
@@ -300,7 +298,6 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     )
     budgets = BudgetService(store, sessions)
     # Entered before the bridge services, so left after them: their links release their entries.
-    cluster = settings.redis_url if settings.cluster else None
     relay = await stack.enter_async_context(BridgeRelay(cluster)) if cluster else None
     bridges = await stack.enter_async_context(
         BridgeServices(

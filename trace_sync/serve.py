@@ -19,6 +19,7 @@ from trace_sync.app import Context, create_app
 from trace_sync.bridge.local import LocalBridge
 from trace_sync.cluster.claim import AlreadyServed, claimed
 from trace_sync.cluster.documents import DocumentStreams
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.contract.errors import StoreError
 from trace_sync.contract.local_files import (
     TOKEN_FILE,
@@ -108,8 +109,8 @@ def check_database(settings: Settings, *, debug: bool = False) -> None:
         async with claimed(Store(settings.database_url, schema=settings.database_schema), settings):
             pass
 
-    async def reach_redis(url: str) -> None:
-        async with DocumentStreams(url):
+    async def reach_redis(link: RedisLink) -> None:
+        async with DocumentStreams(link):
             pass
 
     try:
@@ -121,8 +122,9 @@ def check_database(settings: Settings, *, debug: bool = False) -> None:
             traceback.print_exception(exc)
         hint = "" if debug else "; --debug shows the traceback"
         raise StoreError(f"{exc} (TRACE_DATABASE_URL sets the database{hint})") from exc
-    if settings.cluster and settings.redis_url:
-        asyncio.run(reach_redis(settings.redis_url))  # one line if Redis is not there
+    link = RedisLink.of(settings)
+    if link is not None:
+        asyncio.run(reach_redis(link))  # one line if Redis is not there
 
 
 class _Server(uvicorn.Server):

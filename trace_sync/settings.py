@@ -6,6 +6,7 @@ Every setting documents its default and why.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ WORKSPACE_CREATION: tuple[WorkspaceCreation, ...] = ("admins", "everyone")
 #: ``/sync`` and ``/bridge``; ``all`` both (one process, the default).
 ServerRole = Literal["all", "web", "sync"]
 SERVER_ROLES: tuple[ServerRole, ...] = ("all", "web", "sync")
+DEFAULT_REDIS_PREFIX = "trace:"
+_REDIS_PREFIX = re.compile(r"[A-Za-z0-9:_.-]{1,64}")
 
 
 class SettingsError(InvalidInput, ValueError):
@@ -108,6 +111,10 @@ class Settings:
     #: Redis (``TRACE_REDIS_URL``) carries updates between server processes;
     #: set with PostgreSQL, several processes may serve the same data (cluster mode).
     redis_url: str | None = None
+    #: Starts every Redis key and pub/sub channel of this deployment
+    #: (``TRACE_REDIS_PREFIX``): clusters sharing one Redis need different ones
+    #: (a database number in the URL separates keys, but not pub/sub channels).
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
     #: What this process serves (``TRACE_ROLE``, ``trace serve --role``): ``all`` by
     #: default; ``web`` and ``sync`` let UI work scale apart from sync behind a
     #: balancer that sends the API's paths to ``sync`` processes, the rest to ``web``.
@@ -164,6 +171,7 @@ class Settings:
             workspace_creation=_workspace_creation(env),
             secret_key=env.get("TRACE_SECRET_KEY") or None,
             redis_url=redis_url,
+            redis_prefix=_redis_prefix(env),
             role=_role(env),
             api_url=_api_url(env),
         )
@@ -200,6 +208,16 @@ def _role(env: dict[str, str]) -> ServerRole:
         raise SettingsError(
             "role web serves only the web app: set TRACE_API_URL (--api-url) to where "
             "the sync processes answer, e.g. the load balancer's http://host:port"
+        )
+    return raw
+
+
+def _redis_prefix(env: dict[str, str]) -> str:
+    raw = env.get("TRACE_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
+    if not _REDIS_PREFIX.fullmatch(raw):
+        raise SettingsError(
+            "TRACE_REDIS_PREFIX must be 1 to 64 of the characters A-Z a-z 0-9 : _ - . "
+            f"(e.g. trace-staging:), got {raw!r}"
         )
     return raw
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from tests.support.server_process import ServerProcess
 CLUSTER_KEY = "cluster-test-key-" + "k" * 32
 
 
-@pytest.fixture
-async def postgres() -> AsyncIterator[StoreTarget]:
+@asynccontextmanager
+async def own_schema() -> AsyncIterator[StoreTarget]:
     if not await _postgres_reachable():
         missing(f"PostgreSQL not reachable at {POSTGRES_URL}: install/start postgresql")
     schema = f"test_{secrets.token_hex(6)}"
@@ -26,6 +27,19 @@ async def postgres() -> AsyncIterator[StoreTarget]:
         yield StoreTarget(POSTGRES_URL, schema)
     finally:
         await _drop_schema(schema)
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[StoreTarget]:
+    async with own_schema() as target:
+        yield target
+
+
+@pytest.fixture
+async def other_postgres() -> AsyncIterator[StoreTarget]:
+    """A second deployment's data, beside ``postgres``."""
+    async with own_schema() as target:
+        yield target
 
 
 @pytest.fixture
@@ -45,11 +59,19 @@ def servers() -> Iterator[list[ServerProcess]]:
             server.close()
 
 
-def server_on(target: StoreTarget, data_dir: Path, redis_url: str | None = None) -> ServerProcess:
-    """A server process on ``target``; with ``redis_url``, a cluster member."""
+def server_on(
+    target: StoreTarget,
+    data_dir: Path,
+    redis_url: str | None = None,
+    redis_prefix: str | None = None,
+) -> ServerProcess:
+    """A server process on ``target``; with ``redis_url``, a cluster member
+    (of the deployment whose keys start with ``redis_prefix``, if given)."""
     env = {"TRACE_DATABASE_URL": target.url}
     if target.schema:
         env["TRACE_DATABASE_SCHEMA"] = target.schema
     if redis_url:
         env |= {"TRACE_REDIS_URL": redis_url, "TRACE_SECRET_KEY": CLUSTER_KEY}
+    if redis_prefix:
+        env["TRACE_REDIS_PREFIX"] = redis_prefix
     return ServerProcess(data_dir, extra_env=env)

@@ -15,12 +15,12 @@ from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess
 
 
-async def make_session(target: StoreTarget) -> str:
-    """A session in the workspace the first server made."""
+async def make_session(target: StoreTarget, session_id: str | None = None) -> str:
+    """A session in the workspace the first server made (with ``session_id``, if given)."""
     async with target.store() as store:
         [owner] = await store.accounts.list_users()
         [workspace] = await store.directory.list_workspaces()
-        return (await store.sessions.create(workspace.id, owner.id)).id
+        return (await store.sessions.create(workspace.id, owner.id, session_id=session_id)).id
 
 
 async def stored(target: StoreTarget, name: str) -> tuple[str, int]:

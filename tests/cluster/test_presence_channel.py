@@ -94,7 +94,7 @@ def next_message(watcher: PubSub, within: float = 5.0) -> dict[str, Any]:
 async def test_presence_set_on_one_process_shows_on_the_other_until_it_leaves(
     redis_server: RedisServer,
 ) -> None:
-    async with PresenceChannel(redis_server.url) as a, PresenceChannel(redis_server.url) as b:
+    async with PresenceChannel(redis_server.link()) as a, PresenceChannel(redis_server.link()) as b:
         on_a, on_b = FakeRoom("doc", a), FakeRoom("doc", b)
         ann = Connection()
         on_a.set(ann, ANN, 7, 1)
@@ -108,7 +108,7 @@ async def test_presence_set_on_one_process_shows_on_the_other_until_it_leaves(
 async def test_a_room_opened_later_is_shown_what_the_others_have(
     redis_server: RedisServer,
 ) -> None:
-    async with PresenceChannel(redis_server.url) as a, PresenceChannel(redis_server.url) as b:
+    async with PresenceChannel(redis_server.link()) as a, PresenceChannel(redis_server.link()) as b:
         on_a = FakeRoom("doc", a)
         on_a.set(Connection(), ANN, 7, 1)
         late = FakeRoom("doc", b)
@@ -121,7 +121,7 @@ async def test_a_room_opened_later_is_shown_what_the_others_have(
 async def test_a_silent_process_loses_its_presence_and_a_closed_one_at_once(
     redis_server: RedisServer,
 ) -> None:
-    async with PresenceChannel(redis_server.url) as a:
+    async with PresenceChannel(redis_server.link()) as a:
         room = FakeRoom("doc", a)
         await eventually(lambda: listeners(redis_server, "doc") == 1)
         foreign_set(redis_server, "doc", "killed", 9)
@@ -130,7 +130,7 @@ async def test_a_silent_process_loses_its_presence_and_a_closed_one_at_once(
         await eventually(lambda: room.shown() == {}, within=LAPSE_S + 3)
         assert asyncio.get_running_loop().time() - started >= LAPSE_S - 1.5
 
-        async with PresenceChannel(redis_server.url) as b:
+        async with PresenceChannel(redis_server.link()) as b:
             FakeRoom("doc", b).set(Connection(), ANN, 7, 1)
             await eventually(lambda: room.shown() == {7: "ann"})
         await eventually(lambda: room.shown() == {}, within=1.0)  # its goodbye, not a lapse
@@ -139,7 +139,7 @@ async def test_a_silent_process_loses_its_presence_and_a_closed_one_at_once(
 async def test_a_process_heard_again_after_its_lapse_is_asked_for_its_presence(
     redis_server: RedisServer,
 ) -> None:
-    async with PresenceChannel(redis_server.url) as a:
+    async with PresenceChannel(redis_server.link()) as a:
         room = FakeRoom("doc", a)
         await eventually(lambda: listeners(redis_server, "doc") == 1)
         foreign_set(redis_server, "doc", "stalled", 9)
@@ -156,7 +156,7 @@ async def test_a_process_heard_again_after_its_lapse_is_asked_for_its_presence(
 
 
 async def test_garbage_and_claims_on_held_ids_change_nothing(redis_server: RedisServer) -> None:
-    async with PresenceChannel(redis_server.url) as a:
+    async with PresenceChannel(redis_server.link()) as a:
         room = FakeRoom("doc", a)
         room.set(Connection(), ANN, 7, 1)
         await eventually(lambda: listeners(redis_server, "doc") == 1)
@@ -170,7 +170,7 @@ async def test_garbage_and_claims_on_held_ids_change_nothing(redis_server: Redis
 async def test_presence_crosses_again_after_redis_is_flushed_and_restarted(
     redis_server: RedisServer,
 ) -> None:
-    async with PresenceChannel(redis_server.url) as a, PresenceChannel(redis_server.url) as b:
+    async with PresenceChannel(redis_server.link()) as a, PresenceChannel(redis_server.link()) as b:
         on_a, on_b = FakeRoom("doc", a), FakeRoom("doc", b)
         ann, bob = Connection(), Connection()
         redis_server.client().flushall()

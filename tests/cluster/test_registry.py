@@ -13,6 +13,7 @@ from tests.conftest import eventually
 from tests.support.redis_server import RedisServer
 from trace_sync.cluster import registry
 from trace_sync.cluster.registry import Holder, Registry
+from trace_sync.settings import DEFAULT_REDIS_PREFIX as PREFIX
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
 async def test_the_newest_claim_wins_and_the_former_holder_learns_it(
     redis: aioredis.Redis,
 ) -> None:
-    one, two = Registry(redis, "one"), Registry(redis, "two")
+    one, two = Registry(redis, "one", PREFIX), Registry(redis, "two", PREFIX)
     first, former = await one.claim("rt_1")
     assert former is None
     second, former = await two.claim("rt_1")
@@ -42,7 +43,7 @@ async def test_an_entry_no_one_renews_goes(
     redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(registry, "TTL_S", 0.3)
-    dead = Registry(redis, "dead")
+    dead = Registry(redis, "dead", PREFIX)
     await dead.claim("rt_1")
     await eventually(lambda: _gone(dead, "rt_1"), within=5)
 
@@ -52,7 +53,7 @@ async def _gone(reader: Registry, runtime_id: str) -> bool:
 
 
 async def test_after_a_flush_the_holder_writes_its_entry_again(redis: aioredis.Redis) -> None:
-    one, two = Registry(redis, "one"), Registry(redis, "two")
+    one, two = Registry(redis, "one", PREFIX), Registry(redis, "two", PREFIX)
     held, _ = await one.claim("rt_1")
     await redis.flushall()
     assert await one.renew({"rt_1": held.epoch}) == {}
@@ -60,7 +61,7 @@ async def test_after_a_flush_the_holder_writes_its_entry_again(redis: aioredis.R
 
 
 async def test_a_claim_after_a_flush_still_beats_the_older_one(redis: aioredis.Redis) -> None:
-    one, two = Registry(redis, "one"), Registry(redis, "two")
+    one, two = Registry(redis, "one", PREFIX), Registry(redis, "two", PREFIX)
     held, _ = await one.claim("rt_1")
     await asyncio.sleep(0.002)  # the newer connection comes at least a millisecond later
     await redis.flushall()  # the entry and the epoch counter are gone

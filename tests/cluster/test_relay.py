@@ -18,6 +18,7 @@ from trace_sync.cluster.registry import Registry
 from trace_sync.cluster.relay import BridgeRelay
 from trace_sync.contract.bridge_protocol import ServerMessage, TerminalInput
 from trace_sync.contract.errors import Conflict, NotFound
+from trace_sync.settings import DEFAULT_REDIS_PREFIX as PREFIX
 
 
 class Links:
@@ -45,7 +46,10 @@ class Links:
 async def pair(redis_server: RedisServer) -> AsyncIterator[tuple[BridgeRelay, Links]]:
     """A relay asking (here) and one holding runtimes (elsewhere), with its links."""
     links = Links()
-    async with BridgeRelay(redis_server.url) as asker, BridgeRelay(redis_server.url) as holder:
+    async with (
+        BridgeRelay(redis_server.link()) as asker,
+        BridgeRelay(redis_server.link()) as holder,
+    ):
         asker.serve(Links())
         holder.serve(links)
         await holder.claim("rt_1")
@@ -91,7 +95,7 @@ async def test_a_holder_whose_takeover_message_was_lost_learns_it_when_renewing(
     _, links = pair
     client = aioredis.from_url(redis_server.url)
     try:  # a claim that posts no takeover, as when Redis failed right after it
-        newer, _ = await Registry(client, "elsewhere").claim("rt_1")
+        newer, _ = await Registry(client, "elsewhere", PREFIX).claim("rt_1")
     finally:
         await client.aclose()
     await eventually(lambda: links.taken == [("rt_1", newer.epoch)], within=5)
@@ -103,8 +107,8 @@ async def test_a_holder_that_dies_mid_request_fails_it_within_seconds(
     monkeypatch.setattr(registry, "TTL_S", 0.5)
     client = aioredis.from_url(redis_server.url)
     try:
-        await Registry(client, "dead-process").claim("rt_1")  # it never reads nor renews
-        async with BridgeRelay(redis_server.url) as asker:
+        await Registry(client, "dead-process", PREFIX).claim("rt_1")  # it never reads nor renews
+        async with BridgeRelay(redis_server.link()) as asker:
             began = asyncio.get_running_loop().time()
             with pytest.raises(Conflict, match="let it go"):
                 await asker.request("rt_1", "read_file", "se_1", {"path": "x.txt"}, 30)

@@ -21,6 +21,7 @@ from trace_sync.cluster.windows import RedisConnectionRate
 from trace_sync.contract.errors import RateLimited, Unauthorized
 from trace_sync.services.authority import AuthorityChanged, Reason
 from trace_sync.services.signin import MAX_FAILURES, MAX_OPEN_CODES_PER_USER
+from trace_sync.settings import DEFAULT_REDIS_PREFIX as PREFIX
 
 REVOKED = AuthorityChanged(Reason.TOKEN, token_id="t_1")
 
@@ -48,7 +49,7 @@ class Heard:
 async def test_a_change_published_by_one_process_reaches_the_others_once(
     redis_server: RedisServer,
 ) -> None:
-    async with RedisAuthority(redis_server.url) as a, RedisAuthority(redis_server.url) as b:
+    async with RedisAuthority(redis_server.link()) as a, RedisAuthority(redis_server.link()) as b:
         on_a, on_b = Heard(a), Heard(b)
         await a.publish(REVOKED)
         assert on_a.changes == [REVOKED]  # acted on before publish returned
@@ -60,7 +61,7 @@ async def test_a_change_published_by_one_process_reaches_the_others_once(
 async def test_what_was_missed_while_redis_was_down_is_checked_again(
     redis_server: RedisServer,
 ) -> None:
-    async with RedisAuthority(redis_server.url) as a, RedisAuthority(redis_server.url) as b:
+    async with RedisAuthority(redis_server.link()) as a, RedisAuthority(redis_server.link()) as b:
         on_b = Heard(b)
         assert a.listening and b.listening
         await asyncio.to_thread(redis_server.stop)
@@ -76,7 +77,7 @@ async def test_what_was_missed_while_redis_was_down_is_checked_again(
 async def test_a_subscription_that_hangs_is_given_up_and_resumed(
     redis_server: RedisServer,
 ) -> None:
-    async with RedisAuthority(redis_server.url) as b:
+    async with RedisAuthority(redis_server.link()) as b:
         on_b = Heard(b)
         await asyncio.sleep(SILENT_S + 2)  # idle but answering: kept
         assert b.listening and on_b.changes == []
@@ -94,7 +95,7 @@ async def test_a_sign_in_code_minted_on_one_process_works_once_on_any(
     redis_server: RedisServer,
 ) -> None:
     async with client(redis_server) as redis:
-        a, b = RedisSignInCodes(redis), RedisSignInCodes(redis)
+        a, b = RedisSignInCodes(redis, PREFIX), RedisSignInCodes(redis, PREFIX)
         code = await a.mint("u_ada")
         assert await b.redeem(code, "10.0.0.1") == "u_ada"
         for either in (a, b):
@@ -106,7 +107,7 @@ async def test_two_processes_redeeming_one_code_at_once_sign_in_once(
     redis_server: RedisServer,
 ) -> None:
     async with client(redis_server) as redis:
-        a, b = RedisSignInCodes(redis), RedisSignInCodes(redis)
+        a, b = RedisSignInCodes(redis, PREFIX), RedisSignInCodes(redis, PREFIX)
         code = await a.mint("u_ada")
         tries = [either.redeem(code, "10.0.0.1") for either in (a, b) * 5]
         results = await asyncio.gather(*tries, return_exceptions=True)
@@ -116,12 +117,12 @@ async def test_two_processes_redeeming_one_code_at_once_sign_in_once(
 
 async def test_codes_expire_and_each_user_keeps_their_newest(redis_server: RedisServer) -> None:
     async with client(redis_server) as redis:
-        short = RedisSignInCodes(redis, lifetime_s=0.2)
+        short = RedisSignInCodes(redis, PREFIX, lifetime_s=0.2)
         soon_gone = await short.mint("u_ada")
         await asyncio.sleep(0.3)
         with pytest.raises(Unauthorized):
             await short.redeem(soon_gone, "10.0.0.1")
-        a, b = RedisSignInCodes(redis), RedisSignInCodes(redis)
+        a, b = RedisSignInCodes(redis, PREFIX), RedisSignInCodes(redis, PREFIX)
         owners = await a.mint("u_owner")
         members = [await (a, b)[n % 2].mint("u_member") for n in range(MAX_OPEN_CODES_PER_USER + 5)]
         assert await b.redeem(owners, "10.0.0.2") == "u_owner"
@@ -133,7 +134,7 @@ async def test_codes_expire_and_each_user_keeps_their_newest(redis_server: Redis
 
 async def test_failed_sign_ins_add_up_across_processes(redis_server: RedisServer) -> None:
     async with client(redis_server) as redis:
-        a, b = RedisSignInCodes(redis), RedisSignInCodes(redis)
+        a, b = RedisSignInCodes(redis, PREFIX), RedisSignInCodes(redis, PREFIX)
         good = await a.mint("u_ada")
         for n in range(MAX_FAILURES):
             with pytest.raises(Unauthorized):
@@ -146,7 +147,7 @@ async def test_failed_sign_ins_add_up_across_processes(redis_server: RedisServer
 
 async def test_the_connection_rate_is_one_for_all_processes(redis_server: RedisServer) -> None:
     async with client(redis_server) as redis:
-        a, b = RedisConnectionRate(redis, 10), RedisConnectionRate(redis, 10)
+        a, b = RedisConnectionRate(redis, 10, PREFIX), RedisConnectionRate(redis, 10, PREFIX)
         for n in range(10):
             await (a, b)[n % 2].check("t_1")
         for either in (a, b):
@@ -162,8 +163,8 @@ async def test_documents_open_per_token_add_up_across_processes(
 ) -> None:
     async with (
         client(redis_server) as redis,
-        RedisOpenDocuments(redis, 2) as a,
-        RedisOpenDocuments(redis, 2) as b,
+        RedisOpenDocuments(redis, 2, PREFIX) as a,
+        RedisOpenDocuments(redis, 2, PREFIX) as b,
     ):
         async with a.hold("t_1"), b.hold("t_1"):
             for either in (a, b):
@@ -177,8 +178,8 @@ async def test_documents_open_per_token_add_up_across_processes(
 
 
 async def test_a_dead_process_s_documents_stop_counting(redis_server: RedisServer) -> None:
-    async with client(redis_server) as redis, RedisOpenDocuments(redis, 2) as a:
-        dying = RedisOpenDocuments(redis, 2)
+    async with client(redis_server) as redis, RedisOpenDocuments(redis, 2, PREFIX) as a:
+        dying = RedisOpenDocuments(redis, 2, PREFIX)
         await dying.__aenter__()
         async with dying.hold("t_1"), dying.hold("t_1"):
             with pytest.raises(RateLimited):

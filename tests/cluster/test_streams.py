@@ -47,7 +47,7 @@ def publish(redis: RedisServer, name: str, count: int, keep: int | None = None) 
 
 
 async def test_a_follower_gets_every_update_in_order(redis_server: RedisServer) -> None:
-    async with DocumentStreams(redis_server.url) as streams:
+    async with DocumentStreams(redis_server.link()) as streams:
         room = Recorder("doc")
         streams.follow(room, await streams.mark("doc"))
         publish(redis_server, "doc", 50)
@@ -63,7 +63,7 @@ async def test_a_follower_behind_the_trim_reloads(
 ) -> None:
     monkeypatch.setattr(documents, "MAX_LEN", 5)  # publishers trim streams to MAX_LEN
     publish(redis_server, "doc", 3)
-    async with DocumentStreams(redis_server.url) as streams:
+    async with DocumentStreams(redis_server.link()) as streams:
         room = Recorder("doc")
         streams.follow(room, await streams.mark("doc"))
         # Blocks the event loop: the reader cannot run until all are added and trimmed.

@@ -14,6 +14,8 @@ import redis
 
 from tests.support.parts import missing
 from tests.support.server_process import free_port
+from trace_sync.cluster.redis_link import RedisLink
+from trace_sync.settings import DEFAULT_REDIS_PREFIX
 
 
 @dataclass
@@ -47,6 +49,10 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+    def link(self, prefix: str = DEFAULT_REDIS_PREFIX) -> RedisLink:
+        """What a cluster on this server with keys and channels under ``prefix`` uses."""
+        return RedisLink(self.url, prefix)
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, socket_timeout=5)

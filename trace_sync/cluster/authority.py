@@ -2,7 +2,7 @@
 
 :meth:`RedisAuthority.publish` hands the change to this process's listeners
 first (it returns once they have acted, as :class:`LocalAuthority` does), then
-publishes it on ``trace:authority``; every other process's subscriber loop
+publishes it on ``<prefix>authority``; every other process's subscriber loop
 hands what it receives to its own listeners, in the order they subscribed
 (caches forget before sockets are checked again).
 
@@ -36,16 +36,15 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from trace_sync.cluster.cancelling import stop_if_cancelled
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.contract.errors import StoreError
 from trace_sync.services.authority import AuthorityChanged, Listener, LocalAuthority, Reason
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "trace:authority"
 #: Pause before subscribing or publishing again after Redis failed.
 RETRY_S = 0.5
 #: A subscription idle for a second pings Redis; this long unanswered, it is
@@ -57,10 +56,11 @@ EVERYTHING = AuthorityChanged(Reason.MISSED)
 
 
 class RedisAuthority:
-    """``async with RedisAuthority(url) as authority``: an ``Authority`` for a cluster."""
+    """``async with RedisAuthority(link) as authority``: an ``Authority`` for a cluster."""
 
-    def __init__(self, url: str) -> None:
-        self._redis = aioredis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    def __init__(self, link: RedisLink) -> None:
+        self._redis = link.open()
+        self._channel = link.name("authority")
         self._local = LocalAuthority()
         self._origin = secrets.token_hex(8)
         self.listening = False
@@ -101,7 +101,7 @@ class RedisAuthority:
 
     async def _send(self, change: AuthorityChanged) -> None:
         message = json.dumps({"from": self._origin, "change": change.to_json()})
-        await self._redis.publish(CHANNEL, message)
+        await self._redis.publish(self._channel, message)
 
     async def _resend(self) -> None:
         while True:
@@ -120,7 +120,7 @@ class RedisAuthority:
             stop_if_cancelled()
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self._channel)
                     await _confirmed(pubsub)
                     self.listening = True
                     self._subscribed.set()

@@ -1,7 +1,7 @@
 """Document updates between server processes: one Redis stream per document.
 
 The process an update enters through commits it to the update log (group
-commit) and only then appends it to ``trace:doc:<name>``; every other process
+commit) and only then appends it to ``<prefix>doc:<name>``; every other process
 with that room open applies it without storing it again. A process opening a
 room marks the stream's last id, loads from PostgreSQL, then reads from the
 mark: nothing is missed, and what comes twice is harmless (CRDT updates are
@@ -20,19 +20,16 @@ import logging
 import secrets
 from typing import Any
 
-import redis.asyncio as aioredis
 from pycrdt import merge_updates
 from redis.exceptions import RedisError
 
 from trace_sync.cluster.cancelling import stop_if_cancelled
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.contract.errors import StoreError
 from trace_sync.sync.store import Replica
 
 log = logging.getLogger(__name__)
 
-_STREAM = "trace:doc:{name}"
-#: Changes whenever Redis may have lost entries: a new value makes every process reload.
-EPOCH_KEY = "trace:epoch"
 #: Entries kept per stream (approximately): readers further behind reload instead.
 MAX_LEN = 10_000
 #: Longest a read waits for entries. A room opened meanwhile is read from its
@@ -55,12 +52,14 @@ _START = "0-0"
 
 
 class DocumentStreams:
-    """``async with DocumentStreams(url) as streams``; give it to ``Rooms.replicate``."""
+    """``async with DocumentStreams(link) as streams``; give it to ``Rooms.replicate``."""
 
-    def __init__(self, url: str) -> None:
-        self._redis = aioredis.from_url(
-            url, socket_timeout=CALL_TIMEOUT_S, socket_connect_timeout=CALL_TIMEOUT_S
-        )
+    def __init__(self, link: RedisLink) -> None:
+        self._redis = link.open(call_timeout_s=CALL_TIMEOUT_S, connect_timeout_s=CALL_TIMEOUT_S)
+        #: Each document's stream is this and its name.
+        self._streams = link.name("doc:")
+        #: Changes whenever Redis may have lost entries: a new value makes every process reload.
+        self._epoch_key = link.name("epoch")
         self._origin = secrets.token_hex(8).encode()
         self._rooms: dict[str, Replica] = {}
         self._since: dict[str, str] = {}
@@ -96,7 +95,7 @@ class DocumentStreams:
 
     async def mark(self, name: str) -> str:
         try:
-            last: Any = await self._redis.xrevrange(_key(name), count=1)
+            last: Any = await self._redis.xrevrange(self._key(name), count=1)
         except RedisError:
             log.warning("Redis unreachable: room opens unshared", extra={"doc": name})
             self._lost = True  # everything reloads once Redis answers
@@ -137,7 +136,7 @@ class DocumentStreams:
         async with self._redis.pipeline(transaction=False) as pipe:
             for name, update in updates:
                 fields: dict[str | bytes, bytes] = {"u": update, "p": self._origin}
-                pipe.xadd(_key(name), fields, maxlen=MAX_LEN, approximate=True)  # type: ignore[arg-type]
+                pipe.xadd(self._key(name), fields, maxlen=MAX_LEN, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
     async def _publish_rest(self) -> None:
@@ -150,7 +149,7 @@ class DocumentStreams:
             if rest:
                 await self._xadd(rest)
             if self._lost:
-                await self._redis.set(EPOCH_KEY, secrets.token_hex(8))
+                await self._redis.set(self._epoch_key, secrets.token_hex(8))
         except RedisError:
             log.warning("Redis unreachable at shutdown: %d updates not published", len(rest))
 
@@ -180,11 +179,11 @@ class DocumentStreams:
         """True when Redis may have lost entries since the last check."""
         if self._lost:
             self._lost = False
-            await self._redis.set(EPOCH_KEY, secrets.token_hex(8))
-        current: Any = await self._redis.get(EPOCH_KEY)
+            await self._redis.set(self._epoch_key, secrets.token_hex(8))
+        current: Any = await self._redis.get(self._epoch_key)
         if current is None:  # flushed or restarted empty
-            await self._redis.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
-            current = await self._redis.get(EPOCH_KEY)
+            await self._redis.set(self._epoch_key, secrets.token_hex(8), nx=True)
+            current = await self._redis.get(self._epoch_key)
         changed = self._epoch is not None and current != self._epoch
         self._epoch = current
         return changed
@@ -207,12 +206,12 @@ class DocumentStreams:
         if not self._since:
             await asyncio.sleep(BLOCK_MS / 1000)
             return
-        streams = {_key(name): since for name, since in self._since.items()}
+        streams = {self._key(name): since for name, since in self._since.items()}
         answer: Any = await self._redis.xread(streams, block=BLOCK_MS)  # type: ignore[arg-type]
         for key, entries in answer or []:
-            name = _id(key).removeprefix(_STREAM.format(name=""))
+            name = _id(key).removeprefix(self._streams)
             room, since = self._rooms.get(name), self._since.get(name)
-            if room is None or since is None or since != streams[_key(name)]:
+            if room is None or since is None or since != streams[self._key(name)]:
                 continue  # closed or reloaded meanwhile
             remote = [fields[b"u"] for _, fields in entries if fields.get(b"p") != self._origin]
             if remote:  # one transaction: one change for the room's hooks and its clients
@@ -231,9 +230,8 @@ class DocumentStreams:
             return False  # never trimmed
         return _order(_id(info["recorded-first-entry-id"])) > _order(since)
 
-
-def _key(name: str) -> str:
-    return _STREAM.format(name=name)
+    def _key(self, name: str) -> str:
+        return self._streams + name
 
 
 def _id(value: bytes | str) -> str:

@@ -1,4 +1,4 @@
-"""A Redis stream per server process: ``trace:inbox:<process>``.
+"""A Redis stream per server process: ``<prefix>inbox:<process>``.
 
 Any process posts to another's inbox (a JSON object per entry); the owner
 reads its own in order. An inbox nobody posts to for :data:`KEEP_S` goes,
@@ -16,7 +16,6 @@ import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
-_STREAM = "trace:inbox:{process}"
 #: Entries kept (approximately); far more than a process has in flight.
 MAX_LEN = 1_000
 #: How long an inbox outlives the last entry posted to it.
@@ -26,14 +25,15 @@ BLOCK_MS = 1_000
 
 
 class ProcessInbox:
-    def __init__(self, redis: aioredis.Redis, process: str) -> None:
+    def __init__(self, redis: aioredis.Redis, process: str, prefix: str) -> None:
         self._redis = redis
-        self._own = _key(process)
+        self._inboxes = prefix + "inbox:"
+        self._own = self._key(process)
         # A process's name is new each start: everything in its inbox is for it.
         self._since = "0-0"
 
     async def post(self, process: str, message: dict[str, Any]) -> None:
-        key = _key(process)
+        key = self._key(process)
         fields: dict[str | bytes, str] = {"m": json.dumps(message)}
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.xadd(key, fields, maxlen=MAX_LEN, approximate=True)  # type: ignore[arg-type]
@@ -53,6 +53,5 @@ class ProcessInbox:
                     log.warning("undecodable inbox entry", extra={"entry": self._since})
         return messages
 
-
-def _key(process: str) -> str:
-    return _STREAM.format(process=process)
+    def _key(self, process: str) -> str:
+        return self._inboxes + process

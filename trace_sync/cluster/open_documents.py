@@ -1,9 +1,9 @@
 """Documents open per token, counted across the processes of a cluster.
 
-Each token has a Redis hash ``trace:open:<token>``: one field per process,
+Each token has a Redis hash ``<prefix>open:<token>``: one field per process,
 holding how many documents that process has open with the token. A process
 that dies cannot take its counts back, so each process keeps a liveness key
-``trace:process:<id>`` alive (:data:`ALIVE_S`, renewed every :data:`BEAT_S`);
+``<prefix>process:<id>`` alive (:data:`ALIVE_S`, renewed every :data:`BEAT_S`);
 counting skips, and deletes, the fields of processes whose key has gone. A
 dead process's documents are counted for at most :data:`ALIVE_S`.
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 ALIVE_S = 15
 BEAT_S = 5.0
-_PROCESS = "trace:process:"
 
 # KEYS[1]: the token's hash; ARGV: this process's id, the limit, the prefix of
 # liveness keys. Returns 1 when counted, 0 at the limit.
@@ -62,12 +61,14 @@ class RedisOpenDocuments:
     """``async with RedisOpenDocuments(redis, limit) as open_documents``: a
     ``DocumentLimit`` shared by the processes of a cluster."""
 
-    def __init__(self, redis: Any, limit: int) -> None:
+    def __init__(self, redis: Any, limit: int, prefix: str) -> None:
         self._redis = redis
         self._limit = limit
         self._id = secrets.token_hex(8)
+        self._tokens = prefix + "open:"
+        self._processes = prefix + "process:"
         #: This process's liveness key: while it exists, its counts count.
-        self.alive_key = _PROCESS + self._id
+        self.alive_key = self._processes + self._id
         self._take = redis.register_script(_TAKE)
         self._give_back = redis.register_script(_GIVE_BACK)
         self._beat: asyncio.Task[None] | None = None
@@ -86,9 +87,9 @@ class RedisOpenDocuments:
 
     @asynccontextmanager
     async def hold(self, token_id: str) -> AsyncIterator[None]:
-        key = f"trace:open:{token_id}"
+        key = self._tokens + token_id
         try:
-            counted = await self._take(keys=[key], args=[self._id, self._limit, _PROCESS])
+            counted = await self._take(keys=[key], args=[self._id, self._limit, self._processes])
         except RedisError as exc:
             log.warning("Redis unreachable: open document not counted: %s", exc)
             counted = None

@@ -1,6 +1,6 @@
 """Presence (awareness) between server processes: Redis pub/sub, nothing stored.
 
-Each open room listens on ``trace:presence:doc:<name>``. What a local
+Each open room listens on ``<prefix>presence:doc:<name>``. What a local
 connection's presence relays is published there (``set``), and so is its
 leaving (``gone``); the other processes apply it as the presence of a
 connection of theirs, under the same rules, keyed by (process, connection).
@@ -10,7 +10,7 @@ process publishes all of its presence in the room and asks for the others'
 its own (``all``), which also drops what the receiver shows of it that is gone.
 Whichever of two processes subscribes last, one of them hears the other ask.
 
-Liveness: every process beats on ``trace:presence:beats`` each :data:`BEAT_S`
+Liveness: every process beats on ``<prefix>presence:beats`` each :data:`BEAT_S`
 and says ``bye`` when it shuts down. A process whose beats lapse for
 :data:`LAPSE_S` (killed, hung, or cut off from Redis) loses its presence on
 the others; when it is heard again they ask for it. Lapses are measured
@@ -38,7 +38,6 @@ import weakref
 from collections.abc import Hashable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -46,14 +45,13 @@ from redis.exceptions import ConnectionError as ConnectionLost
 from redis.exceptions import RedisError
 
 from trace_sync.cluster.cancelling import stop_if_cancelled
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.contract import sync_protocol as p
 from trace_sync.contract.errors import TraceError
 from trace_sync.sync.awareness import Identity, PresenceReplica
 
 log = logging.getLogger(__name__)
 
-_CHANNEL = "trace:presence:doc:{name}"
-_BEATS = "trace:presence:beats"
 #: How often each process says it is alive.
 BEAT_S = 1.0
 #: Silence after which a process's presence is dropped (three beats missed).
@@ -76,17 +74,19 @@ Owner = tuple[str, int]
 
 
 class PresenceChannel:
-    """``async with PresenceChannel(url) as presence``; give it to ``Rooms.share_presence``."""
+    """``async with PresenceChannel(link) as presence``; give it to ``Rooms.share_presence``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, link: RedisLink) -> None:
         # No retries inside the client: a failed publish is made good by the next
         # announcement, a failed listen by resubscribing, both without waiting.
-        self._redis = aioredis.from_url(
-            url,
+        self._redis = link.open(
+            call_timeout_s=CALL_TIMEOUT_S,
+            connect_timeout_s=CALL_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
-            socket_timeout=CALL_TIMEOUT_S,
-            socket_connect_timeout=CALL_TIMEOUT_S,
         )
+        #: Each room's channel is this and its name.
+        self._rooms_channel = link.name("presence:doc:")
+        self._beats = link.name("presence:beats")
         self._origin = secrets.token_hex(8)
         self._rooms: dict[str, PresenceReplica] = {}
         #: Rooms whose subscription changed since the listener last looked.
@@ -119,7 +119,7 @@ class PresenceChannel:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:  # the others drop our presence now rather than after a lapse
-            await asyncio.wait_for(self._redis.publish(_BEATS, self._body("bye")), RETRY_S)
+            await asyncio.wait_for(self._redis.publish(self._beats, self._body("bye")), RETRY_S)
         except (RedisError, TimeoutError):
             log.warning("Redis unreachable at shutdown: presence lapses on the others")
         await self._redis.aclose()
@@ -139,17 +139,17 @@ class PresenceChannel:
         self._rooms_changed = True
 
     def changed(self, name: str, owner: Hashable, identity: Identity, message: bytes) -> None:
-        self._send(_key(name), self._body("set", **self._part(owner, identity, message)))
+        self._send(self._key(name), self._body("set", **self._part(owner, identity, message)))
 
     def gone(self, name: str, owner: Hashable) -> None:
-        self._send(_key(name), self._body("gone", c=self._number(owner)))
+        self._send(self._key(name), self._body("gone", c=self._number(owner)))
 
     def _announce(self, name: str, *, ask: bool = False) -> None:
         """Publish all of this process's presence in ``name``; ``ask`` for the others'."""
         room = self._rooms.get(name)
         if room is not None:
             parts = [self._part(*local) for local in room.local_presence()]
-            self._send(_key(name), self._body("all", o=parts, ask=ask))
+            self._send(self._key(name), self._body("all", o=parts, ask=ask))
 
     def _ask(self, name: str) -> None:
         self._asking.discard(name)
@@ -194,7 +194,7 @@ class PresenceChannel:
 
     async def _beat(self) -> None:
         while True:
-            self._send(_BEATS, self._body("beat"))
+            self._send(self._beats, self._body("beat"))
             self._drop_lapsed()
             await asyncio.sleep(BEAT_S)
 
@@ -247,19 +247,19 @@ class PresenceChannel:
                 self._receive(channel, message["data"])
 
     async def _subscribe(self, pubsub: PubSub, subscribed: set[str]) -> set[str]:
-        wanted = {_key(name) for name in self._rooms} | {_BEATS}
+        wanted = {self._key(name) for name in self._rooms} | {self._beats}
         if wanted - subscribed:
             await pubsub.subscribe(*(wanted - subscribed))
         if subscribed - wanted:
             await pubsub.unsubscribe(*(subscribed - wanted))
         for name in list(self._asking):  # reopened while still subscribed
-            if _key(name) in subscribed & wanted:
+            if self._key(name) in subscribed & wanted:
                 self._ask(name)
         return wanted
 
     def _subscribed(self, channel: str) -> None:
         """Asks only now: answers to an earlier ask could pass the subscription."""
-        name = _name(channel)
+        name = self._name(channel)
         if name is not None and name in self._rooms:
             self._ask(name)
 
@@ -272,7 +272,7 @@ class PresenceChannel:
                     self._echo = time.monotonic()
                 return
             self._hear(origin)
-            name = _name(channel)
+            name = self._name(channel)
             if name is None:
                 if kind == "bye":
                     self._heard.pop(origin, None)
@@ -319,11 +319,9 @@ class PresenceChannel:
         self._remote[name].discard(owner)
         self._rooms[name].remove_remote_presence(owner)
 
+    def _key(self, name: str) -> str:
+        return self._rooms_channel + name
 
-def _key(name: str) -> str:
-    return _CHANNEL.format(name=name)
-
-
-def _name(channel: str) -> str | None:
-    prefix = _CHANNEL.format(name="")
-    return channel.removeprefix(prefix) if channel.startswith(prefix) else None
+    def _name(self, channel: str) -> str | None:
+        prefix = self._rooms_channel
+        return channel.removeprefix(prefix) if channel.startswith(prefix) else None

@@ -1,6 +1,6 @@
 """Which server process holds each bridge's connection: runtime → process, with an epoch.
 
-``trace:bridge:<runtime>`` holds ``"<process> <epoch>"``. A process claims the
+``<prefix>bridge:<runtime>`` holds ``"<process> <epoch>"``. A process claims the
 runtime when its bridge says hello there; the newest claim wins (its epoch is
 larger than any before it: the time of Redis in ms, made unique), and the
 process it replaced is told to close its link. The holder renews the entry
@@ -17,9 +17,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-_ENTRY = "trace:bridge:{runtime}"
-#: The last epoch handed out (epochs stay unique when two claims share a millisecond).
-_LAST_EPOCH = "trace:bridge-epoch"
 #: How often a process renews the entries it holds.
 TICK_S = 1.0
 #: How long an entry outlives its last renewal: a dead process's entries go then.
@@ -73,27 +70,30 @@ class Holder:
 class Registry:
     """The entries, as one process (``process``) reads and writes them."""
 
-    def __init__(self, redis: aioredis.Redis, process: str) -> None:
+    def __init__(self, redis: aioredis.Redis, process: str, prefix: str) -> None:
         self._redis = redis
         self.process = process
+        self._entries = prefix + "bridge:"
+        #: The last epoch handed out (epochs stay unique when two claims share a millisecond).
+        self._last_epoch = prefix + "bridge-epoch"
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._renew = redis.register_script(_RENEW)
 
     async def claim(self, runtime_id: str) -> tuple[Holder, Holder | None]:
         """This process holds the runtime now: the new entry, and the one it replaced."""
-        keys = [_key(runtime_id), _LAST_EPOCH]
+        keys = [self._key(runtime_id), self._last_epoch]
         answer: Any = await self._claim(keys=keys, args=[self.process, _ms(TTL_S)])
         mine = Holder(self.process, int(answer[0]))
         return mine, Holder.parse(answer[1]) if len(answer) > 1 else None
 
     async def release(self, runtime_id: str, epoch: int) -> None:
         """Remove the entry if it is still this process's claim ``epoch``."""
-        await self._release(keys=[_key(runtime_id)], args=[str(Holder(self.process, epoch))])
+        await self._release(keys=[self._key(runtime_id)], args=[str(Holder(self.process, epoch))])
 
     async def holder(self, runtime_id: str) -> Holder | None:
         """The live process holding the runtime, if any."""
-        value: Any = await self._redis.get(_key(runtime_id))
+        value: Any = await self._redis.get(self._key(runtime_id))
         return None if value is None else Holder.parse(value)
 
     async def renew(self, held: dict[str, int]) -> dict[str, int]:
@@ -102,13 +102,12 @@ class Registry:
         async with self._redis.pipeline(transaction=False) as pipe:
             for runtime_id, epoch in held.items():
                 args: list[str | int] = [str(Holder(self.process, epoch)), epoch, _ms(TTL_S)]
-                await self._renew(keys=[_key(runtime_id)], args=args, client=pipe)
+                await self._renew(keys=[self._key(runtime_id)], args=args, client=pipe)
             answers: list[Any] = await pipe.execute()
         return {rid: int(a) for rid, a in zip(held, answers, strict=True) if int(a)}
 
-
-def _key(runtime_id: str) -> str:
-    return _ENTRY.format(runtime=runtime_id)
+    def _key(self, runtime_id: str) -> str:
+        return self._entries + runtime_id
 
 
 def _ms(seconds: float) -> int:

@@ -12,7 +12,7 @@ bridge moved) and when no answer comes in time. A newer connection of a
 runtime on any process closes the older one (4409) wherever it is.
 
 This is the broker's :class:`~trace_sync.services.bridges.broker.Elsewhere`;
-``async with BridgeRelay(url) as relay``, then ``Broker(timeout, relay)``.
+``async with BridgeRelay(link) as relay``, then ``Broker(timeout, relay)``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import socket
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from trace_sync.cluster.cancelling import stop_if_cancelled
 from trace_sync.cluster.inbox import ProcessInbox
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.cluster.registry import TICK_S, Holder, Registry
 from trace_sync.contract.bridge_protocol import ServerMessage, Unknown, encode, parse_server_message
 from trace_sync.contract.errors import ERROR_BY_CODE, Conflict, StoreError, TraceError
@@ -57,13 +57,13 @@ class Here(Protocol):
 
 
 class BridgeRelay:
-    def __init__(self, url: str) -> None:
+    def __init__(self, link: RedisLink) -> None:
         # Bounded calls: a wedged connection fails (the asker gets a Conflict) and is
         # made again, instead of stalling commands or a shutdown.
-        self._redis = aioredis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        self._redis = link.open()
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._registry = Registry(self._redis, self.process)
-        self._inbox = ProcessInbox(self._redis, self.process)
+        self._registry = Registry(self._redis, self.process, link.prefix)
+        self._inbox = ProcessInbox(self._redis, self.process, link.prefix)
         self._here: Here | None = None
         #: Runtimes this process holds: runtime id -> epoch of its claim.
         self._held: dict[str, int] = {}

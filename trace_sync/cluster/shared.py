@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
 from trace_sync.cluster.authority import RedisAuthority
 from trace_sync.cluster.open_documents import RedisOpenDocuments
+from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.cluster.signin import RedisSignInCodes
 from trace_sync.cluster.windows import RedisConnectionRate
 from trace_sync.services.authority import Authority, LocalAuthority
@@ -36,17 +35,19 @@ class Shared:
 async def shared_state(settings: Settings) -> AsyncIterator[Shared]:
     per_minute = settings.limits.connections_per_minute
     per_token = settings.limits.max_documents_per_token
-    if not (settings.cluster and settings.redis_url):
+    link = RedisLink.of(settings)
+    if link is None:
         local = (ConnectionRate(per_minute), OpenDocuments(per_token))
         yield Shared(LocalAuthority(), SignInCodes(), *local)
         return
-    redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=10)
+    redis, prefix = link.open(), link.prefix
     try:
         async with (
-            RedisAuthority(settings.redis_url) as authority,
-            RedisOpenDocuments(redis, per_token) as open_documents,
+            RedisAuthority(link) as authority,
+            RedisOpenDocuments(redis, per_token, prefix) as open_documents,
         ):
-            signin, rate = RedisSignInCodes(redis), RedisConnectionRate(redis, per_minute)
+            signin = RedisSignInCodes(redis, prefix)
+            rate = RedisConnectionRate(redis, per_minute, prefix)
             yield Shared(authority, signin, rate, open_documents)
     finally:
         await redis.aclose()

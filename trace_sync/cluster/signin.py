@@ -27,35 +27,35 @@ from trace_sync.services.signin import (
     held_off,
 )
 
-_CODE = "trace:signin:code:"
-_USER = "trace:signin:user:"
-
 
 class RedisSignInCodes:
     """``SignInCodeStore`` in Redis."""
 
-    def __init__(self, redis: Any, lifetime_s: float = CODE_LIFETIME_S) -> None:
+    def __init__(self, redis: Any, prefix: str, lifetime_s: float = CODE_LIFETIME_S) -> None:
         self._redis = redis
+        self._codes = prefix + "signin:code:"
+        self._users = prefix + "signin:user:"
         self._lifetime_ms = int(lifetime_s * 1000)
-        self._failures = RedisWindow(redis, "trace:signin:failed:", MAX_FAILURES, FAILURE_WINDOW_S)
+        failed = prefix + "signin:failed:"
+        self._failures = RedisWindow(redis, failed, MAX_FAILURES, FAILURE_WINDOW_S)
 
     async def mint(self, user_id: str) -> str:
         code = new_code()
         key = digest(code).hex()
-        mine = _USER + user_id
+        mine = self._users + user_id
         # Scored by expiry in microseconds: codes minted one after another never
         # tie, so the oldest is the one dropped (ties would order by name).
         now_us = time.time_ns() // 1000
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(_CODE + key, user_id, px=self._lifetime_ms)
+                pipe.set(self._codes + key, user_id, px=self._lifetime_ms)
                 pipe.zremrangebyscore(mine, "-inf", now_us)
                 pipe.zadd(mine, {key: now_us + self._lifetime_ms * 1000})
                 pipe.pexpire(mine, self._lifetime_ms)
                 pipe.zrange(mine, 0, -(MAX_OPEN_CODES_PER_USER + 1))  # beyond the cap
                 *_, beyond = await pipe.execute()
             if beyond:
-                await self._redis.delete(*(_CODE + old.decode() for old in beyond))
+                await self._redis.delete(*(self._codes + old.decode() for old in beyond))
                 await self._redis.zrem(mine, *beyond)
         except RedisError as exc:
             raise _unreachable(exc) from exc
@@ -67,12 +67,12 @@ class RedisSignInCodes:
             if wait is not None:
                 raise held_off(whole_seconds(wait))
             key = digest(code).hex()
-            found: bytes | None = await self._redis.getdel(_CODE + key)
+            found: bytes | None = await self._redis.getdel(self._codes + key)
             if found is None:
                 await self._failures.add(client)
                 raise Unauthorized(USED_OR_EXPIRED)
             user_id = found.decode()
-            await self._redis.zrem(_USER + user_id, key)  # no longer open: not in the cap
+            await self._redis.zrem(self._users + user_id, key)  # no longer open: not in the cap
         except RedisError as exc:
             raise _unreachable(exc) from exc
         return user_id

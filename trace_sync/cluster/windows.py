@@ -75,9 +75,9 @@ class RedisConnectionRate:
     across all processes. With Redis out of reach it admits (and says so):
     sync goes on without Redis, and an outage must not lock everyone out."""
 
-    def __init__(self, redis: Any, per_minute: int) -> None:
+    def __init__(self, redis: Any, per_minute: int, prefix: str) -> None:
         self._per_minute = per_minute
-        self._window = RedisWindow(redis, "trace:rate:connect:", per_minute, WINDOW_S)
+        self._window = RedisWindow(redis, prefix + "rate:connect:", per_minute, WINDOW_S)
 
     async def check(self, token_id: str) -> None:
         try:
