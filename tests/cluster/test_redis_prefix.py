@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from tests.cluster.conftest import server_on
 from tests.cluster.test_authority import api, link_path
 from tests.cluster.test_documents import make_session, notes_url
@@ -21,15 +23,17 @@ from trace_sync.cluster.authority import RedisAuthority
 A, B = "trace-a:", "trace-b:"
 
 
-async def two_deployments(
+@pytest.fixture
+async def deployments(
     postgres: StoreTarget,
     other_postgres: StoreTarget,
-    redis: RedisServer,
+    redis_server: RedisServer,
     tmp_path: Path,
     servers: list[ServerProcess],
 ) -> tuple[ServerProcess, ServerProcess]:
-    a = server_on(postgres, tmp_path / "a", redis.url, A)
-    b = server_on(other_postgres, tmp_path / "b", redis.url, B)
+    """A server of deployment A and one of B, on their own schemas, one Redis."""
+    a = server_on(postgres, tmp_path / "a", redis_server.url, A)
+    b = server_on(other_postgres, tmp_path / "b", redis_server.url, B)
     servers += [a, b]
     await asyncio.gather(*(asyncio.to_thread(server.start) for server in (a, b)))
     return a, b
@@ -49,10 +53,9 @@ async def test_an_edit_in_one_deployment_never_reaches_the_other_on_the_same_red
     postgres: StoreTarget,
     other_postgres: StoreTarget,
     redis_server: RedisServer,
-    tmp_path: Path,
-    servers: list[ServerProcess],
+    deployments: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    a, b = await two_deployments(postgres, other_postgres, redis_server, tmp_path, servers)
+    a, b = deployments
     sid = await make_session(postgres)
     await make_session(other_postgres, sid)  # the same document name in both
     name = f"session/{sid}/notes"
@@ -76,13 +79,9 @@ async def test_an_edit_in_one_deployment_never_reaches_the_other_on_the_same_red
 
 
 async def test_a_sign_in_link_from_one_deployment_is_refused_by_the_other_and_left_unused(
-    postgres: StoreTarget,
-    other_postgres: StoreTarget,
-    redis_server: RedisServer,
-    tmp_path: Path,
-    servers: list[ServerProcess],
+    deployments: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    a, b = await two_deployments(postgres, other_postgres, redis_server, tmp_path, servers)
+    a, b = deployments
     async with api(a, a.token) as owner:
         link = link_path((await owner.post("/api/signin-links")).json()["url"])
     async with api(b) as browser_b, api(a) as browser_a:
