@@ -22,6 +22,7 @@ import pytest
 
 from adapters.hosts.sandbox import SandboxHost
 from tests.conftest import StoreTarget, eventually
+from tests.hosting.test_restart_matrix import PAIRWISE  # the same sample of the matrix
 from tests.hosting.test_restarts import alive
 from tests.hosts.conftest import need_bwrap
 from tests.hosts.test_sandbox_restarts import sandbox_pid, sandboxes_of
@@ -40,15 +41,6 @@ from tests.support.waiting_tools import (
     timeline,
 )
 from trace_sync.bridge.hosts import HostConfig
-
-PAIRWISE = [
-    (signal.SIGTERM, "claude_code", "postgresql"),
-    (signal.SIGKILL, "claude_code", "sqlite"),
-    (signal.SIGKILL, "codex", "postgresql"),
-    (signal.SIGTERM, "codex", "sqlite"),
-    (signal.SIGKILL, "acp", "postgresql"),
-    (signal.SIGTERM, "acp", "sqlite"),
-]
 
 
 @asynccontextmanager
