@@ -34,6 +34,8 @@ class Reach:
     destinations: list[dict[str, Any]] = field(default_factory=list)
     usage: list[UsageBar] = field(default_factory=list)
     budget: dict[str, Any] = field(default_factory=dict)
+    #: Which ``load_usage`` call is the latest; an older one answering later is dropped.
+    _asked: int = 0
 
     async def load_destinations(self) -> None:
         self.destinations = (await self.api.get(DESTINATIONS))["items"]
@@ -54,7 +56,14 @@ class Reach:
         await self.api.post(f"{DESTINATIONS}/{destination_id}/test")
 
     async def load_usage(self, workspace_id: str, by: Grouping) -> None:
+        """Usage and budget change together, so a redraw between the two answers
+        never shows one without the other, nor a grouping that was left."""
+        self._asked += 1
+        asked = self._asked
         totals = await self.api.all(f"/api/workspaces/{workspace_id}/usage", by=by)
+        budget = await self.api.get(f"/api/workspaces/{workspace_id}/budget")
+        if asked != self._asked:
+            return
         bars = [
             UsageBar(
                 t["label"], t["cost_usd"], t["input_tokens"] + t["output_tokens"], t["estimated"]
@@ -63,7 +72,7 @@ class Reach:
         ]
         # Days read left to right, oldest first; the rest biggest first.
         self.usage = list(reversed(bars)) if by == "day" else bars
-        self.budget = await self.api.get(f"/api/workspaces/{workspace_id}/budget")
+        self.budget = budget
 
     async def set_budget(
         self, workspace_id: str, usd: float | None, tokens: int | None, *, default: bool = False

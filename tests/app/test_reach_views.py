@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import flet as ft
 import flet_charts as fc
@@ -11,6 +13,7 @@ from tests.app.conftest import World
 from tests.app.headless import Headless
 from tests.conftest import eventually
 from tests.support.receiver import receiving
+from trace_app.reach import Reach
 from trace_app.ui.shell import Origin, ViewPlace
 
 
@@ -53,3 +56,31 @@ async def test_usage_is_charted_per_tool_and_the_owner_sets_the_workspace_cap(
         await app.type_into(app.find(ft.TextField, "Workspace cap, USD"), "5")
         await app.click(app.find(ft.Button, "Save caps"))
         await eventually(lambda: "Workspace: $5.00, spent $0.42" in app.text())
+
+
+class _SlowDays:
+    """An API whose daily totals answer only when let go; the rest answer at once."""
+
+    def __init__(self) -> None:
+        self.days_go = asyncio.Event()
+
+    async def all(self, path: str, by: str) -> list[dict[str, Any]]:
+        if by == "day":
+            await self.days_go.wait()
+        bar = {"label": by, "cost_usd": 1.0, "input_tokens": 1, "output_tokens": 1}
+        return [{**bar, "estimated": False}]
+
+    async def get(self, path: str) -> dict[str, Any]:
+        return {"cap": {"usd": None, "tokens": None}}
+
+
+async def test_usage_asked_for_earlier_and_answered_later_does_not_replace_the_newer() -> None:
+    api = _SlowDays()
+    reach = Reach(api)  # type: ignore[arg-type]
+    days = asyncio.create_task(reach.load_usage("w1", "day"))
+    await asyncio.sleep(0)
+    await reach.load_usage("w1", "tool")
+    assert [b.label for b in reach.usage] == ["tool"] and reach.budget
+    api.days_go.set()
+    await days
+    assert [b.label for b in reach.usage] == ["tool"]  # the person's last choice stays
