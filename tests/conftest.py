@@ -97,8 +97,13 @@ async def models() -> AsyncIterator[ModelServer]:
         yield server
 
 
-async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0) -> None:
-    """Await ``condition()`` (sync or async) until it is true; fail after ``within`` s."""
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]],
+    within: float = 10.0,
+    state: Callable[[], str] | None = None,
+) -> None:
+    """Await ``condition()`` (sync or async) until it is true; fail after ``within`` s,
+    saying ``state()`` (what the test saw instead) when given."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -108,7 +113,8 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]], within: fl
         if result:
             return
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
+            seen = f"; instead: {state()}" if state is not None else ""
+            raise AssertionError(f"condition not met within {within} s{seen}")
         await asyncio.sleep(0.01)
 
 

@@ -11,12 +11,15 @@ session stays idle through the loss of its bridge and its return.
 from __future__ import annotations
 
 import signal
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import StoreTarget, eventually
+from tests.hosting.conftest import IoView
 from tests.hosting.test_restarts import another_shell, bridged, start_shell
+from tests.support.bridge_process import BridgeProcess
 from tests.support.git import make_repo
 from tests.support.model_server import ModelServer, reply, text
 from tests.support.server_process import ServerProcess
@@ -129,7 +132,8 @@ async def test_a_tool_waiting_for_approval_resumes_by_itself_after_a_bridge_kill
             server.start()
         bridge.start()
         async with follow(server, f"session/{sid}/io") as io:
-            await eventually(lambda: bool(set(io.approvals()) - {first}), within=60)
+            stuck = partial(_where_it_stands, io, bridge, models, asked_before)
+            await eventually(lambda: bool(set(io.approvals()) - {first}), 60, stuck)
             [again] = io.approvals()  # the dead process's request is closed
             stale = await decide(server, sid, first)
             await reaches(server, sid, "waiting_approval")
@@ -152,3 +156,15 @@ async def test_a_tool_waiting_for_approval_resumes_by_itself_after_a_bridge_kill
     assert stale.status_code in (404, 409), stale.text  # never answerable once its bridge died
     assert "session.interrupted" in events or "runtime.lost" in events
     assert "session.resumed_after_restart" in events
+
+
+def _where_it_stands(io: IoView, bridge: BridgeProcess, models: ModelServer, asked: int) -> str:
+    """What a resume that did not ask again left behind, for the failure message."""
+    kinds = [
+        f"{e['kind']}:{str(e.get('text') or e.get('message') or '')[:80]}" for e in io.transcript()
+    ]
+    lines = bridge.output().splitlines()
+    return (
+        f"runtime {io.runtime()}; transcript {kinds[-5:]}; model asked "
+        f"{len(models.agent_requests) - asked} times since; bridge log {lines[-8:]}"
+    )
