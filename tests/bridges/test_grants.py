@@ -153,3 +153,22 @@ async def test_terminals_a_bridge_reports_as_events_are_closed_on_revoke(bed: Be
         await eventually(lambda: len(terminals.opened(creds.runtime_id)) == 1)
         await decide(bed, bed.owner, grant["id"], "revoke")
         await eventually(lambda: [m.terminal_id for m in got.of_type("terminal_close")] == ["tm_a"])
+
+
+async def test_a_member_lowered_to_viewer_loses_the_terminal_they_opened(bed: Bed) -> None:
+    creds = await bed.register(bed.owner)
+    async with bed.bridge(creds) as (link, recorder):
+        await link.wait_welcomed()
+        session = await bed.start(bed.owner)
+        grant = (await ask(bed, bed.member, creds.runtime_id, session_id=session.id)).json()
+        await decide(bed, bed.owner, grant["id"], "approve")
+        terminals = f"/api/sessions/{session.id}/terminals"
+        theirs = await bed.http.post(terminals, json={}, headers=bed.headers(bed.member))
+        assert theirs.status_code == 201
+        member = f"/api/workspaces/{bed.workspace_id}/members/{bed.member.id}"
+        lowered = await bed.http.patch(
+            member, json={"role": "viewer"}, headers=bed.headers(bed.owner)
+        )
+        assert lowered.status_code == 200, lowered.text
+        await eventually(lambda: len(recorder.of_type("terminal_close")) == 1)
+        assert recorder.of_type("terminal_close")[0].terminal_id == theirs.json()["terminal_id"]

@@ -17,6 +17,7 @@ import psutil
 
 from tests.bridges.conftest import FAST, Recorder
 from tests.cluster.conftest import server_on
+from tests.cluster.test_authority import add_member
 from tests.conftest import StoreTarget, eventually
 from tests.support.bridge_process import BridgeProcess
 from tests.support.git import make_repo
@@ -50,9 +51,7 @@ async def members(
 
 
 async def api(server: ServerProcess, method: str, path: str, **body: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        headers = {"Authorization": f"Bearer {server.token}"}
-        return await http.request(method, path, json=body or None, headers=headers)
+    return await api_as(server, server.token, method, path, **body)
 
 
 async def online(server: ServerProcess) -> set[str]:
@@ -196,3 +195,44 @@ async def test_a_bridge_on_a_killed_process_is_unavailable_within_seconds(
         assert "runtime unavailable" in typed.json()["error"]["message"]
         assert waited < 10  # the registry forgets a dead process in seconds, not at a timeout
         assert creds.runtime_id not in await online(a)
+
+
+async def test_a_grant_revoked_through_one_process_closes_the_terminal_held_on_the_other(
+    postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    """The member's terminal was opened through B, where the owner's bridge is; the
+    grant ends through A, which never heard of that terminal."""
+    a, b = await members(postgres, redis_server, tmp_path, servers)
+    _, mia = await add_member(a)
+    checkout = make_repo(tmp_path / "shop", branch="main")
+    with BridgeProcess(b.url, b.token, tmp_path / "bridge") as bridge:
+        creds = await credentials(bridge)
+        await eventually(lambda: _shown(a, creds.runtime_id), within=30)
+        sid = await start_shell(a, checkout, "echo hi")
+        await reaches(a, sid, "idle")
+        asked = await api_as(a, mia.token, "POST", f"/api/runtimes/{creds.runtime_id}/grants",
+                             capabilities=["terminal"], session_id=sid)  # fmt: skip
+        grant = f"/api/grants/{asked.json()['id']}"
+        assert (await api(a, "POST", f"{grant}/approve")).status_code == 200
+        opened = await api_as(b, mia.token, "POST", f"/api/sessions/{sid}/terminals")
+        assert opened.status_code == 201, opened.text
+        tid = opened.json()["terminal_id"]
+        async with follow(a, f"session/{sid}/io") as io:
+            await eventually(lambda: _state(io.terminals(), tid) == "running", within=30)
+            assert (await api(a, "POST", f"{grant}/revoke")).status_code == 200
+            await eventually(lambda: _state(io.terminals(), tid) != "running", within=10)
+        typed = await api_as(b, mia.token, "POST", f"/api/sessions/{sid}/terminals/{tid}/input",
+                             data="ls\r")  # fmt: skip
+        assert typed.status_code == 403, typed.text
+
+
+async def api_as(
+    server: ServerProcess, token: str, method: str, path: str, **body: Any
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        return await http.request(method, path, json=body or None, headers=headers)
+
+
+def _state(terminals: dict[str, dict[str, Any]], tid: str) -> str | None:
+    return terminals.get(tid, {}).get("state")

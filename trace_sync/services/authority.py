@@ -31,6 +31,8 @@ class Reason(StrEnum):
     TOKEN = "token"
     SESSION_ACCESS = "session_access"
     PLACEMENT = "placement"
+    #: A bridge grant ended (revoked, expired): its holder's terminals are checked again.
+    GRANT = "grant"
     #: Changes may have been missed (another process's could not reach this one):
     #: sent with no ids, so every cache forgets and every connection is checked again.
     MISSED = "missed"

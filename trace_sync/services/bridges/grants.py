@@ -4,12 +4,13 @@ Anyone who shares a workspace with a runtime's owner may ask for access
 (capabilities ``session`` and ``terminal``, for one session or all, until an
 optional expiry); only the owner decides. Every step is an event on the
 timeline of the workspaces involved. When a grant ends (revoked, expired),
-``on_withdrawn`` closes the terminals its holder opened on that runtime.
+an authority change names its holder, so that every server process closes
+the terminals it knows the holder opened and may no longer use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from trace_sync.auth.principal import Principal
@@ -17,21 +18,21 @@ from trace_sync.contract.errors import Conflict, Forbidden, InvalidInput, NotFou
 from trace_sync.docs import typed
 from trace_sync.docs.layouts import WORKSPACE
 from trace_sync.services.access import visible_session
+from trace_sync.services.authority import Authority, AuthorityChanged, Reason
 from trace_sync.services.documents import SERVICES, Documents, event, workspace_doc
 from trace_sync.store import Store
 from trace_sync.store.records import Capability, Grant, GrantState, RuntimeRecord
 
 #: Who ``grant.expired`` events name as their actor.
 SERVER_ACTOR = "trace"
-Withdrawn = Callable[[Grant], Awaitable[None]]
 _OPEN = (GrantState.PENDING, GrantState.APPROVED)
 
 
 class GrantService:
-    def __init__(self, store: Store, documents: Documents, on_withdrawn: Withdrawn) -> None:
+    def __init__(self, store: Store, documents: Documents, authority: Authority) -> None:
         self._store = store
         self._documents = documents
-        self._on_withdrawn = on_withdrawn
+        self._authority = authority
 
     async def request(
         self,
@@ -88,7 +89,7 @@ class GrantService:
                 continue  # decided meanwhile by its owner
             runtime = await self._store.runtimes.get(grant.runtime_id)
             await self._announce(grant, runtime, "grant.expired", SERVER_ACTOR)
-            await self._on_withdrawn(grant)
+            await self._withdrawn(grant)
             ended.append(grant)
         return ended
 
@@ -104,8 +105,11 @@ class GrantService:
         grant = await self._store.grants.decide(grant_id, state, by=actor.user_id, expect=expect)
         await self._announce(grant, runtime, f"grant.{state.value}", actor.user_id)
         if state is GrantState.REVOKED:
-            await self._on_withdrawn(grant)
+            await self._withdrawn(grant)
         return grant
+
+    async def _withdrawn(self, grant: Grant) -> None:
+        await self._authority.publish(AuthorityChanged(Reason.GRANT, user_id=grant.grantee_id))
 
     async def _visible_runtime(self, actor: Principal, runtime_id: str) -> RuntimeRecord:
         """The runtime, if its owner shares a workspace with the actor (else not found)."""

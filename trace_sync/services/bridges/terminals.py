@@ -7,7 +7,10 @@ session, has a writing role, and owns the session's runtime or holds an
 approved, unexpired grant with ``terminal`` for that session (or all).
 
 The server remembers who opened each terminal (rebuilt from the bridge's
-hello after a restart) so that ending a grant closes its holder's terminals.
+hello after a restart) so that, when authority changes (a grant ends, a role
+or membership changes, on any process of a cluster), each process closes the
+terminals it knows whose opener may no longer use them: the bridge's process
+knows all of its bridge's terminals.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from trace_sync.contract.bridge_protocol import (
     TerminalOpen,
     TerminalResize,
 )
-from trace_sync.contract.errors import Conflict, Forbidden
+from trace_sync.contract.errors import Conflict, Forbidden, NotFound
 from trace_sync.services.access import require_writer, visible_session
+from trace_sync.services.authority import AuthorityChanged
 from trace_sync.services.bridges.broker import Broker
 from trace_sync.services.bridges.grants import may_use
 from trace_sync.store import Store
 from trace_sync.store.ids import new_id
-from trace_sync.store.records import Capability, Grant, SessionRow
+from trace_sync.store.records import Capability, SessionRow
 
 #: Bridge events that end a terminal.
 _ENDED = {"terminal.closed", "terminal.exited"}
@@ -94,23 +98,31 @@ class TerminalService:
         """The terminals known to be open on a runtime."""
         return [t for t in self._open.values() if t.runtime_id == runtime_id]
 
-    # -- grants --------------------------------------------------------------------------
+    # -- authority ----------------------------------------------------------------------
 
-    async def withdrawn(self, grant: Grant) -> None:
-        """A grant ended: close its holder's terminals it no longer covers."""
-        runtime = await self._store.runtimes.get(grant.runtime_id)
-        for terminal in self.opened(grant.runtime_id):
-            if terminal.opened_by != grant.grantee_id:
+    async def changed(self, change: AuthorityChanged) -> None:
+        """Close the terminals whose opener ``change`` may concern and who may no
+        longer use them (a grant that ended, a role lowered, a member removed)."""
+        for terminal in list(self._open.values()):
+            opener = terminal.opened_by
+            if opener is None or not change.may_affect(opener, "", terminal.session_id):
                 continue
-            if await may_use(
-                self._store, grant.grantee_id, runtime, Capability.TERMINAL, terminal.session_id
-            ):
-                continue  # another grant still covers it
+            if await self._still_allowed(terminal):
+                continue
             message = TerminalClose(
                 session_id=terminal.session_id, terminal_id=terminal.terminal_id
             )
-            await self._broker.offer(grant.runtime_id, message)
+            await self._broker.offer(terminal.runtime_id, message)
             self._open.pop((terminal.session_id, terminal.terminal_id), None)
+
+    async def _still_allowed(self, terminal: OpenTerminal) -> bool:
+        assert terminal.opened_by is not None
+        opener = Principal(user_id=terminal.opened_by, user_name="", token_id="")
+        try:
+            await self._allowed(opener, terminal.session_id, "typing into a terminal")
+        except (Conflict, Forbidden, NotFound):
+            return False
+        return True
 
     # -- the bridge's side --------------------------------------------------------------
 

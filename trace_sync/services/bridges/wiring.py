@@ -58,7 +58,7 @@ class BridgeServices:
         sessions: SessionHooks,
         settings: Settings,
         *,
-        authority: Authority | None = None,
+        authority: Authority,
         leader: Leadership | None = None,
         elsewhere: Elsewhere | None = None,
     ) -> None:
@@ -73,7 +73,8 @@ class BridgeServices:
             self.hosts.add(settings.cloud_host, load_host(settings.cloud_host, config))
         index = RuntimeIndex(store, documents)
         self.terminals = TerminalService(store, broker)
-        self.grants = GrantService(store, documents, on_withdrawn=self.terminals.withdrawn)
+        self.grants = GrantService(store, documents, authority)
+        self._authority = authority
         self.runtimes = RuntimeService(
             store, accounts, index, broker, sessions, timings, shared=settings.cluster
         )
@@ -107,6 +108,7 @@ class BridgeServices:
         if not self._cluster:  # a member starting must not watch others' bridges
             self.runtimes.watch_from_start(await self.runtimes.live_runtimes())
         self._watcher = asyncio.create_task(self._watch(), name="bridge-leases")
+        self._unsubscribe = self._authority.subscribe(self.terminals.changed)
         return self
 
     async def __aexit__(
@@ -115,6 +117,7 @@ class BridgeServices:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._unsubscribe()
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
