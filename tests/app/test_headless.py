@@ -224,3 +224,19 @@ async def test_an_interrupted_session_says_why_and_offers_to_run_again(world: Wo
         await eventually(lambda: f"Interrupted: {why}" in app.text())
         buttons = [c.content for c in app.controls() if isinstance(c, ft.OutlinedButton)]
         assert "Run again" in buttons and "Resume" in buttons
+
+
+async def test_an_answer_tapped_while_the_transcript_streams_is_not_lost(world: World) -> None:
+    """The button a person aims at stays the same control while other entries change."""
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        world.runtime.ask("Which database should the migration target?", ["PostgreSQL", "SQLite"])
+        await world.runtime.io.flush()
+        await eventually(lambda: "SQLite" in app.text())
+        aimed_at = app.find(ft.Button, "SQLite")
+        world.runtime.stream(" and more")  # another entry changes: the view is drawn again
+        await world.runtime.io.flush()
+        await eventually(lambda: "and more" in app.text())
+        await app.click(aimed_at)
+        answer = await seed.decided(world.live.url, world.hosted, world.live.token, "req-2")
+        assert (answer["behavior"], answer["answer"]) == ("answer", "SQLite")

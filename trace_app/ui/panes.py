@@ -72,6 +72,10 @@ class Panes:
         #: control on the next redraw, so a tap on its button between press and release
         #: is not lost to a new button (the pane redraws as the transcript streams).
         self.cards: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
+        #: Transcript items as last drawn, by id, with what they were drawn from: an
+        #: item is made again only when that changes, so a tap on its button or an
+        #: opened tool call survives the redraws of everything else (a heartbeat).
+        self.drawn: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
         self.decisions: dict[str, e.Decision] = {}
         #: Requests the tool still waits on (a decision on one has not reached it yet).
         self.open_requests: set[str] = set()
@@ -143,9 +147,19 @@ class Panes:
         self.files.refresh(state.files, state.comments, phone)
 
     def _draw_transcript(self, state: SessionState) -> None:
-        self.transcript.controls = [self._item(i) for i in state.items] or [
-            w.muted("Nothing in the transcript yet.", 14)
-        ]
+        drawn: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
+        controls: list[ft.Control] = []
+        for item in state.items:
+            rid = item.request_id
+            decision = self.decisions.get(rid) if rid else None
+            shows = (item, decision, rid in self.open_requests, self.live, self._may_write())
+            known = self.drawn.get(item.id)
+            if known is None or known[0] != shows or item.id in drawn:  # (ids repeated: made anew)
+                known = (shows, self._item(item))
+            drawn[item.id] = known
+            controls.append(known[1])
+        self.drawn = drawn
+        self.transcript.controls = controls or [w.muted("Nothing in the transcript yet.", 14)]
 
     def _draw_draft(self, state: SessionState) -> None:
         self.shared_draft.show(state.draft)
