@@ -392,8 +392,9 @@ class RuntimeState(Entry):
 
 class BranchStatus(Entry):
     """Where the session branch stands (``io`` root ``branch``), written by the
-    runtime after every push, update, merge and turn. Counts are commits; the
-    remote's are as of the last push or fetch (the runtime never polls it)."""
+    runtime after every push, fetch, update, merge and turn. Counts are commits;
+    the remote's are as of the last push or fetch (once when the session opens,
+    then when a writer asks: the runtime never polls it)."""
 
     branch: str
     base: str
