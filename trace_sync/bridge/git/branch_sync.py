@@ -131,14 +131,17 @@ def _fetch(tree: Worktree, timeout: float) -> None:
     remote = remote_of(tree)
     if remote is None:
         raise Conflict(f"the repo at {tree.checkout} has no remote to fetch from")
+    tracking = f"refs/remotes/{remote}/{tree.branch}"
+    seen = rev(tree.checkout, tracking)
     heads = [f"refs/heads/{name}" for name in dict.fromkeys([tree.branch, tree.base])]
     listed = _from_remote(tree, remote, timeout, "ls-remote", "--heads", remote, *heads)
     found = {line.split()[1] for line in listed.splitlines() if line.strip()}
     specs = [f"+{ref}:refs/remotes/{remote}/{ref.removeprefix('refs/heads/')}" for ref in found]
     if specs:
         _from_remote(tree, remote, timeout, "fetch", "--quiet", "--no-tags", remote, *specs)
-    if f"refs/heads/{tree.branch}" not in found:  # gone from the remote (or never there)
-        git(tree.checkout, "update-ref", "-d", f"refs/remotes/{remote}/{tree.branch}")
+    if seen is not None and f"refs/heads/{tree.branch}" not in found:
+        # Gone from the remote; a push made meanwhile (from a terminal) keeps its ref.
+        git(tree.checkout, "update-ref", "-d", tracking, seen, ok=(0, 1, 128))
 
 
 def _from_remote(tree: Worktree, remote: str, timeout: float, *args: str) -> str:

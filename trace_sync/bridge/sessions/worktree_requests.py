@@ -29,6 +29,9 @@ from trace_sync.contract.errors import Conflict, InvalidInput, TraceError
 
 log = logging.getLogger(__name__)
 
+#: What moves or reads the branch against its remote and base: one at a time, so
+#: a fetch never counts against a tracking ref a push is rewriting.
+BRANCH_OPS = {"merge", "push", "fetch", "commit", "update"}
 MAX_LABEL = 200
 #: The look at the remote when a session opens waits at most this long: it is
 #: only there to freshen the figures after a restart.
@@ -55,6 +58,7 @@ class WorktreeRequests:
         self._title = title
         #: The session's tool's: whether a restore can bring its conversation back too.
         self._capabilities = capabilities
+        self._branch_lock = asyncio.Lock()
 
     async def answer(self, op: str, args: dict[str, Any]) -> Any:
         handler = {
@@ -73,7 +77,10 @@ class WorktreeRequests:
         tree = self._tree()
         if not tree.path.is_dir():
             raise Conflict(f"session {self._sid} is archived: restore it first")
-        return await handler(tree, args)
+        if op not in BRANCH_OPS:
+            return await handler(tree, args)
+        async with self._branch_lock:
+            return await handler(tree, args)
 
     async def checkpoint(self, tree: Worktree, args: dict[str, Any]) -> Any:
         label = _text(args, "label", default="")[:MAX_LABEL]
@@ -135,12 +142,14 @@ class WorktreeRequests:
         now; a remote out of reach is logged and left for a person to try again."""
         if await asyncio.to_thread(remote_of, tree) is None:
             return
-        try:
-            await fetch(tree, timeout=OPENING_FETCH_S)
-        except TraceError as exc:
-            log.info("the remote was not fetched", extra={"session": self._sid, "error": str(exc)})
-            return
-        await self.refresh_branch(tree)
+        async with self._branch_lock:
+            try:
+                await fetch(tree, timeout=OPENING_FETCH_S)
+            except TraceError as exc:
+                why = {"session": self._sid, "error": str(exc)}
+                log.info("the remote was not fetched", extra=why)
+                return
+            await self.refresh_branch(tree)
 
     async def update(self, tree: Worktree, args: dict[str, Any]) -> Any:
         mode = _text(args, "mode", default="merge")
