@@ -5,6 +5,7 @@ branch and to its base show as commits behind, after ``trace session fetch``
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from tests.conftest import eventually
@@ -49,13 +50,16 @@ async def test_a_fetch_shows_a_teammates_pushes_as_commits_behind(
         await eventually(lambda: dict(io.root("branch")).get("pushed") is True)
         before = dict(io.root("branch"))
         assert (before["behind_remote"], before["behind_base"]) == (0, 0)  # nobody looked yet
+        began = time.monotonic()
         done = await asyncio.to_thread(trace_cli, hosting, "session", "fetch", sid)
+        took = time.monotonic() - began
         assert done.returncode == 0, done.stderr
         assert "1 ahead, 1 behind main" in done.stdout and "0 ahead, 2 behind origin" in done.stdout
         await eventually(lambda: dict(io.root("branch")).get("behind_remote") == 2)
         status = dict(io.root("branch"))
     assert (status["behind_base"], status["ahead_remote"]) == (1, 0)
     assert status["checked_at"] > before["checked_at"]
+    print(f"\ntrace session fetch over file:// (CLI process included): {took * 1000:.0f} ms")
     # The update brings in the base as the remote has it, so the figure was not a promise only.
     updated = await hosting.api("POST", f"/api/sessions/{sid}/update")
     assert updated.json()["updated"] is True, updated.text
@@ -76,6 +80,7 @@ async def test_an_unreachable_remote_says_so_and_keeps_the_figures(
         refused = await hosting.api("POST", f"/api/sessions/{sid}/fetch")
         assert refused.status_code == 409 and "could not reach origin" in refused.text
         assert "s3cret-token" not in refused.text
+        print(f"\nunreachable: {refused.json()['error']['message']}")
         done = await asyncio.to_thread(trace_cli, hosting, "session", "fetch", sid)
         assert done.returncode != 0 and "could not reach origin" in done.stderr
         assert "Traceback" not in done.stderr
