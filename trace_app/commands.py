@@ -60,6 +60,10 @@ def push(sid: str) -> ApiCommand:
     return ApiCommand("POST", f"/api/sessions/{sid}/push", None, "push the branch", sid)
 
 
+def fetch(sid: str) -> ApiCommand:
+    return ApiCommand("POST", f"/api/sessions/{sid}/fetch", None, "check the remote", sid)
+
+
 def update(sid: str, hand_off: bool = False) -> ApiCommand:
     body = {"hand_off": hand_off}
     return ApiCommand("POST", f"/api/sessions/{sid}/update", body, "update from base", sid)

@@ -60,6 +60,10 @@ class SessionListRow:
     lines_removed: int = 0
     #: Why a starting session has no runtime yet (None: it is not waiting for one).
     waiting_reason: str | None = None
+    #: Its pull request: number, state (open, merged, closed) and checks in one word.
+    pr_number: int | None = None
+    pr_state: str | None = None
+    pr_checks: str | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -134,6 +138,19 @@ def diff_stat(row: SessionListRow) -> str:
     return f"+{row.lines_added}\u00a0−{row.lines_removed}"
 
 
+#: How a pull request's checks read in a list row.
+CHECKS_SAID = {"success": "checks passed", "failure": "checks failed", "pending": "checks running"}
+
+
+def pull_chip(row: SessionListRow) -> str:
+    """``PR #12 open`` (`` · checks failed`` when it has checks), or "" without one."""
+    if row.pr_number is None:
+        return ""
+    said = f"PR #{row.pr_number} {row.pr_state or ''}".rstrip()
+    checks = CHECKS_SAID.get(row.pr_checks or "")
+    return f"{said} · {checks}" if checks else said
+
+
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -188,6 +205,9 @@ def _from_summary(sid: str, s: e.SessionSummary, private: bool) -> SessionListRo
         s.lines_added,
         s.lines_removed,
         s.waiting_reason,
+        s.pr_number,
+        s.pr_state,
+        s.pr_checks,
     )
 
 
@@ -207,4 +227,7 @@ def _from_api(s: dict[str, Any]) -> SessionListRow:
         str(s.get("permission_mode") or "ask"),
         int(s.get("lines_added") or 0),
         int(s.get("lines_removed") or 0),
+        pr_number=s.get("pr_number"),
+        pr_state=s.get("pr_state"),
+        pr_checks=s.get("pr_checks"),
     )

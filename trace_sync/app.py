@@ -356,7 +356,9 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
         action_links=links,
         budgets=budgets,
         secrets=secrets,
-        forges=ForgeService(store, documents, bridges.worktrees, secrets),
+        forges=ForgeService(
+            store, documents, bridges.worktrees, secrets, sessions.report_pull_request
+        ),
         previews=preview,
     )
 

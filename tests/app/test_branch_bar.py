@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import flet as ft
+
+from tests.app import seed
+from tests.app.conftest import World
+from tests.app.headless import Headless
+from tests.app.test_headless import opened, origin
+from tests.conftest import eventually
 from trace_app.ui.branch_bar import outcome, pull_line, standing
 from trace_sync.docs import entries as e
+from trace_sync.docs import typed
+from trace_sync.docs.layouts import SESSION_IO
 
 
 def test_a_branch_never_pushed_and_one_with_no_remote_say_so() -> None:
@@ -37,3 +46,22 @@ def test_a_merge_that_stopped_names_its_conflicts() -> None:
         payload={"conflicts": ["a.py", "b.py"]},
     )  # fmt: skip
     assert outcome(stopped) == "Merge stopped: conflicts in a.py, b.py"
+
+
+async def test_the_bar_shows_what_the_remote_had_when_checked_and_checks_again(
+    world: World,
+) -> None:
+    async with Headless(origin(world)) as app:
+        await opened(app, world)
+        await app.click(app.find(ft.Chip, "files (2)"), "select")
+        checked = datetime.now(UTC) - timedelta(minutes=3, seconds=5)
+        fetched = seed.BRANCH.model_copy(
+            update={"ahead_remote": 0, "behind_remote": 2, "checked_at": checked}
+        )
+        typed.put_fields(world.runtime.io.doc, SESSION_IO, "branch", fetched, origin=seed.ORIGIN)
+        await world.runtime.flush()
+        shown = "3 ahead, 1 behind main · origin: 0 to push, 2 to pull · checked 3 min ago"
+        await eventually(lambda: shown in app.text())
+        await app.click(app.find(ft.OutlinedButton, "Check the remote"))
+        # The scripted runtime answers no git requests: the server's refusal comes back.
+        await eventually(lambda: "check the remote failed" in app.text())

@@ -17,6 +17,7 @@ from trace_app.ui.new_session_view import PADDING
 from trace_app.ui.sessions_view import TOOL_ICONS
 from trace_app.ui.shell import Origin
 from trace_app.workspace_state import SessionListRow, ago
+from trace_sync.docs import entries as e
 
 
 def origin(world: World) -> Origin:
@@ -209,3 +210,31 @@ async def test_cost_moves_while_a_turn_runs(world: World) -> None:
             seed.typed.root_of(io, seed.SESSION_IO, "usage")["cost_usd"] = 0.57
         await world.runtime.io.flush()
         await eventually(lambda: "$0.57" in row_subtitle(app, world.hosted), within=20)
+
+
+def pull_chip_text(app: Headless, sid: str) -> str:
+    try:
+        return tagged_text(app, f"pr-{sid}")
+    except LookupError:
+        return ""
+
+
+async def test_a_row_shows_its_pull_request_and_its_state(world: World) -> None:
+    hosted, other = world.hosted, world.seeded.sessions["Fix flaky CI"]
+    pr = e.PullRequestEntry(
+        forge="github",
+        number=12,
+        url="https://github.com/acme/shop/pull/12",
+        state="open",
+        checks=[{"name": "ci", "state": "failure"}, {"name": "lint", "state": "success"}],
+    )
+    async with Headless(origin(world)) as app:
+        await eventually(lambda: "Add email to users" in app.text())
+        assert pull_chip_text(app, hosted) == ""  # none yet: no chip
+        await world.live.ctx.sessions.report_pull_request(hosted, pr)
+        await eventually(lambda: "PR #12 open · checks failed" in pull_chip_text(app, hosted))
+        merged = pr.model_copy(update={"state": "merged", "checks": []})
+        await world.live.ctx.sessions.report_pull_request(hosted, merged)
+        await eventually(lambda: "PR #12 merged" in pull_chip_text(app, hosted))
+        assert "checks" not in pull_chip_text(app, hosted)
+        assert pull_chip_text(app, other) == ""

@@ -3,6 +3,8 @@ HTTP), updated from its base by merge or rebase, its standing counted."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.support.git import commit_all, git, write
 from tests.support.git_http import git_http_server
-from trace_sync.bridge.git.branch_sync import branch_status, push, update
+from trace_sync.bridge.git.branch_sync import branch_status, fetch, push, update
 from trace_sync.bridge.git.worktrees import Worktree
 from trace_sync.contract.errors import Conflict
 
@@ -111,3 +113,21 @@ async def test_update_can_leave_conflicts_for_the_tool(
     assert (await branch_status(tree)).conflicts == ["notes.txt"]
     with pytest.raises(Conflict, match="conflicts to resolve first"):
         await update(tree, mode, "again")  # type: ignore[arg-type]
+
+
+async def test_a_fetch_of_a_remote_that_never_answers_gives_up_in_time(
+    tree: Worktree, checkout: Path
+) -> None:
+    """A remote that accepts the connection and then says nothing (a dead proxy) does
+    not hold the session: the fetch is killed at its timeout and says so."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        git(checkout, "remote", "add", "origin", f"http://127.0.0.1:{port}/proj.git")
+        began = time.monotonic()
+        with pytest.raises(Conflict, match="could not reach origin"):
+            await fetch(tree, timeout=1.5)
+        took = time.monotonic() - began
+    assert took < 10, f"the fetch took {took:.1f} s"
+    print(f"\nsilent remote: fetch gave up after {took:.1f} s")

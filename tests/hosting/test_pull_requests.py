@@ -22,7 +22,7 @@ from tests.hosting.test_worktrees import idle_session
 from tests.support.git import git
 from tests.support.git_http import git_http_server
 from tests.support.scripted_forges import ScriptedForge, scripted_forge
-from trace_sync.docs.layouts import SESSION
+from trace_sync.docs.layouts import SESSION, WORKSPACE
 from trace_sync.docs.typed import root_of
 
 TOKEN = "forge-token-1234567890"
@@ -139,3 +139,39 @@ async def test_the_cli_sets_the_token_from_stdin_and_opens_and_shows_a_pull_requ
         assert opened.returncode == 0 and "#1 open: Ship it" in opened.stdout, opened.stderr
         shown = await asyncio.to_thread(cli, hosting, "session", "pr", sid)
         assert "review  rita: approved" in shown.stdout and "check   ci: success" in shown.stdout
+
+
+async def test_the_session_list_shows_the_pull_request_and_its_state(
+    hosting: Hosting, remote: Remote
+) -> None:
+    wid = hosting.bed.workspace_id
+    with scripted_forge("github", TOKEN, remote.bare) as forge:
+        await declare(hosting, forge, remote, TOKEN)
+        sid = await idle_session(hosting, title="Ship the list")
+        other = await idle_session(hosting, title="No pull request")
+        opened = await hosting.api("POST", f"/api/sessions/{sid}/pull-request")
+        assert opened.status_code == 201, opened.text
+        n = opened.json()["number"]
+        listed = await listed_rows(hosting)
+        assert (listed[sid]["pr_number"], listed[sid]["pr_state"]) == (n, "open")
+        assert listed[other]["pr_number"] is None
+        await hosting.api("GET", f"/api/sessions/{sid}/pull-request")  # its checks, looked at
+        table = await asyncio.to_thread(cli, hosting, "session", "list", "--workspace", wid)
+        [row] = [line for line in table.stdout.splitlines() if line.startswith(sid)]
+        assert f"#{n} open (checks: success)" in row, table.stdout
+        merged = await hosting.api("POST", f"/api/sessions/{sid}/pull-request/merge")
+        assert merged.status_code == 200, merged.text
+    assert (await listed_rows(hosting))[sid]["pr_state"] == "merged"
+    args = ("session", "list", "--workspace", wid, "--json")
+    as_json = json.loads((await asyncio.to_thread(cli, hosting, *args)).stdout)
+    [mine] = [s for s in as_json if s["id"] == sid]
+    assert (mine["pr_number"], mine["pr_state"]) == (n, "merged")
+    async with hosting.bed.live.ctx.sync.rooms.document(f"workspace/{wid}") as doc:
+        indexed = dict(root_of(doc, WORKSPACE, "sessions")[sid])
+    assert (indexed["pr_number"], indexed["pr_state"]) == (n, "merged")
+
+
+async def listed_rows(hosting: Hosting) -> dict[str, dict[str, object]]:
+    found = await hosting.api("GET", f"/api/workspaces/{hosting.bed.workspace_id}/sessions")
+    assert found.status_code == 200, found.text
+    return {s["id"]: s for s in found.json()["items"]}

@@ -1,5 +1,6 @@
 """The session branch at the top of the files pane: where it stands against its
-base and the remote, and the buttons that push, update and merge it."""
+base and the remote (and when the remote was last looked at), and the buttons
+that push, check the remote, update and merge it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import flet as ft
 
 from trace_app import commands
 from trace_app.ui import widgets as w
+from trace_app.workspace_state import ago
 from trace_sync.docs import entries as e
 
+#: Fetches the session branch and its base: the figures above as the remote has them now.
+CHECK = "Check the remote"
 MERGES = (
     ("merge", "Merge into base"),
     ("squash", "Squash and merge"),
@@ -19,7 +23,8 @@ MERGES = (
 
 
 def standing(status: e.BranchStatus | None) -> str:
-    """One line a person reads: ``trace/x · 2 ahead, 1 behind main · origin: pushed``."""
+    """One line a person reads: ``trace/x · 2 ahead, 1 behind main · origin: 1 to
+    push, 0 to pull · checked 3 min ago``."""
     if status is None:
         return "Branch status comes after the first push, update, merge or turn."
     parts = [status.branch]
@@ -33,6 +38,8 @@ def standing(status: e.BranchStatus | None) -> str:
         parts.append(
             f"{status.remote}: {status.ahead_remote} to push, {status.behind_remote} to pull"
         )
+    if status.checked_at is not None:
+        parts.append(f"checked {ago(status.checked_at.isoformat())}")
     return " · ".join(parts)
 
 
@@ -89,6 +96,7 @@ class BranchBar:
         self.buttons = ft.Row(
             [
                 ft.OutlinedButton(content="Push", on_click=self._push),
+                ft.OutlinedButton(content=CHECK, on_click=self._fetch),
                 ft.OutlinedButton(content="Update from base", on_click=self._update),
                 ft.PopupMenuButton(
                     content=w.menu_label("Merge"),
@@ -103,6 +111,7 @@ class BranchBar:
             content=w.menu_label("Branch"),
             items=[
                 ft.PopupMenuItem(content=ft.Text("Push"), on_click=self._push),
+                ft.PopupMenuItem(content=ft.Text(CHECK), on_click=self._fetch),
                 ft.PopupMenuItem(content=ft.Text("Update from base"), on_click=self._update),
                 *[self._merge_item(how, label) for how, label in MERGES],
                 self.pull_item,
@@ -139,6 +148,9 @@ class BranchBar:
 
     def _push(self, _e: object) -> None:
         self.send(commands.push(self.sid))
+
+    def _fetch(self, _e: object) -> None:
+        self.send(commands.fetch(self.sid))
 
     def _update(self, _e: object) -> None:
         self.send(commands.update(self.sid))

@@ -16,6 +16,7 @@ from trace_app.workspace_state import (
     SessionListRow,
     ago,
     diff_stat,
+    pull_chip,
     repos,
     select,
     total_cost,
@@ -23,6 +24,8 @@ from trace_app.workspace_state import (
 from trace_sync.contract.errors import TraceError
 from trace_sync.contract.tools import TOOL_LABELS
 
+#: A pull request's chip: green while open, purple once merged, grey when closed.
+PR_COLOURS = {"open": ft.Colors.GREEN_100, "merged": ft.Colors.PURPLE_100}
 #: One icon per coding tool, so a list of sessions reads at a glance.
 TOOL_ICONS = {
     "claude_code": ft.Icons.AUTO_AWESOME,
@@ -154,6 +157,9 @@ class SessionsView:
             subtitle.append(_badge("bypass", ft.Colors.RED_100, f"bypass-{row.id}"))
         if row.private:
             subtitle.append(ft.Icon(ft.Icons.LOCK, size=14, tooltip="private"))
+        if row.pr_number is not None:
+            colour = PR_COLOURS.get(row.pr_state or "", ft.Colors.GREY_300)
+            subtitle.append(_badge(pull_chip(row), colour, f"pr-{row.id}"))
         if row.waiting_for_runtime:
             subtitle.append(w.muted(f"waiting for a runtime: {row.waiting_reason}"))
         match = (self.found or {}).get(row.id) if self.search.value else None

@@ -113,6 +113,11 @@ class SessionOut(Model):
     lines_added: int = Field(0, description="lines added in its changed files")
     lines_removed: int = Field(0, description="lines removed in its changed files")
     tokens: int = Field(0, description="input and output tokens the tool reported so far")
+    pr_number: int | None = Field(None, description="its pull request's number, if it has one")
+    pr_state: str | None = Field(None, description="open, merged or closed, as the forge last said")
+    pr_checks: str | None = Field(
+        None, description="its pull request's checks in one word: success, failure or pending"
+    )
     documents: SessionDocuments
     sync_path: str = Field("/sync", description="websocket path the documents sync at")
 

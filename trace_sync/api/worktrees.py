@@ -93,6 +93,11 @@ async def push(request: Request) -> Response:
     return _answer(await _bridges(request).worktrees.push(actor, request.path_params["sid"]))
 
 
+async def fetch(request: Request) -> Response:
+    actor = await person_of(request)
+    return _answer(await _bridges(request).worktrees.fetch(actor, request.path_params["sid"]))
+
+
 async def update(request: Request) -> Response:
     actor = await person_of(request)
     body = await read_body(request, UpdateIn)
@@ -172,6 +177,13 @@ endpoints = [
         f"{_SESSION}/push",
         push,
         "Push the session's branch to its repo's remote (the bridge's answer)",
+        media_type=_JSON,
+    ),
+    Endpoint.of_request(
+        "POST",
+        f"{_SESSION}/fetch",
+        fetch,
+        "Fetch the session's branch and base from the remote; where the branch stands now",
         media_type=_JSON,
     ),
     Endpoint.of_request(

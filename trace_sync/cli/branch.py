@@ -1,4 +1,4 @@
-"""A session's branch from the CLI: ``trace session push|update|merge|pr``. The
+"""A session's branch from the CLI: ``trace session push|fetch|update|merge|pr``. The
 handlers live in :mod:`trace_sync.cli.branch_handlers`, loaded when one runs.
 """
 
@@ -15,6 +15,7 @@ from trace_sync.cli.output import quiet_pipe
 def register(sub: Any) -> None:
     """Add to ``trace session``'s actions (``sub``, from :mod:`trace_sync.cli.sessions`)."""
     _action(sub, "push", "push the session's branch to its repo's remote", "run_push")
+    _action(sub, "fetch", "fetch the session's branch and base from the remote", "run_fetch")
     update = _action(sub, "update", "bring the base branch into the session's branch", "run_update")
     how = update.add_mutually_exclusive_group()
     _choice(how, "--merge", "mode", "merge", "by a merge commit")

@@ -18,6 +18,27 @@ def run_push(args: argparse.Namespace) -> None:
     print(f"pushed {answer['branch']} to {answer['remote']} at {answer['commit'][:12]}")
 
 
+def run_fetch(args: argparse.Namespace) -> None:
+    answer = connect(args).post(f"/api/sessions/{args.id}/fetch")
+    if args.json:
+        show_one(answer, [], as_json=True)
+        return
+    print(" · ".join([answer["branch"], *_against_base(answer), _against_remote(answer)]))
+
+
+def _against_base(status: dict[str, Any]) -> list[str]:
+    if status.get("behind_base") is None:
+        return []
+    return [f"{status['ahead_base']} ahead, {status['behind_base']} behind {status['base']}"]
+
+
+def _against_remote(status: dict[str, Any]) -> str:
+    remote = status.get("remote")
+    if not status.get("pushed"):
+        return f"not on {remote}"
+    return f"{status['ahead_remote']} ahead, {status['behind_remote']} behind {remote}"
+
+
 def run_update(args: argparse.Namespace) -> None:
     body = {"mode": args.mode, "hand_off": args.hand_off}
     answer = connect(args).post(f"/api/sessions/{args.id}/update", body)

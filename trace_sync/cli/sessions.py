@@ -18,7 +18,7 @@ from trace_sync.contract.tools import PERMISSION_LABELS, PERMISSION_MODES, TOOL_
 if TYPE_CHECKING:
     from trace_sync.client.blocking import BlockingApiClient
 
-COLUMNS = ["id", "title", "status", "tool", "branch", "cost_usd", "last_activity_at"]
+COLUMNS = ["id", "title", "status", "tool", "branch", "pr", "cost_usd", "last_activity_at"]
 DETAIL = [
     "id",
     "title",
@@ -46,6 +46,9 @@ DETAIL = [
     "disk_bytes",
     "lines_added",
     "lines_removed",
+    "pr_number",
+    "pr_state",
+    "pr_checks",
 ]
 STATUSES = [s.value for s in SessionStatus]
 LIFECYCLE = {
@@ -225,8 +228,17 @@ def run_list(args: argparse.Namespace) -> None:
     client = connect(args)
     path = f"/api/workspaces/{workspace_of(client, args.workspace)}/sessions"
     wanted = [status for group in args.status or [] for status in group]
-    sessions = client.items(path, limit=args.limit, status=wanted or None)
-    show(list(sessions), COLUMNS, args.json)
+    sessions = list(client.items(path, limit=args.limit, status=wanted or None))
+    show(sessions if args.json else [_with_pr(s) for s in sessions], COLUMNS, args.json)
+
+
+def _with_pr(session: dict[str, Any]) -> dict[str, Any]:
+    """The ``pr`` column: ``#12 open`` (`` (checks: failure)`` when it has checks)."""
+    if session.get("pr_number") is None:
+        return session
+    said = f"#{session['pr_number']} {session.get('pr_state')}"
+    checks = session.get("pr_checks")
+    return session | {"pr": f"{said} (checks: {checks})" if checks else said}
 
 
 def run_show(args: argparse.Namespace) -> None:

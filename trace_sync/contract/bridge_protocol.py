@@ -47,6 +47,7 @@ OPS = (
     "merge",
     "commit",
     "push",
+    "fetch",
     "update",
     "read_file",
     "write_file",

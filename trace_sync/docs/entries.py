@@ -67,6 +67,11 @@ class SessionSummary(Entry):
     #: Why the session waits for a runtime (no bridge online, no cloud host); kept
     #: while it is created or starting, gone once a runtime has it.
     waiting_reason: str | None = None
+    #: Its pull request, as the forge last said (see :class:`PullRequestEntry`):
+    #: number, state, and its checks in one word (success, failure or pending).
+    pr_number: int | None = None
+    pr_state: str | None = None
+    pr_checks: str | None = None
 
 
 class RuntimeHealth(Entry):
@@ -392,8 +397,9 @@ class RuntimeState(Entry):
 
 class BranchStatus(Entry):
     """Where the session branch stands (``io`` root ``branch``), written by the
-    runtime after every push, update, merge and turn. Counts are commits; the
-    remote's are as of the last push or fetch (the runtime never polls it)."""
+    runtime after every push, fetch, update, merge and turn. Counts are commits;
+    the remote's are as of the last push or fetch (once when the session opens,
+    then when a writer asks: the runtime never polls it)."""
 
     branch: str
     base: str
@@ -425,6 +431,16 @@ class PullRequestEntry(Entry):
     reviews: list[dict[str, str]] = Field(default_factory=list)
     checks: list[dict[str, str]] = Field(default_factory=list)
     checked_at: datetime | None = None
+
+    @property
+    def checks_state(self) -> str | None:
+        """Its checks in one word: failure if one failed, else pending if one is still
+        running, else success; None when it has none."""
+        states = {check.get("state") for check in self.checks}
+        for word in ("failure", "pending", "success"):
+            if word in states:
+                return word
+        return None
 
 
 class PreviewEntry(Entry):

@@ -26,6 +26,7 @@ from trace_sync.docs.entries import (
     Desired,
     Lineage,
     PromptEntry,
+    PullRequestEntry,
     RuntimeHealth,
     RuntimeState,
     SessionMeta,
@@ -462,6 +463,15 @@ class SessionService:
         await self._index(session)
         return session
 
+    async def report_pull_request(self, session_id: str, pr: PullRequestEntry) -> SessionRow:
+        """The session's pull request as the forge last said: into the session's row
+        and the workspace index, so lists show it."""
+        session = await self._store.sessions.update(
+            session_id, pr_number=pr.number, pr_state=pr.state, pr_checks=pr.checks_state
+        )
+        await self._index(session)
+        return session
+
     async def record_checkpoints(self, session_id: str, made: list[Checkpoint]) -> list[int]:
         """Add the runtime's checkpoints the registry lacks; return their numbers."""
         async with self._documents.document(session_doc(session_id)) as doc:
@@ -645,4 +655,7 @@ def _summary(session: SessionRow) -> SessionSummary:
         disk_bytes=session.disk_bytes,
         lines_added=session.lines_added,
         lines_removed=session.lines_removed,
+        pr_number=session.pr_number,
+        pr_state=session.pr_state,
+        pr_checks=session.pr_checks,
     )

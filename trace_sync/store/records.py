@@ -139,6 +139,11 @@ class SessionRow:
     lines_removed: int = 0
     #: Input and output tokens the tool reported so far (what token budgets count).
     tokens: int = 0
+    #: The session's pull request as its forge last said: number, state (open,
+    #: merged, closed) and its checks in one word (success, failure, pending).
+    pr_number: int | None = None
+    pr_state: str | None = None
+    pr_checks: str | None = None
 
     @property
     def spec(self) -> SessionSpec:

@@ -186,6 +186,10 @@ sessions = Table(
     Column("lines_removed", Integer, nullable=False, server_default="0"),
     # Added by _attention: input and output tokens so far (token budgets add them up).
     Column("tokens", BigInteger, nullable=False, server_default="0"),
+    # Added by _session_pull_requests: the session's pull request as its forge last said.
+    Column("pr_number", Integer),
+    Column("pr_state", Text),
+    Column("pr_checks", Text),
     Index("sessions_by_activity", "workspace_id", "last_activity_at", "id"),
 )
 
@@ -559,3 +563,15 @@ async def _workspace_secrets(conn: AsyncConnection) -> None:
 
 
 MIGRATIONS.append(_workspace_secrets)
+
+
+async def _session_pull_requests(conn: AsyncConnection) -> None:
+    """Sessions' pull requests in their rows, so lists show them (issue 19)."""
+    present = await conn.run_sync(_column_names, sessions.name)
+    for name in ("pr_number", "pr_state", "pr_checks"):
+        if name not in present:
+            column = CreateColumn(sessions.c[name]).compile(dialect=conn.dialect)
+            await conn.execute(text(f"ALTER TABLE sessions ADD COLUMN {column}"))
+
+
+MIGRATIONS.append(_session_pull_requests)

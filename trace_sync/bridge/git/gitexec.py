@@ -55,8 +55,10 @@ def git(
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
     ok: Sequence[int] = (0,),
+    timeout: float | None = None,
 ) -> Result:
-    """Run ``git args`` in ``cwd``; raise :class:`GitFailed` unless the status is in ``ok``."""
+    """Run ``git args`` in ``cwd``; raise :class:`GitFailed` unless the status is in ``ok``.
+    After ``timeout`` seconds git (and what it started) is killed."""
     if not cwd.is_dir():
         raise NotFound(f"no directory at {cwd}")
     with _input(stdin) as istream:
@@ -69,6 +71,7 @@ def git(
                 stdout_as_string=False,
                 strip_newline_in_stdout=False,
                 env=dict(env or {}),
+                kill_after_timeout=timeout,
             )
         except gitpython.GitCommandNotFound as exc:
             raise NotFound("git is not installed (apt install git)") from exc

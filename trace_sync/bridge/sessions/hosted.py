@@ -266,6 +266,7 @@ class HostedSession:
             self.writer.transcript.write(ErrorNote(id=entry_id(), at=_now(), message=message))
         if self.tree.path.is_dir():
             self._spawn("files", self._watch_files(self.tree))
+            self._spawn("fetch", self.requests.look_at_remote(self.tree))
 
     # -- what the bridge asks -------------------------------------------------------------
 

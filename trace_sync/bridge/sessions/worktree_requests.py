@@ -1,22 +1,23 @@
 """The server's requests on a session's worktree, answered with the git library.
 
 ``checkpoint {label}``, ``restore {n}``, ``merge {strategy}``, ``commit``, ``push``,
-``update {mode, leave_conflicts}``, ``read_file {path}`` and ``write_file {path,
+``fetch``, ``update {mode, leave_conflicts}``, ``read_file {path}`` and ``write_file {path,
 content}``; paths are confined to the worktree by
 :mod:`trace_sync.bridge.git.files`. New checkpoints (the one asked for, and the
 one a restore makes of the state it replaces) are listed in io ``checkpoints``;
-after a merge, push or update io ``branch`` says where the branch stands.
+after a merge, push, fetch or update io ``branch`` says where the branch stands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from trace_sync.bridge.git.branch_sync import branch_status, push, update
+from trace_sync.bridge.git.branch_sync import branch_status, fetch, push, remote_of, update
 from trace_sync.bridge.git.branches import commit_state
 from trace_sync.bridge.git.checkpoints import create_checkpoint, restore_checkpoint
 from trace_sync.bridge.git.files import read_file, write_file
@@ -24,9 +25,17 @@ from trace_sync.bridge.git.merges import merge_session
 from trace_sync.bridge.git.worktrees import Worktree
 from trace_sync.bridge.sessions.io_writer import IoWriter
 from trace_sync.bridge.tools.interface import Capabilities
-from trace_sync.contract.errors import Conflict, InvalidInput
+from trace_sync.contract.errors import Conflict, InvalidInput, TraceError
 
+log = logging.getLogger(__name__)
+
+#: What moves or reads the branch against its remote and base: one at a time, so
+#: a fetch never counts against a tracking ref a push is rewriting.
+BRANCH_OPS = {"merge", "push", "fetch", "commit", "update"}
 MAX_LABEL = 200
+#: The look at the remote when a session opens waits at most this long: it is
+#: only there to freshen the figures after a restart.
+OPENING_FETCH_S = 15.0
 #: Largest file read for the server: its reply (base64 for binary) must stay
 #: under the control socket's 8 MiB frame limit.
 READ_LIMIT = 4 * 1024 * 1024
@@ -49,6 +58,7 @@ class WorktreeRequests:
         self._title = title
         #: The session's tool's: whether a restore can bring its conversation back too.
         self._capabilities = capabilities
+        self._branch_lock = asyncio.Lock()
 
     async def answer(self, op: str, args: dict[str, Any]) -> Any:
         handler = {
@@ -56,6 +66,7 @@ class WorktreeRequests:
             "restore": self.restore,
             "merge": self.merge,
             "push": self.push,
+            "fetch": self.fetch,
             "commit": self.commit,
             "update": self.update,
             "read_file": self.read_file,
@@ -66,7 +77,10 @@ class WorktreeRequests:
         tree = self._tree()
         if not tree.path.is_dir():
             raise Conflict(f"session {self._sid} is archived: restore it first")
-        return await handler(tree, args)
+        if op not in BRANCH_OPS:
+            return await handler(tree, args)
+        async with self._branch_lock:
+            return await handler(tree, args)
 
     async def checkpoint(self, tree: Worktree, args: dict[str, Any]) -> Any:
         label = _text(args, "label", default="")[:MAX_LABEL]
@@ -113,6 +127,28 @@ class WorktreeRequests:
         try:
             return asdict(await push(tree, self._message()))
         finally:
+            await self.refresh_branch(tree)
+
+    async def fetch(self, tree: Worktree, args: dict[str, Any]) -> Any:
+        """Look at the remote: io ``branch`` (also the answer) counts against what it
+        has now. A remote out of reach changes nothing."""
+        await fetch(tree)
+        status = await branch_status(tree)
+        self._writer.branch(status)
+        return status.model_dump(mode="json")
+
+    async def look_at_remote(self, tree: Worktree) -> None:
+        """When the session opens: fetch once, so a restart shows what the remote has
+        now; a remote out of reach is logged and left for a person to try again."""
+        if await asyncio.to_thread(remote_of, tree) is None:
+            return
+        async with self._branch_lock:
+            try:
+                await fetch(tree, timeout=OPENING_FETCH_S)
+            except TraceError as exc:
+                why = {"session": self._sid, "error": str(exc)}
+                log.info("the remote was not fetched", extra=why)
+                return
             await self.refresh_branch(tree)
 
     async def update(self, tree: Worktree, args: dict[str, Any]) -> Any:

@@ -101,6 +101,13 @@ class WorktreeService:
         await self._note(session, actor, "session.pushed", branch=session.branch)
         return result
 
+    async def fetch(self, actor: Principal, session_id: str) -> Any:
+        """Fetch the session branch and its base from the repo's remote; the answer is
+        io ``branch`` as it now stands. A writer's action like push: it runs git on
+        the host's network, and the remote's contents are not a viewer's to pull in."""
+        session = await self._writable(actor, session_id, "fetching a session's remote")
+        return await self._ask(session, "fetch")
+
     async def update(
         self, actor: Principal, session_id: str, mode: str | None = None, hand_off: bool = False
     ) -> Any:

@@ -8,6 +8,7 @@ The forge's token is the workspace secret ``forge_token:<host>`` (else
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,14 +33,23 @@ from trace_sync.store import Store
 from trace_sync.store.records import SessionRow
 
 TOKEN_SECRET = "forge_token"
+#: Where a pull request's number and state go besides its document: the session's
+#: row and the workspace index (the session service's ``report_pull_request``).
+Report = Callable[[str, PullRequestEntry], Awaitable[object]]
 METHODS = ("merge", "squash", "rebase")
 
 
 class ForgeService:
     def __init__(
-        self, store: Store, documents: Documents, worktrees: WorktreeService, secrets: SecretService
+        self,
+        store: Store,
+        documents: Documents,
+        worktrees: WorktreeService,
+        secrets: SecretService,
+        report: Report | None = None,
     ) -> None:
         self._store = store
+        self._report = report
         self._secrets = secrets
         self._documents = documents
         self._worktrees = worktrees
@@ -139,6 +149,8 @@ class ForgeService:
         )
         async with self._documents.document(session_doc(session.id)) as doc:
             typed.put_fields(doc, SESSION, "pull_request", entry, origin=SERVICES)
+        if self._report is not None:
+            await self._report(session.id, entry)
         return entry
 
     async def _note(self, session: SessionRow, actor: Principal, kind: str, **payload: Any) -> None:
