@@ -187,6 +187,48 @@ async def test_a_fork_of_a_claude_session_continues_the_checkpoints_conversation
     assert "remember the word kiwi" in models.agent_requests[-1].text
 
 
+async def replied(io: IoView, said: str) -> None:
+    await eventually(lambda: said in texts(io, streaming=False), within=120)
+
+
+async def test_restoring_a_claude_checkpoint_takes_its_conversation_back(
+    coding: Hosting, models: ModelServer
+) -> None:
+    sid = await coding.start(tool="claude_code", permission_mode="accept_edits")
+    await coding.status(sid, "idle", within=120)
+    tree = coding.worktree(sid)
+    for fruit in ("apple", "banana"):  # each turn writes a file: each has its checkpoint
+        write = tool("Write", {"file_path": str(tree / f"{fruit}.txt"), "content": fruit})
+        models.script(reply(write), reply(text(f"Noted: {fruit}.")))
+    models.script(reply(text("Only apple.")))
+    async with coding.io(sid) as io:
+        for fruit in ("apple", "banana"):
+            await send(coding, sid, f"remember {fruit}")
+            await replied(io, f"Noted: {fruit}.")
+            await io.status("idle")
+        first = next(c for c in io.checkpoints() if c["tool_point"])
+        n = int(first["n"])
+        restored = await coding.api("POST", f"/api/sessions/{sid}/checkpoints/{n}/restore")
+        assert restored.status_code == 200, restored.text
+        assert (tree / "apple.txt").exists() and not (tree / "banana.txt").exists()
+        await send(coding, sid, "which fruits?")
+        await eventually(
+            lambda: "Only apple." in texts(io, streaming=False),
+            within=60,
+            state=lambda: f"runtime {io.runtime()}, transcript {io.transcript()[-6:]}",
+        )
+        await eventually(lambda: io.runtime().get("rewind") is None)
+        rewound = io.runtime()["tool_session_id"]
+    told = models.agent_requests[-1].text
+    assert "remember apple" in told and "banana" not in told
+    said = restored.json()
+    assert said["conversation"] == "rewound", said
+    assert said["why"] == (
+        f"the tool's conversation goes back to checkpoint {n}; its next turn continues from there"
+    )
+    assert rewound not in (None, first["tool_session_id"])
+
+
 async def one_request(hosting: Hosting, io: IoView, sid: str, status: str) -> dict[str, Any]:
     """The one pending request, once the server shows the session ``status`` for it."""
     await eventually(lambda: len(io.approvals()) == 1, within=120)
