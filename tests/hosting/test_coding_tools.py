@@ -8,6 +8,7 @@ their keys kept as stored secrets (``trace bridge key``); Codex through
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ import pytest
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, IoView, owner_bridge
-from tests.hosting.test_worktrees import registered
+from tests.hosting.test_worktrees import registered, trace_cli
 from tests.support.git import git
 from tests.support.model_server import ModelServer, hang, reply, text, tool
 from tests.support.tool_config import KEY, configure_tools
@@ -208,8 +209,9 @@ async def test_restoring_a_claude_checkpoint_takes_its_conversation_back(
             await io.status("idle")
         first = next(c for c in io.checkpoints() if c["tool_point"])
         n = int(first["n"])
-        restored = await coding.api("POST", f"/api/sessions/{sid}/checkpoints/{n}/restore")
-        assert restored.status_code == 200, restored.text
+        restore = ("session", "restore", sid, "--checkpoint", str(n))
+        restored = await asyncio.to_thread(trace_cli, coding, *restore)
+        assert restored.returncode == 0, restored.stderr
         assert (tree / "apple.txt").exists() and not (tree / "banana.txt").exists()
         await send(coding, sid, "which fruits?")
         await eventually(
@@ -221,9 +223,8 @@ async def test_restoring_a_claude_checkpoint_takes_its_conversation_back(
         rewound = io.runtime()["tool_session_id"]
     told = models.agent_requests[-1].text
     assert "remember apple" in told and "banana" not in told
-    said = restored.json()
-    assert said["conversation"] == "rewound", said
-    assert said["why"] == (
+    assert restored.stdout.splitlines()[0] == (
+        f"{sid}: files back at checkpoint {n}; "
         f"the tool's conversation goes back to checkpoint {n}; its next turn continues from there"
     )
     assert rewound not in (None, first["tool_session_id"])
