@@ -230,6 +230,65 @@ async def test_restoring_a_claude_checkpoint_takes_its_conversation_back(
     assert rewound not in (None, first["tool_session_id"])
 
 
+async def test_a_rewind_waits_in_io_through_a_stop_and_a_bridge_restart(
+    bed: Bed,
+    tmp_path: Path,
+    own_home: Path,
+    models: ModelServer,
+    tools_bin: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data_dir = tmp_path / "bridge"
+    for name, value in configure_tools(data_dir, models, tools_bin, own_home).items():
+        monkeypatch.setenv(name, value)
+    models.script(*(reply(text(said)) for said in ("Noted: apple.", "Noted: banana.", "Apple.")))
+    async with owner_bridge(bed, data_dir) as bridge:
+        coding = Hosting(bed, bridge, data_dir)
+        sid = await coding.start(tool="claude_code", prompt="remember apple")
+        async with coding.io(sid) as io:
+            await replied(io, "Noted: apple.")
+            await io.status("idle")
+            first = io.checkpoints()[-1]
+            await send(coding, sid, "remember banana")
+            await replied(io, "Noted: banana.")
+            await io.status("idle")
+            await coding.api("POST", f"/api/sessions/{sid}/stop")
+            await io.status("stopped")
+            path = f"/api/sessions/{sid}/checkpoints/{int(first['n'])}/restore"
+            assert (await coding.api("POST", path)).json()["conversation"] == "rewound"
+            assert io.runtime()["rewind"]["tool_point"] == first["tool_point"]
+    async with owner_bridge(bed, data_dir) as bridge:
+        coding = Hosting(bed, bridge, data_dir)
+        await coding.api("POST", f"/api/sessions/{sid}/resume")
+        await coding.status(sid, "idle", within=120)
+        async with coding.io(sid) as io:
+            await send(coding, sid, "which fruits?")
+            await replied(io, "Apple.")
+            await eventually(lambda: io.runtime().get("rewind") is None)
+    told = models.agent_requests[-1].text
+    assert "remember apple" in told and "banana" not in told
+
+
+async def test_a_claude_restore_waits_for_the_turn_under_way(
+    coding: Hosting, models: ModelServer
+) -> None:
+    models.script(reply(text("Noted: apple.")), reply(hang("Thinking of banana")))
+    sid = await coding.start(tool="claude_code", prompt="remember apple")
+    tree = coding.worktree(sid)
+    async with coding.io(sid) as io:
+        await replied(io, "Noted: apple.")
+        await io.status("idle")
+        n = int(io.checkpoints()[-1]["n"])
+        await send(coding, sid, "remember banana")
+        await eventually(lambda: "Thinking of banana" in texts(io, streaming=True), within=60)
+        (tree / "banana.txt").write_text("banana\n")
+        path = f"/api/sessions/{sid}/checkpoints/{n}/restore"
+        refused = await coding.api("POST", path)
+        assert refused.status_code == 409, refused.text
+        assert "a turn is running: interrupt it or let it end" in refused.text
+        assert (tree / "banana.txt").exists() and io.runtime()["status"] == "running"
+
+
 async def one_request(hosting: Hosting, io: IoView, sid: str, status: str) -> dict[str, Any]:
     """The one pending request, once the server shows the session ``status`` for it."""
     await eventually(lambda: len(io.approvals()) == 1, within=120)
