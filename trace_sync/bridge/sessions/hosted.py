@@ -18,8 +18,10 @@ change to it wakes one reconcile pass:
 - ``prompts`` and ``decisions`` go to the tool (:class:`SessionInbox`).
 
 Turn ends make a checkpoint (paired with the tool's conversation point);
-the worktree watcher keeps io ``files`` current; health is sampled at each
-heartbeat into io ``runtime``.
+restoring one of a tool that can rewind records io ``runtime.rewind``, and the
+tool's next start continues from that point (a tool idle between turns is
+ended and started again at once). The worktree watcher keeps io ``files``
+current; health is sampled at each heartbeat into io ``runtime``.
 
 >>> async with HostedSession(assignment, env) as host:
 ...     await host.request("checkpoint", {"label": "before"})
