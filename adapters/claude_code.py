@@ -51,7 +51,7 @@ QUIET_SYSTEM = {"status", "hook_started", "hook_response", "api_retry"}
 class ClaudeCodeAdapter:
     name = "claude_code"
     capabilities = Capabilities(
-        resume=True, fork=True, approvals=True, interrupt=True, cost=True, models=True
+        resume=True, fork=True, approvals=True, interrupt=True, cost=True, models=True, rewind=True
     )
 
     def __init__(self, binary: str | None = None, prices: PriceTable | None = None) -> None:
@@ -80,7 +80,11 @@ def command(binary: Path, context: ToolContext) -> list[str]:
         argv += ["--model", context.provider.model]
     if context.resume_id:
         argv += ["--resume", context.resume_id]
-        if context.fork:
+        if context.resume_at:
+            # Only the messages up to that chain entry (a hidden flag of 2.1.328).
+            argv += ["--resume-session-at", context.resume_at]
+        if context.fork or context.resume_at:
+            # A rewind forks too: the original conversation file stays as it was.
             argv.append("--fork-session")
     return argv
 

@@ -99,6 +99,9 @@ class TraceClient:
         self.me: dict[str, Any] = {}
         self.workspace_id = ""
         self.followed: set[str] = set()
+        #: Per session, what the last command's answer said of itself (a restore:
+        #: whether the tool's conversation went back too), until dismissed.
+        self.said: dict[str, str] = {}
         #: The role, read once per change of the workspace's members (views ask often).
         self._role: str | None = None
         self._listed: list[dict[str, Any]] = []
@@ -275,6 +278,9 @@ class TraceClient:
             listener()
 
     def _done(self, command: QueuedCommand, result: Any) -> None:
+        why = result.get("why") if isinstance(result, dict) else None
+        if isinstance(why, str) and command.scope is not None:
+            self.said[command.scope] = f"{command.label}: {why}"
         self._changed()
 
     # -- sessions ------------------------------------------------------------------

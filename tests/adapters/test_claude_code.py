@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.claude_code import ClaudeCodeAdapter
+from adapters.claude_code import ClaudeCodeAdapter, command
 from tests.adapters.conftest import EventLog, decision
 from tests.support.model_server import ModelServer, hang, reply, text, tool
 from trace_sync.bridge.tools.interface import (
@@ -24,6 +24,7 @@ from trace_sync.bridge.tools.interface import (
     TurnEnded,
     UsageSoFar,
 )
+from trace_sync.contract.errors import InvalidInput
 from trace_sync.docs.entries import (
     AssistantText,
     ErrorNote,
@@ -192,6 +193,42 @@ async def test_resume_continues_the_session_and_fork_branches_it(
     assert forked.tool_session_id not in (None, first)
     assert started.forked_from == first
     assert "which word?" in models.agent_requests[-1].text
+
+
+async def test_resume_at_a_point_rewinds_the_conversation_and_keeps_the_original(
+    claude: ClaudeCodeAdapter, context: Context, models: ModelServer, watch: Watch
+) -> None:
+    replies = ("Noted: apple.", "Noted: banana.", "Apple.", "Banana too.")
+    models.script(*(reply(text(said)) for said in replies))
+    async with claude.run(context()) as run:
+        log = watch(run)
+        await run.send("remember apple")
+        point = (await log.next(TurnEnded)).tool_point
+        await run.send("remember banana")
+        first = (await log.next(TurnEnded)).tool_session_id
+    assert first is not None and point is not None
+    async with claude.run(context(resume_id=first, resume_at=point)) as run:
+        log = watch(run)
+        await run.send("which fruits?")
+        rewound = await log.next(TurnEnded)
+    told = models.agent_requests[-1].text
+    assert "apple" in told and "banana" not in told
+    assert rewound.tool_session_id not in (None, first)
+    async with claude.run(context(resume_id=first)) as run:  # the original is intact
+        log = watch(run)
+        await run.send("which fruits?")
+        await log.next(TurnEnded)
+    assert "banana" in models.agent_requests[-1].text
+
+
+def test_a_rewind_resumes_up_to_the_point_in_a_new_session(tmp_path: Path) -> None:
+    rewind = command(Path("claude"), ToolContext(tmp_path, resume_id="s1", resume_at="u7"))
+    assert rewind[rewind.index("--resume") + 1] == "s1"
+    assert rewind[rewind.index("--resume-session-at") + 1] == "u7" and "--fork-session" in rewind
+    resume = command(Path("claude"), ToolContext(tmp_path, resume_id="s1"))
+    assert "--resume-session-at" not in resume and "--fork-session" not in resume
+    with pytest.raises(InvalidInput, match="resume_at needs"):
+        ToolContext(tmp_path, resume_at="u7")
 
 
 async def test_interrupt_stops_a_long_turn_and_the_run_goes_on(

@@ -8,6 +8,7 @@ their keys kept as stored secrets (``trace bridge key``); Codex through
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ import pytest
 from tests.bridges.conftest import Bed
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, IoView, owner_bridge
-from tests.hosting.test_worktrees import registered
+from tests.hosting.test_worktrees import registered, trace_cli
 from tests.support.git import git
 from tests.support.model_server import ModelServer, hang, reply, text, tool
 from tests.support.tool_config import KEY, configure_tools
@@ -185,6 +186,107 @@ async def test_a_fork_of_a_claude_session_continues_the_checkpoints_conversation
         child_tool_session = io.runtime()["tool_session_id"]
     assert child_tool_session not in (None, parent_tool_session)
     assert "remember the word kiwi" in models.agent_requests[-1].text
+
+
+async def replied(io: IoView, said: str) -> None:
+    await eventually(lambda: said in texts(io, streaming=False), within=120)
+
+
+async def test_restoring_a_claude_checkpoint_takes_its_conversation_back(
+    coding: Hosting, models: ModelServer
+) -> None:
+    sid = await coding.start(tool="claude_code", permission_mode="accept_edits")
+    await coding.status(sid, "idle", within=120)
+    tree = coding.worktree(sid)
+    for fruit in ("apple", "banana"):  # each turn writes a file: each has its checkpoint
+        write = tool("Write", {"file_path": str(tree / f"{fruit}.txt"), "content": fruit})
+        models.script(reply(write), reply(text(f"Noted: {fruit}.")))
+    models.script(reply(text("Only apple.")))
+    async with coding.io(sid) as io:
+        for fruit in ("apple", "banana"):
+            await send(coding, sid, f"remember {fruit}")
+            await replied(io, f"Noted: {fruit}.")
+            await io.status("idle")
+        first = next(c for c in io.checkpoints() if c["tool_point"])
+        n = int(first["n"])
+        restore = ("session", "restore", sid, "--checkpoint", str(n))
+        restored = await asyncio.to_thread(trace_cli, coding, *restore)
+        assert restored.returncode == 0, restored.stderr
+        assert (tree / "apple.txt").exists() and not (tree / "banana.txt").exists()
+        await send(coding, sid, "which fruits?")
+        await eventually(
+            lambda: "Only apple." in texts(io, streaming=False),
+            within=60,
+            state=lambda: f"runtime {io.runtime()}, transcript {io.transcript()[-6:]}",
+        )
+        await eventually(lambda: io.runtime().get("rewind") is None)
+        rewound = io.runtime()["tool_session_id"]
+    told = models.agent_requests[-1].text
+    assert "remember apple" in told and "banana" not in told
+    assert restored.stdout.splitlines()[0] == (
+        f"{sid}: files back at checkpoint {n}; "
+        f"the tool's conversation goes back to checkpoint {n}; its next turn continues from there"
+    )
+    assert rewound not in (None, first["tool_session_id"])
+
+
+async def test_a_rewind_waits_in_io_through_a_stop_and_a_bridge_restart(
+    bed: Bed,
+    tmp_path: Path,
+    own_home: Path,
+    models: ModelServer,
+    tools_bin: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data_dir = tmp_path / "bridge"
+    for name, value in configure_tools(data_dir, models, tools_bin, own_home).items():
+        monkeypatch.setenv(name, value)
+    models.script(*(reply(text(said)) for said in ("Noted: apple.", "Noted: banana.", "Apple.")))
+    async with owner_bridge(bed, data_dir) as bridge:
+        coding = Hosting(bed, bridge, data_dir)
+        sid = await coding.start(tool="claude_code", prompt="remember apple")
+        async with coding.io(sid) as io:
+            await replied(io, "Noted: apple.")
+            await io.status("idle")
+            first = io.checkpoints()[-1]
+            await send(coding, sid, "remember banana")
+            await replied(io, "Noted: banana.")
+            await io.status("idle")
+            await coding.api("POST", f"/api/sessions/{sid}/stop")
+            await io.status("stopped")
+            path = f"/api/sessions/{sid}/checkpoints/{int(first['n'])}/restore"
+            assert (await coding.api("POST", path)).json()["conversation"] == "rewound"
+            assert io.runtime()["rewind"]["tool_point"] == first["tool_point"]
+    async with owner_bridge(bed, data_dir) as bridge:
+        coding = Hosting(bed, bridge, data_dir)
+        await coding.api("POST", f"/api/sessions/{sid}/resume")
+        await coding.status(sid, "idle", within=120)
+        async with coding.io(sid) as io:
+            await send(coding, sid, "which fruits?")
+            await replied(io, "Apple.")
+            await eventually(lambda: io.runtime().get("rewind") is None)
+    told = models.agent_requests[-1].text
+    assert "remember apple" in told and "banana" not in told
+
+
+async def test_a_claude_restore_waits_for_the_turn_under_way(
+    coding: Hosting, models: ModelServer
+) -> None:
+    models.script(reply(text("Noted: apple.")), reply(hang("Thinking of banana")))
+    sid = await coding.start(tool="claude_code", prompt="remember apple")
+    tree = coding.worktree(sid)
+    async with coding.io(sid) as io:
+        await replied(io, "Noted: apple.")
+        await io.status("idle")
+        n = int(io.checkpoints()[-1]["n"])
+        await send(coding, sid, "remember banana")
+        await eventually(lambda: "Thinking of banana" in texts(io, streaming=True), within=60)
+        (tree / "banana.txt").write_text("banana\n")
+        path = f"/api/sessions/{sid}/checkpoints/{n}/restore"
+        refused = await coding.api("POST", path)
+        assert refused.status_code == 409, refused.text
+        assert "a turn is running: interrupt it or let it end" in refused.text
+        assert (tree / "banana.txt").exists() and io.runtime()["status"] == "running"
 
 
 async def one_request(hosting: Hosting, io: IoView, sid: str, status: str) -> dict[str, Any]:

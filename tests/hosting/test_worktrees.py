@@ -9,9 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import flet as ft
+
+from tests.app.headless import Headless
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting, IoView
 from tests.support.git import commit_all, git, write
+from trace_app.ui.shell import Origin
 from trace_sync.docs.layouts import SESSION
 from trace_sync.docs.typed import root_of
 
@@ -80,6 +84,26 @@ async def test_checkpoint_edit_restore_brings_the_files_back(hosting: Hosting) -
         await eventually(lambda: set(io.files()) == {"notes.txt"})
     await eventually(lambda: registered(hosting, sid, [n, saved]))
     assert "checkpoint.restored" in await hosting.bed.timeline(sid)
+
+
+async def test_the_app_says_what_a_restore_did_to_the_conversation(hosting: Hosting) -> None:
+    sid = await idle_session(hosting)
+    tree = hosting.worktree(sid)
+    (tree / "notes.txt").write_text("first\n")
+    n = (await hosting.api("POST", f"/api/sessions/{sid}/checkpoints")).json()["n"]
+    (tree / "notes.txt").write_text("second\n")
+    said = (
+        f"restore checkpoint {n}: "
+        "the tool keeps no conversation between turns: only files were restored"
+    )
+    origin = Origin(hosting.bed.live.url, hosting.bed.owner.token)
+    async with Headless(origin, route=f"/session/{sid}/checkpoints") as app:
+        await eventually(lambda: "Restore" in app.text(), within=30)
+        await app.click(app.find(ft.TextButton, "Restore"))
+        await eventually(lambda: said in app.texts(), within=30)
+        assert (tree / "notes.txt").read_text() == "first\n"
+        await app.click(app.tagged("said").content.controls[1])  # Dismiss
+        await eventually(lambda: said not in app.texts())
 
 
 async def registered(hosting: Hosting, sid: str, numbers: list[int]) -> bool:

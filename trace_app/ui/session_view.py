@@ -223,8 +223,9 @@ class SessionView:
         return [back]
 
     def _commands(self) -> list[ft.Control]:
-        """Pending and failed commands, the newest few (the header has a bounded height)."""
-        rows: list[ft.Control] = []
+        """What the last answer said, then pending and failed commands, the newest
+        few (the header has a bounded height)."""
+        rows: list[ft.Control] = self._said()
         commands_now = self.client.commands_for(self.sid)
         if len(commands_now) > SHOWN_COMMANDS:
             more = len(commands_now) - SHOWN_COMMANDS
@@ -250,6 +251,17 @@ class SessionView:
                 )
             )
         return rows
+
+    def _said(self) -> list[ft.Control]:
+        said = self.client.said.get(self.sid)
+        if said is None:
+            return []
+        dismiss = ft.TextButton(content="Dismiss", on_click=lambda _e: self._unsay())
+        return [w.tag("said", ft.Row([ft.Text(said, size=13, expand=True), dismiss]))]
+
+    def _unsay(self) -> None:
+        self.client.said.pop(self.sid, None)
+        self.nav.redraw()
 
     def _hand_off(self, _e: object) -> None:
         people = members(self.client.workspace.doc)

@@ -269,11 +269,9 @@ def run_restore(args: argparse.Namespace) -> None:
     if args.json:
         show_one(answer, [], as_json=True)
         return
-    if answer.get("conversation") == "rewound":
-        print(f"{args.id}: files and conversation back at checkpoint {args.checkpoint}")
-    else:
-        why = answer.get("why") or "the bridge did not say what became of the conversation"
-        print(f"{args.id}: files back at checkpoint {args.checkpoint}; {why}")
+    # The bridge's own sentence: rewound, kept or none, said plainly.
+    why = answer.get("why") or "the bridge did not say what became of the conversation"
+    print(f"{args.id}: files back at checkpoint {args.checkpoint}; {why}")
     print(f"see what changed since: trace session files {args.id}")
 
 

@@ -370,6 +370,14 @@ class ApprovalRequest(Entry):
     expires_at: datetime | None = None
 
 
+class ToolPoint(Entry):
+    """A point of the tool's own conversation: a checkpoint's ``tool_session_id`` and
+    ``tool_point``."""
+
+    tool_session_id: str
+    tool_point: str
+
+
 class RuntimeState(Entry):
     """What the runtime hosting the session reports about it (``io`` root ``runtime``)."""
 
@@ -393,6 +401,9 @@ class RuntimeState(Entry):
     error: str | None = None
     #: How many times the runtime resumed, by itself, a turn a restart cut off.
     revivals: int = 0
+    #: A restore's rewind not yet taken up: the tool's next start continues this
+    #: conversation from this point (cleared once the tool names its new session).
+    rewind: ToolPoint | None = None
 
 
 class BranchStatus(Entry):

@@ -23,7 +23,7 @@ from pathlib import Path
 from trace_sync.bridge.git.gitexec import GitFailed, commit_tree, git, out, rev, temp_index
 from trace_sync.bridge.git.worktrees import Worktree, check_name
 from trace_sync.contract.errors import Conflict, NotFound
-from trace_sync.docs.entries import Checkpoint
+from trace_sync.docs.entries import Checkpoint, ToolPoint
 
 REF_PREFIX = "refs/trace/checkpoints"
 _TRAILER = re.compile(r"^Trace-([A-Za-z-]+): (.*)$", re.MULTILINE)
@@ -52,7 +52,7 @@ async def list_checkpoints(checkout: Path, sid: str) -> list[Checkpoint]:
 
 
 async def restore_checkpoint(
-    tree: Worktree, n: int, *, keep_current: bool = True
+    tree: Worktree, n: int, *, keep_current: bool = True, point: ToolPoint | None = None
 ) -> Checkpoint | None:
     """Bring the worktree's files back to checkpoint ``n``, exactly.
 
@@ -60,9 +60,13 @@ async def restore_checkpoint(
     git would track that the checkpoint lacks are removed; ignored files stay.
     The session branch and the person's index are not touched. Unless
     ``keep_current`` is false, the state being replaced is first kept as a new
-    checkpoint (returned), so a restore can itself be undone.
+    checkpoint (returned), so a restore can itself be undone; ``point`` is where
+    the tool's conversation stood, for that checkpoint's trailers.
     """
-    return await asyncio.to_thread(_restore, tree, n, keep_current)
+    kept: dict[str, str | None] = {}
+    if point is not None:
+        kept = {"Tool-Session": point.tool_session_id, "Tool-Point": point.tool_point}
+    return await asyncio.to_thread(_restore, tree, n, keep_current, kept)
 
 
 async def has_changes(tree: Worktree) -> bool:
@@ -159,7 +163,9 @@ def _next_number(checkout: Path, sid: str) -> int:
     return max((cp.n for cp in _list(checkout, sid)), default=0) + 1
 
 
-def _restore(tree: Worktree, n: int, keep_current: bool) -> Checkpoint | None:
+def _restore(
+    tree: Worktree, n: int, keep_current: bool, point: dict[str, str | None]
+) -> Checkpoint | None:
     target = checkpoint_commit(tree.checkout, tree.sid, n)
     with temp_index(tree.path) as env:
         # The private index first describes the worktree as it is, so that the
@@ -170,7 +176,7 @@ def _restore(tree: Worktree, n: int, keep_current: bool) -> Checkpoint | None:
             return None
         kept = None
         if keep_current:
-            kept = _record(tree, current, f"Before restoring checkpoint {n}", {})
+            kept = _record(tree, current, f"Before restoring checkpoint {n}", point)
         git(tree.path, "read-tree", "--reset", "-u", target, env=env)
     return kept
 

@@ -18,8 +18,10 @@ change to it wakes one reconcile pass:
 - ``prompts`` and ``decisions`` go to the tool (:class:`SessionInbox`).
 
 Turn ends make a checkpoint (paired with the tool's conversation point);
-the worktree watcher keeps io ``files`` current; health is sampled at each
-heartbeat into io ``runtime``.
+restoring one of a tool that can rewind records io ``runtime.rewind``, and the
+tool's next start continues from that point (a tool idle between turns is
+ended and started again at once). The worktree watcher keeps io ``files``
+current; health is sampled at each heartbeat into io ``runtime``.
 
 >>> async with HostedSession(assignment, env) as host:
 ...     await host.request("checkpoint", {"label": "before"})
@@ -66,6 +68,7 @@ from trace_sync.docs.entries import (
     Desired,
     ErrorNote,
     SessionStatus,
+    ToolPoint,
 )
 from trace_sync.docs.layouts import SESSION, SESSION_IO
 from trace_sync.docs.migrations import migrate
@@ -121,6 +124,8 @@ class HostedSession:
         self.health = SessionHealth()
         #: What the restart found, for :meth:`_revive`: a tool that was idle or mid-turn.
         self._found: SessionStatus | None = None
+        #: A rewind ended the tool idle: the reconcile loop starts it again.
+        self._restart = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -151,7 +156,13 @@ class HostedSession:
         stack.push_async_callback(self.slot.stop)
         self.inbox = SessionInbox(self.session.doc, self.writer, self.slot)
         self.requests = WorktreeRequests(
-            self.sid, self._worktree, self.writer, self._title, self._capabilities
+            self.sid,
+            self._worktree,
+            self.writer,
+            self._title,
+            self._capabilities,
+            rewind=self._rewind,
+            in_turn=lambda: self.slot.in_turn,
         )
         self._settle()
         await self._prepare()
@@ -323,6 +334,8 @@ class HostedSession:
             if status is not SessionStatus.FAILED:
                 done["error"] = None  # an earlier failure (a restart, say) is over
             self.writer.runtime(**done)
+        if self._restart:
+            await self._start_again()
         if await self.inbox.deliver_prompts():
             self.wake()  # the next one goes when it may
         await self.inbox.deliver_decisions()
@@ -357,7 +370,7 @@ class HostedSession:
         tree = self._worktree()
         try:
             adapter = registry.adapter(tool, **self._env.tools.settings(tool).options)
-            resume_id = self.writer.state().tool_session_id if adapter.capabilities.resume else None
+            resume_id, resume_at = self._resume_from(adapter.capabilities)
             fork = False
             if resume_id is None and self.assignment.parent and adapter.capabilities.fork:
                 resume_id = await self._parent_point()
@@ -369,6 +382,7 @@ class HostedSession:
                 permission_mode=spec.permission_mode,
                 resume_id=resume_id,
                 fork=fork,
+                resume_at=resume_at,
             )
             marked = replace(context, env=self._marked(context.env))
             await self.slot.start(adapter, marked, prompt)
@@ -376,6 +390,35 @@ class HostedSession:
             log.error("the tool did not start", extra={"session": self.sid, "error": str(exc)})
             return f"{tool} did not start: {exc}"
         return None
+
+    def _resume_from(self, can: Capabilities) -> tuple[str | None, str | None]:
+        """The tool's own conversation to continue, and the point to continue it
+        from (a restore's rewind not yet taken up)."""
+        state = self.writer.state()
+        if can.rewind and state.rewind is not None:
+            return state.rewind.tool_session_id, state.rewind.tool_point
+        return (state.tool_session_id if can.resume else None), None
+
+    async def _rewind(self, point: ToolPoint) -> None:
+        """The tool's next start continues its conversation from ``point``: one
+        idle between turns is ended now and started again by the reconcile loop
+        (which orders it with a pause or stop sent meanwhile); a paused or ended
+        one starts so when resumed."""
+        self.writer.runtime(rewind=point)
+        restart = self.slot.alive and not self.slot.paused
+        await self.slot.stop()
+        self._restart = restart  # once it is gone: a pass meanwhile saw it alive
+        self.wake()
+
+    async def _start_again(self) -> None:
+        """Start the tool ended by a rewind, unless people want it paused or stopped."""
+        self._restart = False
+        desired = typed.read_fields(self.session.doc, SESSION, "desired", Desired)
+        if self.slot.alive or not isinstance(desired, Desired) or desired.state != "running":
+            return
+        failed = await self._start_tool()
+        if failed is not None:
+            self.writer.runtime(status=SessionStatus.FAILED, error=failed)
 
     async def _archive(self) -> SessionStatus:
         await self.slot.stop()

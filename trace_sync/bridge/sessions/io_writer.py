@@ -57,7 +57,8 @@ class IoWriter:
         elif isinstance(event, ApprovalResolved):
             delete(self.doc, SESSION_IO, "approvals", event.request_id, origin=ORIGIN)
         elif isinstance(event, ToolSessionStarted):
-            self.runtime(tool_session_id=event.tool_session_id)
+            # A rewind is taken up once the tool has started its session from it.
+            self.runtime(tool_session_id=event.tool_session_id, rewind=None)
         elif isinstance(event, UsageSoFar):
             self.turn_usage(event.usage)
         elif isinstance(event, TurnEnded):

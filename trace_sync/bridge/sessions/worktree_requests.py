@@ -5,7 +5,9 @@
 content}``; paths are confined to the worktree by
 :mod:`trace_sync.bridge.git.files`. New checkpoints (the one asked for, and the
 one a restore makes of the state it replaces) are listed in io ``checkpoints``;
-after a merge, push, fetch or update io ``branch`` says where the branch stands.
+after a merge, push, fetch or update io ``branch`` says where the branch stands. A
+restore takes the conversation back too when the tool can rewind and the
+checkpoint names its point (``rewind``); its answer says plainly which it did.
 """
 
 from __future__ import annotations
@@ -13,19 +15,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
 from trace_sync.bridge.git.branch_sync import branch_status, fetch, push, remote_of, update
 from trace_sync.bridge.git.branches import commit_state
-from trace_sync.bridge.git.checkpoints import create_checkpoint, restore_checkpoint
+from trace_sync.bridge.git.checkpoints import (
+    create_checkpoint,
+    list_checkpoints,
+    restore_checkpoint,
+)
 from trace_sync.bridge.git.files import read_file, write_file
 from trace_sync.bridge.git.merges import merge_session
 from trace_sync.bridge.git.worktrees import Worktree
 from trace_sync.bridge.sessions.io_writer import IoWriter
 from trace_sync.bridge.tools.interface import Capabilities
 from trace_sync.contract.errors import Conflict, InvalidInput, TraceError
+from trace_sync.docs.entries import Checkpoint, ToolPoint
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,10 @@ OPENING_FETCH_S = 15.0
 READ_LIMIT = 4 * 1024 * 1024
 
 
+async def _no_rewind(point: ToolPoint) -> None:
+    return None
+
+
 class WorktreeRequests:
     """Answers for one session; ``tree()`` is its worktree (Conflict while it has none)."""
 
@@ -51,6 +62,8 @@ class WorktreeRequests:
         writer: IoWriter,
         title: Callable[[], str],
         capabilities: Callable[[], Capabilities] = Capabilities,
+        rewind: Callable[[ToolPoint], Awaitable[None]] = _no_rewind,
+        in_turn: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sid = sid
         self._tree = tree
@@ -59,6 +72,9 @@ class WorktreeRequests:
         #: The session's tool's: whether a restore can bring its conversation back too.
         self._capabilities = capabilities
         self._branch_lock = asyncio.Lock()
+        #: Has the tool's next start continue its conversation from a point.
+        self._rewind = rewind
+        self._in_turn = in_turn
 
     async def answer(self, op: str, args: dict[str, Any]) -> Any:
         handler = {
@@ -93,20 +109,48 @@ class WorktreeRequests:
         n = args.get("n")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InvalidInput("restore needs a checkpoint number n >= 1")
-        kept = await restore_checkpoint(tree, n)
+        made = await list_checkpoints(tree.checkout, self._sid)
+        point = self._point(n, made)
+        if point is not None and self._in_turn():
+            # Going back would end the turn under way: a person decides that.
+            raise Conflict(
+                f"a turn is running: interrupt it or let it end, then restore checkpoint {n}"
+            )
+        kept = await restore_checkpoint(tree, n, point=self._current_point(made))
         if kept is not None:
             self._writer.add_checkpoint(kept)
+        if point is not None:
+            await self._rewind(point)
         saved = kept.n if kept is not None else None
-        return {"restored": n, "saved": saved, "files": True, **self._conversation(n)}
+        return {"restored": n, "saved": saved, "files": True, **self._conversation(n, point)}
 
-    def _conversation(self, n: int) -> dict[str, str]:
+    def _point(self, n: int, made: list[Checkpoint]) -> ToolPoint | None:
+        """Checkpoint ``n``'s conversation point, when the tool can go back to it."""
+        if not self._capabilities().rewind:
+            return None
+        found = next((c for c in made if c.n == n), None)
+        return _point_of(found) if found is not None else None
+
+    def _current_point(self, made: list[Checkpoint]) -> ToolPoint | None:
+        """Where the tool's conversation stands: the checkpoint a restore keeps of
+        the state it replaces carries it, so undoing the restore brings it back."""
+        state = self._writer.state()
+        if state.rewind is not None:
+            return state.rewind
+        ours = [c for c in made if c.tool_session_id == state.tool_session_id]
+        return next(filter(None, map(_point_of, reversed(ours))), None)
+
+    def _conversation(self, n: int, point: ToolPoint | None) -> dict[str, str]:
         """What became of the tool's conversation, said plainly."""
-        can = self._capabilities()
-        if not can.resume:
+        if not self._capabilities().resume:
             why = "the tool keeps no conversation between turns: only files were restored"
             return {"conversation": "none", "why": why}
-        # No adapter rewinds yet (Capabilities.rewind): the next turn resumes the
-        # conversation as it is, after the checkpoint.
+        if point is not None:
+            why = (
+                f"the tool's conversation goes back to checkpoint {n}; "
+                "its next turn continues from there"
+            )
+            return {"conversation": "rewound", "why": why}
         why = f"only files were restored: the tool still remembers what came after checkpoint {n}"
         return {"conversation": "kept", "why": why}
 
@@ -180,6 +224,14 @@ class WorktreeRequests:
         path = _text(args, "path")
         size = await write_file(tree.path, path, _text(args, "content").encode())
         return {"path": path, "size": size}
+
+
+def _point_of(checkpoint: Checkpoint) -> ToolPoint | None:
+    if checkpoint.tool_session_id and checkpoint.tool_point:
+        return ToolPoint(
+            tool_session_id=checkpoint.tool_session_id, tool_point=checkpoint.tool_point
+        )
+    return None
 
 
 def _text(args: dict[str, Any], name: str, default: str | None = None) -> str:

@@ -78,6 +78,9 @@ class ToolContext:
     resume_id: str | None = None
     #: With ``resume_id``: continue in a new tool session branched from that one.
     fork: bool = False
+    #: With ``resume_id``: the conversation point (a checkpoint's ``tool_point``) to
+    #: continue from, what came after it left out; only for tools with ``rewind``.
+    resume_at: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     #: Seconds a request waits for a person before it is denied; None waits forever.
     approval_timeout: float | None = None
@@ -87,6 +90,8 @@ class ToolContext:
             raise InvalidInput(f"permission mode must be one of {', '.join(PERMISSION_MODES)}")
         if self.fork and not self.resume_id:
             raise InvalidInput("fork needs the tool session id to fork from (resume_id)")
+        if self.resume_at and not self.resume_id:
+            raise InvalidInput("resume_at needs the tool session id it is a point of (resume_id)")
         if not self.cwd.is_dir():
             raise InvalidInput(f"working directory {self.cwd} does not exist")
 

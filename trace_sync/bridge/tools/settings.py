@@ -128,6 +128,7 @@ class BridgeTools:
         permission_mode: PermissionMode = "ask",
         resume_id: str | None = None,
         fork: bool = False,
+        resume_at: str | None = None,
     ) -> ToolContext:
         """What one run of ``tool`` gets: the session's model over the default."""
         chosen = self.settings(tool)
@@ -146,6 +147,7 @@ class BridgeTools:
             permission_mode=permission_mode,
             resume_id=resume_id,
             fork=fork and resume_id is not None,
+            resume_at=resume_at if resume_id is not None else None,
             env=env,
             approval_timeout=chosen.approval_timeout,
         )
