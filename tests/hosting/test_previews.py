@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.bridges.conftest import Person
 from tests.conftest import eventually
 from tests.hosting.conftest import Hosting
+from tests.support.server_process import free_port
 from trace_sync.auth.bearer import COOKIE
 from trace_sync.services.accounts import AccountService
 
@@ -64,13 +64,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

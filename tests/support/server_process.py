@@ -6,11 +6,13 @@ Used where a test must restart or ``kill -9`` the server, or drive the CLI.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,11 +25,32 @@ from trace_sync.bridge.local import stop_bridge
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Ports are taken below the kernel's ephemeral range (32768 up), where no outgoing
+#: connection and no other ``bind(0)`` lands, each xdist worker from a slice of its
+#: own, and not again soon by one process: a port is only bound when its server
+#: starts, and meanwhile ``bind(0)`` offered one port to a cluster test's two servers.
+_LOW, _SLICE, _SLICES = 20_000, 750, 16
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % _SLICES
+_handed_out: deque[int] = deque(maxlen=_SLICE // 2)
+
+
 def free_port() -> int:
+    """A loopback port free now that no test process has been handed before."""
+    first = _LOW + _WORKER * _SLICE
+    for port in random.sample(range(first, first + _SLICE), _SLICE):
+        if port not in _handed_out and _bindable(port):
+            _handed_out.append(port)
+            return port
+    raise RuntimeError(f"no free port left in {first}-{first + _SLICE - 1}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
