@@ -209,7 +209,11 @@ class DockerHost:
             if box.confinement is not None:
                 await asyncio.to_thread(note_routes, folder.base, box.confinement.routes)
                 await self._relays.open(sid, folder.base, box.confinement.routes, user)
-            await self._docker(docker_run_argv(self.settings, box))
+            try:
+                await self._docker(docker_run_argv(self.settings, box))
+            except Conflict:
+                await self._relays.remove(sid, folder.base)
+                raise
             # Its launch but the token, for a server restarted on the same data (no pid: a name).
             await asyncio.to_thread(folder.remember, 0, 0.0, launch)
             self._launches[sid] = launch

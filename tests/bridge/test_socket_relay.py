@@ -120,3 +120,17 @@ async def test_the_wrapper_listens_before_its_command_runs_and_returns_its_code(
         sys.executable, "-m", "trace_sync.bridge.socket_relay", "--", "sh", "-c", "exit 7"
     )
     assert await asyncio.wait_for(failing.wait(), 30) == 7
+
+
+async def test_a_socket_deeper_than_a_unix_address_holds(tmp_path: Path, echo: Endpoint) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # a session's directory under a long data dir
+    deep.mkdir(parents=True)
+    sock = Endpoint(path=deep / "server.sock")
+    assert len(str(sock.path)) > 108
+    host = await Relay(sock, echo).start()
+    inside = await Relay(Endpoint("127.0.0.1", 0), sock).start()
+    assert inside._server is not None
+    port = inside._server.sockets[0].getsockname()[1]
+    assert await _ask(Endpoint("127.0.0.1", port), b"deep") == b"got:DEEP"
+    await inside.close()
+    await host.close()

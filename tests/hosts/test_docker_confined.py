@@ -83,10 +83,16 @@ async def _shows(bed: Bed, sid: str, text: str) -> None:
         await eventually(lambda: text in io.lines(), 120)
 
 
-def _exec(sid: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", "exec", f"trace-{sid}", *argv], capture_output=True, text=True, timeout=60
-    )
+async def _exec(sid: str, *argv: str) -> tuple[int, str, str]:
+    """``docker exec`` in the session's container, as its user; (exit code, out, err).
+    Awaited: the test's own servers answer on this loop meanwhile."""
+    process = await asyncio.create_subprocess_exec(
+        "docker", "exec", f"trace-{sid}", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 @BUILDS
@@ -96,9 +102,9 @@ async def test_code_in_a_container_reaches_nothing_but_its_bridge_still_works(
     session = await confined.start(confined.owner, location="cloud", prompt="echo up-$((6*7))")
     await _idle(confined, session.id)
     await _shows(confined, session.id, "up-42")  # the bridge reached the server
-    probed = _exec(session.id, IMAGE_PYTHON, "-c", PROBE, str(canary.port))
-    assert probed.returncode == 0, probed.stderr
-    assert probed.stdout.splitlines() == [
+    code, out, err = await _exec(session.id, IMAGE_PYTHON, "-c", PROBE, str(canary.port))
+    assert code == 0, err
+    assert out.splitlines() == [
         "nets lo",
         "127.0.0.1 failed 111",  # refused: its loopback is its own
         "192.0.2.1 failed 101",  # network unreachable: there is no way out
@@ -172,8 +178,8 @@ async def test_an_https_provider_is_reached_with_tls_end_to_end(
                 "print(urllib.request.urlopen(sys.argv[2], context=context).read().decode())\n"
             )
             url = f"https://localhost:{port}/v1/ping"
-            fetched = _exec(session.id, IMAGE_PYTHON, "-c", fetch, shown, url)
-            assert (fetched.returncode, fetched.stdout.strip()) == (0, "pong"), fetched.stderr
+            code, out, err = await _exec(session.id, IMAGE_PYTHON, "-c", fetch, shown, url)
+            assert (code, out.strip()) == (0, "pong"), err
             assert heard and heard[0].startswith(b"GET /v1/ping ")
         finally:
             await DockerHost(HostConfig(bed.live.ctx.settings.data_dir, options)).stop_all()

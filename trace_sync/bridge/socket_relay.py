@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Connections one relay carries at once: a bridge needs a few, a tool a few more.
 LIMIT = 64
 CHUNK = 64 * 1024
+#: The longest unix socket path bound or dialled as it is (sun_path holds 107 bytes).
+MAX_ADDRESS = 100
 #: How long opening the upstream may take before the client is turned away.
 CONNECT_S = 10.0
 
@@ -63,8 +66,24 @@ class Endpoint:
 
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.path is not None:
-            return await asyncio.open_unix_connection(self.path, limit=CHUNK)
+            with short_path(self.path) as path:
+                return await asyncio.open_unix_connection(path, limit=CHUNK)
         return await asyncio.open_connection(self.host, self.port, limit=CHUNK)
+
+
+@contextlib.contextmanager
+def short_path(path: Path) -> Iterator[str]:
+    """``path`` as bind and connect take it: a unix socket's address holds 107 bytes at
+    most, and a session's directory may be deeper; a longer one is reached through a
+    descriptor of its directory (``/proc/self/fd/N/NAME``), open while this lasts."""
+    if len(os.fsencode(path)) <= MAX_ADDRESS:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 class Relay:
@@ -86,7 +105,8 @@ class Relay:
             )
             return self
         path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._accept, path, limit=CHUNK)
+        with short_path(path) as short:
+            self._server = await asyncio.start_unix_server(self._accept, short, limit=CHUNK)
         if mode is not None:
             path.chmod(mode)
         return self
