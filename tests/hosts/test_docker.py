@@ -257,10 +257,13 @@ async def test_deleting_a_session_removes_its_container_and_directory(cloud: Bed
     session = await cloud.start(cloud.owner, location="cloud", prompt="echo kept > kept.txt")
     await _idle(cloud, session.id)
     assert _inspect(f"trace-{session.id}")["State"]["Running"]
+    sockets = cloud.live.ctx.settings.data_dir / "containers" / session.id / "sockets"
+    assert (sockets / "server.sock").is_socket()
     stopped = await cloud.http.post(
         f"/api/sessions/{session.id}/stop", headers=cloud.headers(cloud.owner)
     )
     assert stopped.status_code == 200 and _inspect(f"trace-{session.id}") == {}
+    assert not sockets.exists()  # its relays went with it: the server no longer listens
     deleted = await cloud.http.delete(
         f"/api/sessions/{session.id}",
         headers=cloud.headers(cloud.owner) | {"Prefer": "return=representation"},
