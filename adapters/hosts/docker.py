@@ -321,6 +321,8 @@ class DockerHost:
             base = SessionDir(self.settings.root, sid).base
             async with self._lock(sid):  # after a stop begun meanwhile, no routes are noted
                 routes = await asyncio.to_thread(noted_routes, base)
+                if not routes:  # not confined, or gone
+                    continue
                 try:
                     await self._relays.open(sid, base, routes, container_user())
                 except OSError as exc:
