@@ -23,3 +23,14 @@ def bridge_command(python: str, launch: Launch, data: Path, kind: str) -> list[s
         "--server", launch.server_url, "--data-dir", str(data),
         "--name", f"{kind}-{launch.session_id}",
     ]  # fmt: skip
+
+
+def relayed(python: str, forwards: list[tuple[str, str]], command: list[str]) -> list[str]:
+    """``command`` behind the relays of a confined container: each ``(listen, socket)``
+    listens inside before the command starts (trace_sync/bridge/socket_relay.py)."""
+    if not forwards:
+        return command
+    relay = [python, "-P", "-B", "-m", "trace_sync.bridge.socket_relay"]
+    for listen, socket in forwards:
+        relay += ["--forward", f"{listen}={socket}"]
+    return [*relay, "--", *command]

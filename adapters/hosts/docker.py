@@ -18,12 +18,14 @@ see another's clone. The container:
   clone, and its branch and checkpoints come back when the container stops;
 - has memory, CPU and process-count limits (disk: /tmp is a bounded tmpfs;
   the data dir is the server's disk, as for the sandbox);
-- uses the host's network by default (``TRACE_DOCKER_NETWORK=host``): the
-  bridge reaches a server listening on loopback at its own URL, with no
-  bridge network or NAT. The price: code in the container reaches whatever
-  listens on the machine's loopback, as a sandbox's does; name a network of
-  your own to restrict it (then the server's loopback URL becomes
-  ``host.docker.internal``);
+- has no network by default (``TRACE_DOCKER_NETWORK=none``): only its own
+  loopback, where relays listen for the server and the model providers
+  configured for its tools, carried through unix sockets to this process
+  (docker_routes.py, docker_relays.py); code in it reaches nothing else.
+  ``host`` shares the machine's network instead (code in the container then
+  reaches whatever listens on its loopback, as a sandbox's does); a named
+  network of your own is a third choice (then the server's loopback URL
+  becomes ``host.docker.internal``);
 - is labelled with its session and runtime; outlives a server restart: the
   host notes each container it starts in its session's directory, and a host
   made on the same data adopts the ones still running (their bridges
@@ -38,12 +40,14 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from adapters.hosts.bridge_command import bridge_command
+from adapters.hosts.bridge_command import bridge_command, relayed
+from adapters.hosts.docker_relays import HostRelays, note_routes, noted_routes, sockets_of
+from adapters.hosts.docker_routes import Confinement, confine, provider_urls
 from adapters.hosts.options import Options
 from adapters.hosts.session_dir import SessionDir, bring_back_others, prepare
 from trace_sync import __version__
@@ -73,7 +77,7 @@ class DockerSettings:
     root: Path
     docker: str = "docker"
     image: str = f"trace-bridge:{__version__}"
-    network: str = "host"
+    network: str = "none"
     server_url: str = ""
     memory: str = "4g"
     cpus: str = "2"
@@ -119,6 +123,13 @@ class Container:
     passed: tuple[str, ...] = ()
     #: Whether the bridge reaches the server through ``HOST_ALIAS``.
     via_alias: bool = False
+    #: Variables given a value here (tool URLs rewritten for a confined container).
+    values: tuple[tuple[str, str], ...] = ()
+    #: The server's URL for the bridge inside.
+    server_url: str = ""
+    #: A confined container's routes' sockets (bound read-only), and its routes.
+    sockets: Path | None = None
+    confinement: Confinement | None = None
 
 
 def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
@@ -130,12 +141,22 @@ def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
     argv += ["--env", f"HOME={box.data / 'home'}"]
     for name in box.passed:
         argv += ["--env", name]  # the value comes from the docker client's environment
+    for name, value in box.values:
+        argv += ["--env", f"{name}={value}"]
     argv += ["--mount", f"type=bind,src={box.data},dst={box.data}"]
     if box.repo is not None:
         argv += ["--mount", f"type=bind,src={box.repo},dst={box.repo},readonly"]
+    if box.sockets is not None:
+        argv += ["--mount", f"type=bind,src={box.sockets},dst={box.sockets},readonly"]
     argv += ["--network", settings.network]
     if box.via_alias:
         argv += ["--add-host", f"{HOST_ALIAS}:host-gateway"]
+    routes = box.confinement.routes if box.confinement is not None else ()
+    for route in routes:
+        if route.alias:  # TLS end to end: the name resolves to the relay inside
+            argv += ["--add-host", f"{route.alias}:{route.listen.rpartition(':')[0]}"]
+    if any(route.low_port for route in routes):  # the container's own network namespace
+        argv += ["--sysctl", "net.ipv4.ip_unprivileged_port_start=0"]
     argv += ["--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={settings.tmp_size}"]
     argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
     argv += ["--memory", settings.memory, "--memory-swap", settings.memory]
@@ -150,7 +171,7 @@ def container_url(server_url: str, configured: str = "", network: str = "host") 
     if configured:
         return configured
     parts = urlsplit(server_url)
-    if network == "host" or parts.hostname not in LOOPBACK:
+    if network in ("host", "none") or parts.hostname not in LOOPBACK:
         return server_url
     netloc = HOST_ALIAS + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
@@ -165,7 +186,9 @@ class DockerHost:
         self.settings = DockerSettings.read(config)
         self._launches: dict[str, Launch] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._relays = HostRelays()
         self._adopt()
+        self._reopening = self._reopen_relays()
 
     @property
     def bridges(self) -> dict[str, str]:
@@ -179,10 +202,18 @@ class DockerHost:
             root = self.settings.root
             await asyncio.to_thread(bring_back_others, root, self._launches.values(), launch)
             folder = SessionDir(root, sid)
-            user = IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
-            await prepare(folder, launch, user)
+            user = container_user()
             box = self.container(launch, folder, user)
-            await self._docker(docker_run_argv(self.settings, box))
+            # Its credentials name the server as the bridge inside dials it.
+            await prepare(folder, replace(launch, server_url=box.server_url), user)
+            if box.confinement is not None:
+                await asyncio.to_thread(note_routes, folder.base, box.confinement.routes)
+                await self._relays.open(sid, folder.base, box.confinement.routes, user)
+            try:
+                await self._docker(docker_run_argv(self.settings, box))
+            except Conflict:
+                await self._relays.remove(sid, folder.base)
+                raise
             # Its launch but the token, for a server restarted on the same data (no pid: a name).
             await asyncio.to_thread(folder.remember, 0, 0.0, launch)
             self._launches[sid] = launch
@@ -200,6 +231,7 @@ class DockerHost:
     async def _stop(self, session_id: str, launch: Launch | None) -> None:
         await self._remove(session_id)
         folder = SessionDir(self.settings.root, session_id)
+        await self._relays.remove(session_id, folder.base)
         folder.record.unlink(missing_ok=True)
         if launch is not None and folder.base.is_dir():
             await asyncio.to_thread(folder.bring_back, launch.repo, launch.branch)
@@ -224,7 +256,11 @@ class DockerHost:
         return running
 
     async def close(self) -> None:
-        """Containers outlive the server: a restarted one adopts them."""
+        """Containers outlive the server: a restarted one adopts them, and listens
+        for their routes again (noted in their directories)."""
+        if self._reopening is not None:
+            self._reopening.cancel()
+        await self._relays.close_all()
 
     def container(self, launch: Launch, folder: SessionDir, user: tuple[int, int]) -> Container:
         repo = Path(launch.repo.path).resolve() if launch.repo is not None else None
@@ -233,17 +269,31 @@ class DockerHost:
         settings = self.settings
         passed = [n for n in os.environ if n.startswith("TRACE_TOOL_")]
         url = container_url(launch.server_url, settings.server_url, settings.network)
+        confinement = None
+        if settings.network == "none":
+            confinement = confine(url, provider_urls(os.environ))
+            url = confinement.server_url
+            passed = [n for n in passed if n not in confinement.env]
         reached = Launch(url, launch.runtime_id, "", launch.session_id)
+        command = bridge_command(IMAGE_PYTHON, reached, folder.data, self.kind)
+        sockets = sockets_of(folder.base)
+        if confinement is not None:
+            forwards = [(r.listen, str(sockets / r.name)) for r in confinement.routes]
+            command = relayed(IMAGE_PYTHON, forwards, command)
         return Container(
             name=container_name(launch.session_id),
             session_id=launch.session_id,
             runtime_id=launch.runtime_id,
-            command=tuple(bridge_command(IMAGE_PYTHON, reached, folder.data, self.kind)),
+            command=tuple(command),
             data=folder.data,
             repo=repo,
             user=user,
             passed=tuple(sorted({*passed, *settings.passed_env})),
             via_alias=urlsplit(url).hostname == HOST_ALIAS,
+            server_url=url,
+            values=tuple(sorted(confinement.env.items())) if confinement else (),
+            sockets=sockets if confinement is not None else None,
+            confinement=confinement,
         )
 
     def _adopt(self) -> None:
@@ -256,6 +306,28 @@ class DockerHost:
             if noted is not None:
                 self._launches[base.name] = noted[2]
                 log.info("noted a former server's container", extra={"session": base.name})
+
+    def _reopen_relays(self) -> asyncio.Task[None] | None:
+        """Listen again for the routes of the adopted containers (this process's
+        loop; none when the host is made only to stop them, outside one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return loop.create_task(self._reopen(), name="docker-relays")
+
+    async def _reopen(self) -> None:
+        for sid in list(self._launches):
+            base = SessionDir(self.settings.root, sid).base
+            async with self._lock(sid):  # after a stop begun meanwhile, no routes are noted
+                routes = await asyncio.to_thread(noted_routes, base)
+                if not routes:  # not confined, or gone
+                    continue
+                try:
+                    await self._relays.open(sid, base, routes, container_user())
+                except OSError as exc:
+                    log.warning("cannot listen for an adopted container: %s", exc,
+                                extra={"session": sid})  # fmt: skip
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -296,6 +368,11 @@ def _running(docker: str, name: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return found.returncode == 0 and found.stdout.strip() == "true"
+
+
+def container_user() -> tuple[int, int]:
+    """Containers of a root server run as the image's user, others as the server's."""
+    return IMAGE_USER if os.geteuid() == 0 else (os.getuid(), os.getgid())
 
 
 def container_name(session_id: str) -> str:

@@ -1,11 +1,13 @@
 """The docker host: its ``docker run`` command line exactly, the image's Dockerfile
 and base, and cloud sessions in real containers on a real Docker engine (the image
 built by deploy/bridge/build.py; the lifecycle itself is in test_lifecycle.py).
-The containers use the host's network: the server listens on 127.0.0.1 only."""
+The containers have no network but the relays to the server (test_docker_confined.py),
+which listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +27,7 @@ from adapters.hosts.docker import (
     container_url,
     docker_run_argv,
 )
+from adapters.hosts.session_dir import SessionDir
 from deploy.bridge.sources import debian_sources
 from tests.bridges.conftest import Bed, open_bed, settings_for
 from tests.conftest import StoreTarget, eventually
@@ -41,8 +44,8 @@ from trace_sync.settings import sqlite_url
 TOKEN = "rt-docker-secret-42"
 
 
-def test_the_docker_run_command_line() -> None:
-    settings = DockerSettings(root=Path("/srv/c"), image="trace-bridge:0.1.0")
+def test_the_docker_run_command_line_on_the_hosts_network() -> None:
+    settings = DockerSettings(root=Path("/srv/c"), image="trace-bridge:0.1.0", network="host")
     data = Path("/srv/c/s_1/bridge")
     launch = Launch("http://127.0.0.1:4000", "rt_1", TOKEN, "s_1")
     box = Container(
@@ -74,8 +77,56 @@ def test_the_docker_run_command_line() -> None:
     ]  # fmt: skip
 
 
+def test_a_confined_containers_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No network but routes: the server and an http model server rewritten to relays
+    inside, an https provider kept by name (TLS end to end) on a loopback of its own."""
+    for name in [n for n in os.environ if n.startswith("TRACE_TOOL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRACE_TOOL_CLAUDE_CODE_BASE_URL", "http://127.0.0.1:5005")
+    monkeypatch.setenv("TRACE_TOOL_CODEX_BASE_URL", "https://llm.example.com/v1")
+    monkeypatch.setenv("TRACE_TOOL_CODEX_MODEL", "gpt-5-codex")
+    host = DockerHost(HostConfig(tmp_path, {"image": "trace-bridge:0.1.0"}))
+    folder = SessionDir(host.settings.root, "s_1")
+    launch = Launch("http://127.0.0.1:4000", "rt_1", TOKEN, "s_1")
+    box = host.container(launch, folder, (10001, 10001))
+    base, python = str(folder.base), IMAGE_PYTHON
+    assert docker_run_argv(host.settings, box) == [
+        "docker", "run", "--detach", "--rm", "--name", "trace-s_1", "--init",
+        "--label", "trace.session=s_1", "--label", "trace.runtime=rt_1",
+        "--user", "10001:10001", "--workdir", f"{base}/bridge",
+        "--env", f"HOME={base}/bridge/home", "--env", "TRACE_TOOL_CODEX_BASE_URL",
+        "--env", "TRACE_TOOL_CODEX_MODEL",
+        "--env", "TRACE_TOOL_CLAUDE_CODE_BASE_URL=http://127.0.0.1:8621",
+        "--mount", f"type=bind,src={base}/bridge,dst={base}/bridge",
+        "--mount", f"type=bind,src={base}/sockets,dst={base}/sockets,readonly",
+        "--network", "none",
+        "--add-host", "llm.example.com:127.0.0.4",
+        "--sysctl", "net.ipv4.ip_unprivileged_port_start=0",
+        "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=1g",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        "--memory", "4g", "--memory-swap", "4g", "--cpus", "2", "--pids-limit", "1024",
+        "trace-bridge:0.1.0",
+        python, "-P", "-B", "-m", "trace_sync.bridge.socket_relay",
+        "--forward", f"127.0.0.1:8620={base}/sockets/server.sock",
+        "--forward", f"127.0.0.1:8621={base}/sockets/provider-1.sock",
+        "--forward", f"127.0.0.4:443={base}/sockets/provider-2.sock", "--",
+        python, "-P", "-B", "-m", "trace_sync.bridge.supervisor", "--",
+        python, "-P", "-B", "-m", "trace_sync.cli", "bridge",
+        "--server", "http://127.0.0.1:8620", "--data-dir", f"{base}/bridge",
+        "--name", "docker-s_1",
+    ]  # fmt: skip
+    upstreams = {r.name: r.upstream for r in box.confinement.routes}  # type: ignore[union-attr]
+    assert upstreams == {
+        "server.sock": "127.0.0.1:4000",
+        "provider-1.sock": "127.0.0.1:5005",
+        "provider-2.sock": "llm.example.com:443",
+    }
+
+
 def test_the_server_as_a_container_reaches_it() -> None:
-    assert container_url("http://127.0.0.1:4000") == "http://127.0.0.1:4000"  # host network
+    assert container_url("http://127.0.0.1:4000", network="host") == "http://127.0.0.1:4000"
     bridged = "http://host.docker.internal:4000"
     assert container_url("http://127.0.0.1:4000", network="trace") == bridged
     assert container_url("http://localhost:4000/", network="trace") == bridged + "/"
@@ -188,7 +239,7 @@ async def test_a_container_session_has_its_limits_and_no_token_in_sight(cloud: B
     facts = _inspect(f"trace-{session.id}")
     limits = facts["HostConfig"]
     assert (limits["Memory"], limits["NanoCpus"], limits["PidsLimit"]) == (768 << 20, 10**9, 256)
-    assert limits["NetworkMode"] == "host" and limits["ReadonlyRootfs"] is True
+    assert limits["NetworkMode"] == "none" and limits["ReadonlyRootfs"] is True
     assert limits["CapDrop"] == ["ALL"] and facts["Config"]["User"] == "10001:10001"
     folder = cloud.live.ctx.settings.data_dir / "containers" / session.id / "bridge"
     token = json.loads((folder / "runtime.json").read_text())["token"]
@@ -206,10 +257,13 @@ async def test_deleting_a_session_removes_its_container_and_directory(cloud: Bed
     session = await cloud.start(cloud.owner, location="cloud", prompt="echo kept > kept.txt")
     await _idle(cloud, session.id)
     assert _inspect(f"trace-{session.id}")["State"]["Running"]
+    sockets = cloud.live.ctx.settings.data_dir / "containers" / session.id / "sockets"
+    assert (sockets / "server.sock").is_socket()
     stopped = await cloud.http.post(
         f"/api/sessions/{session.id}/stop", headers=cloud.headers(cloud.owner)
     )
     assert stopped.status_code == 200 and _inspect(f"trace-{session.id}") == {}
+    assert not sockets.exists()  # its relays went with it: the server no longer listens
     deleted = await cloud.http.delete(
         f"/api/sessions/{session.id}",
         headers=cloud.headers(cloud.owner) | {"Prefer": "return=representation"},
