@@ -3,8 +3,11 @@ timeline events, and ending a grant closing its holder's terminals."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from tests.bridges.conftest import Bed, Person
 from tests.conftest import eventually
@@ -75,7 +78,24 @@ async def test_strangers_cannot_see_a_runtime_to_ask_for_it(bed: Bed) -> None:
     assert (await ask(bed, bed.member, creds.runtime_id, expires_at=naive)).status_code == 422
 
 
-async def test_revoking_closes_the_grantees_terminals_and_only_theirs(bed: Bed) -> None:
+async def _revoke(bed: Bed, grant_id: str) -> Any:
+    return await decide(bed, bed.owner, grant_id, "revoke")
+
+
+async def _lower_to_viewer(bed: Bed, grant_id: str) -> Any:
+    member = f"/api/workspaces/{bed.workspace_id}/members/{bed.member.id}"
+    return await bed.http.patch(member, json={"role": "viewer"}, headers=bed.headers(bed.owner))
+
+
+async def _remove(bed: Bed, grant_id: str) -> Any:
+    member = f"/api/workspaces/{bed.workspace_id}/members/{bed.member.id}"
+    return await bed.http.delete(member, headers=bed.headers(bed.owner))
+
+
+@pytest.mark.parametrize("ending", [_revoke, _lower_to_viewer, _remove], ids=lambda f: f.__name__)
+async def test_the_end_of_a_members_authority_closes_their_terminals_and_only_theirs(
+    bed: Bed, ending: Callable[[Bed, str], Awaitable[Any]]
+) -> None:
     creds = await bed.register(bed.owner)
     async with bed.bridge(creds) as (link, recorder):
         await link.wait_welcomed()
@@ -87,7 +107,8 @@ async def test_revoking_closes_the_grantees_terminals_and_only_theirs(bed: Bed) 
         mine = await bed.http.post(terminals, json={}, headers=bed.headers(bed.owner))
         assert theirs.status_code == mine.status_code == 201
         await eventually(lambda: len(recorder.of_type("terminal_open")) == 2)
-        assert (await decide(bed, bed.owner, grant["id"], "revoke")).status_code == 200
+        ended = await ending(bed, grant["id"])
+        assert ended.status_code in (200, 204), ended.text
         await eventually(lambda: len(recorder.of_type("terminal_close")) == 1)
         [closed] = recorder.of_type("terminal_close")
         assert closed.terminal_id == theirs.json()["terminal_id"]
@@ -96,7 +117,7 @@ async def test_revoking_closes_the_grantees_terminals_and_only_theirs(bed: Bed) 
             json={"data": "ls\r"},
             headers=bed.headers(bed.member),
         )
-        assert typed.status_code == 403
+        assert typed.status_code in (403, 404)  # forbidden, or no longer theirs to see
 
 
 async def test_an_expired_grant_ends_by_itself_and_closes_terminals(bed: Bed) -> None:
@@ -153,22 +174,3 @@ async def test_terminals_a_bridge_reports_as_events_are_closed_on_revoke(bed: Be
         await eventually(lambda: len(terminals.opened(creds.runtime_id)) == 1)
         await decide(bed, bed.owner, grant["id"], "revoke")
         await eventually(lambda: [m.terminal_id for m in got.of_type("terminal_close")] == ["tm_a"])
-
-
-async def test_a_member_lowered_to_viewer_loses_the_terminal_they_opened(bed: Bed) -> None:
-    creds = await bed.register(bed.owner)
-    async with bed.bridge(creds) as (link, recorder):
-        await link.wait_welcomed()
-        session = await bed.start(bed.owner)
-        grant = (await ask(bed, bed.member, creds.runtime_id, session_id=session.id)).json()
-        await decide(bed, bed.owner, grant["id"], "approve")
-        terminals = f"/api/sessions/{session.id}/terminals"
-        theirs = await bed.http.post(terminals, json={}, headers=bed.headers(bed.member))
-        assert theirs.status_code == 201
-        member = f"/api/workspaces/{bed.workspace_id}/members/{bed.member.id}"
-        lowered = await bed.http.patch(
-            member, json={"role": "viewer"}, headers=bed.headers(bed.owner)
-        )
-        assert lowered.status_code == 200, lowered.text
-        await eventually(lambda: len(recorder.of_type("terminal_close")) == 1)
-        assert recorder.of_type("terminal_close")[0].terminal_id == theirs.json()["terminal_id"]
