@@ -87,6 +87,9 @@ async def test_pause_and_resume_stop_and_continue_every_process_of_the_tool(
         await eventually(lambda: sleeper() is not None)
         job = sleeper()
         assert job is not None
+        # Pause is offered once the server says running (its row follows io: a loaded
+        # machine showed it still starting here, and pausing a start is refused).
+        await hosting.status(sid, "running")
         assert (await hosting.api("POST", f"/api/sessions/{sid}/pause")).status_code == 200
         stopped = psutil.STATUS_STOPPED
         await eventually(lambda: leader.status() == stopped and job.status() == stopped)
