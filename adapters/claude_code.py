@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,15 @@ def environment(context: ToolContext) -> dict[str, str]:
     return env
 
 
+def saved_conversation(session_id: str, env: Mapping[str, str]) -> bool:
+    """Whether Claude saved conversation ``session_id`` (a tool killed before it
+    wrote its first entries has none): ``<config>/projects/<dir>/<id>.jsonl``."""
+    config = env.get("CLAUDE_CONFIG_DIR") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".claude"
+    )
+    return any(Path(config, "projects").glob(f"*/{session_id}.jsonl"))
+
+
 class ClaudeCodeRun(ToolRunBase):
     tool = "claude_code"
 
@@ -123,6 +134,10 @@ class ClaudeCodeRun(ToolRunBase):
     # -- ToolRun -------------------------------------------------------------------
 
     async def _start(self) -> None:
+        resume_id = self.context.resume_id
+        if resume_id and not saved_conversation(resume_id, {**os.environ, **self.context.env}):
+            # Claude would start, then exit on "No conversation found": say so at once.
+            raise NotFound(f"claude has no saved conversation {resume_id} to resume")
         await self._control({"subtype": "initialize"}, timeout=90)
 
     async def send(self, text: str, *, prompt_id: str | None = None) -> None:

@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import StoreTarget, eventually
-from tests.hosting.conftest import IoView
 from tests.hosting.test_restarts import another_shell, bridged, start_shell
-from tests.support.bridge_process import BridgeProcess
 from tests.support.git import make_repo
 from tests.support.model_server import ModelServer, reply, text
 from tests.support.server_process import ServerProcess
@@ -36,9 +34,12 @@ from tests.support.waiting_tools import (
     session_status,
     timeline,
     trace,
+    where_it_stands,
 )
 from trace_sync.bridge import leftovers
-from trace_sync.bridge.sessions.hosted import CONTINUE
+from trace_sync.bridge.sessions.hosted import AFRESH, CONTINUE
+
+AFRESH_HERE = AFRESH.format(asked="make the file")
 
 #: Waits for a file the test makes in the worktree: at work until then.
 COMMAND = "until test -e go; do sleep 0.2; done; echo ran-$((6*7))"
@@ -132,7 +133,7 @@ async def test_a_tool_waiting_for_approval_resumes_by_itself_after_a_bridge_kill
             server.start()
         bridge.start()
         async with follow(server, f"session/{sid}/io") as io:
-            stuck = partial(_where_it_stands, io, bridge, models, asked_before)
+            stuck = partial(where_it_stands, io, models, asked_before, bridge)
             await eventually(lambda: bool(set(io.approvals()) - {first}), 60, stuck)
             [again] = io.approvals()  # the dead process's request is closed
             stale = await decide(server, sid, first)
@@ -150,7 +151,9 @@ async def test_a_tool_waiting_for_approval_resumes_by_itself_after_a_bridge_kill
     # Left without its bridge, the tool never took the silence for a refusal: the
     # first turn of the conversation the model saw after the kill is the resumed one.
     assert "Continue where you left off" in later[0]
-    assert prompts == ["make the file", CONTINUE]
+    # Resumed; or, where the tool was ended before it saved its conversation (a loaded
+    # machine), started afresh and told what it was asked (test below).
+    assert prompts in (["make the file", CONTINUE], ["make the file", AFRESH_HERE])
     assert said[0] == "Running it." and said[-1] == "All done."  # nothing stored was lost
     assert checkpoints, "the resumed turn made its checkpoint"
     assert stale.status_code in (404, 409), stale.text  # never answerable once its bridge died
@@ -158,13 +161,40 @@ async def test_a_tool_waiting_for_approval_resumes_by_itself_after_a_bridge_kill
     assert "session.resumed_after_restart" in events
 
 
-def _where_it_stands(io: IoView, bridge: BridgeProcess, models: ModelServer, asked: int) -> str:
-    """What a resume that did not ask again left behind, for the failure message."""
-    kinds = [
-        f"{e['kind']}:{str(e.get('text') or e.get('message') or '')[:80]}" for e in io.transcript()
-    ]
-    lines = bridge.output().splitlines()
-    return (
-        f"runtime {io.runtime()}; transcript {kinds[-5:]}; model asked "
-        f"{len(models.agent_requests) - asked} times since; bridge log {lines[-8:]}"
-    )
+@pytest.mark.parametrize("tool_name", ["claude_code", "acp"])
+async def test_a_tool_whose_conversation_was_never_saved_starts_afresh_and_asks_again(
+    tmp_path: Path,
+    models: ModelServer,
+    tools_bin: Path,
+    own_home: Path,
+    tool_name: str,
+) -> None:
+    """Killed before it saved its conversation, the tool cannot resume it: a new one is
+    started, told what was asked, instead of leaving the session failed."""
+    tool_env = configure_tools(tmp_path / "bridge", models, tools_bin, own_home)
+    checkout = make_repo(tmp_path / "shop", branch="main")
+    models.script(reply(text("Running it."), ASKS[tool_name]))
+    models.script(reply(text("Again."), ASKS[tool_name]), reply(text("All done.")))
+    target = StoreTarget(f"sqlite+aiosqlite:///{tmp_path / 'trace.db'}")
+    with processes(tmp_path, target, tool_env) as (server, bridge):
+        waiting = await ask_for_approval(server, checkout, tool_name)
+        bridge.stop(signal.SIGKILL)
+        await eventually(lambda: not leftovers.find(waiting.sid), within=30)
+        _forget_conversations(own_home)  # as if the tool had been ended before it saved them
+        bridge.start()
+        async with follow(server, f"session/{waiting.sid}/io") as io:
+            await eventually(lambda: bool(set(io.approvals()) - {waiting.request_id}), 60)
+            [again] = io.approvals()
+            assert (await decide(server, waiting.sid, again)).status_code == 200
+            await eventually(lambda: (waiting.worktree / MADE).exists(), within=90)
+            prompts = [e["text"] for e in io.transcript() if e["kind"] == "user_prompt"]
+        await reaches(server, waiting.sid, "idle")
+    assert prompts == ["make the file", AFRESH_HERE]
+    assert "You were asked: make the file" in models.agent_requests[-2].text
+
+
+def _forget_conversations(home: Path) -> None:
+    saved = list(home.glob(".claude/projects/*/*.jsonl"))
+    assert saved, "Claude saved its conversation where the adapter looks for it"
+    for path in saved:
+        path.unlink()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from tests.support.waiting_tools import (
     reaches,
     session_status,
     timeline,
+    where_it_stands,
 )
 from trace_sync.bridge.hosts import HostConfig
 
@@ -154,7 +156,8 @@ async def test_a_sandboxed_tool_waiting_for_approval_resumes_after_its_bridge_is
             server.stop(signal.SIGKILL)
             server.start()
         async with follow(server, f"session/{sid}/io") as io:
-            await eventually(lambda: bool(set(io.approvals()) - {first}), within=120)
+            stuck = partial(where_it_stands, io, models)
+            await eventually(lambda: bool(set(io.approvals()) - {first}), 120, stuck)
             [again] = io.approvals()
             decided = await decide(server, sid, again)
             assert decided.status_code == 200, decided.text

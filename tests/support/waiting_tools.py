@@ -25,7 +25,7 @@ import httpx
 from tests.conftest import StoreTarget, eventually
 from tests.hosting.conftest import IoView
 from tests.support.bridge_process import BridgeProcess
-from tests.support.model_server import Part, tool
+from tests.support.model_server import ModelServer, Part, tool
 from tests.support.server_process import ROOT, ServerProcess
 from trace_sync.client.reconnect import Backoff
 from trace_sync.client.sync_client import SyncClient
@@ -143,3 +143,15 @@ async def decide(server: ServerProcess, sid: str, request_id: str) -> httpx.Resp
             json={"behavior": "allow"},
             headers={"Authorization": f"Bearer {server.token}"},
         )
+
+
+def where_it_stands(
+    io: IoView, models: ModelServer, asked: int = 0, bridge: BridgeProcess | None = None
+) -> str:
+    """What a resume that did not ask again left behind, for a failure message: the
+    runtime, the last transcript entries, the model's requests since ``asked``, the
+    bridge's log."""
+    said = [f"{e['kind']}:{str(e.get('text') or '')[:80]}" for e in io.transcript()]
+    since = len(models.agent_requests) - asked
+    log = bridge.output()[-800:] if bridge is not None else ""
+    return f"runtime {io.runtime()}; transcript {said[-5:]}; asked the model {since}; {log}"

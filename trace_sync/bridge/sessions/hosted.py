@@ -83,6 +83,12 @@ CONTINUE = (
     "Your previous turn was cut off because the Trace bridge hosting this session "
     "restarted; anything you were waiting for was not answered. Continue where you left off."
 )
+#: The first turn of a new conversation when the tool's own could not be loaded.
+AFRESH = (
+    "Your previous turn was cut off because the Trace bridge hosting this session "
+    "restarted, and your earlier conversation could not be loaded. You were asked: "
+    "{asked}\nContinue where you left off, from the working tree as it is now."
+)
 #: Worktree disk use is measured at most this often (it walks the tree).
 DISK_EVERY_S = 30.0
 SYNC_WAIT_S = 10.0
@@ -221,13 +227,18 @@ class HostedSession:
         """Why the turn stopped: for a tool that cannot resume, which command died."""
         if self._resumable():
             return "the bridge restarted during a turn"
+        text = self._last_prompt()
+        if not text:
+            return "the bridge restarted while a command ran"
+        return f"the bridge restarted while `{text}` ran"
+
+    def _last_prompt(self) -> str:
+        """The text of the last prompt the tool took ('' when there is none)."""
         prompts = list(typed.root_of(self.session.doc, SESSION, "prompts"))
         taken = self.writer.state().prompts_taken
         last = prompts[taken - 1] if 0 < taken <= len(prompts) else None
         text = last.get("text") if isinstance(last, dict) else None
-        if not text:
-            return "the bridge restarted while a command ran"
-        return f"the bridge restarted while `{text}` ran"
+        return text if isinstance(text, str) else ""
 
     def _resumable(self) -> bool:
         """Whether this session's tool can continue its own conversation."""
@@ -258,6 +269,12 @@ class HostedSession:
         # Counted first: the server takes the tool's reports as a revival, not as stale io.
         self.writer.runtime(revivals=state.revivals + 1)
         failed = await self._start_tool(prompt=CONTINUE)
+        if failed is not None:
+            # Its conversation could not be loaded (the tool was ended before it saved
+            # it, say): a new one, told what it was asked, rather than a failed session.
+            log.warning("resuming failed: starting afresh", extra={"session": self.sid})
+            self.writer.runtime(tool_session_id=None)
+            failed = await self._start_tool(prompt=AFRESH.format(asked=self._last_prompt()))
         if failed is not None:
             self.writer.runtime(error=f"{reason}; it could not resume: {failed}")
 
