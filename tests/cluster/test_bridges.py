@@ -93,16 +93,26 @@ async def link_to(
         yield link
 
 
-async def test_a_session_started_through_one_process_runs_on_a_bridge_of_the_other(
-    postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
-) -> None:
-    a, b = await members(postgres, redis_server, tmp_path, servers)
+@asynccontextmanager
+async def idle_on_bs_bridge(
+    a: ServerProcess, b: ServerProcess, tmp_path: Path, prompt: str
+) -> AsyncIterator[tuple[BridgeProcess, RuntimeCredentials, str]]:
+    """The owner's bridge on B, shown on A, and a shell session started through A
+    that ran ``prompt`` on it and is idle: the bridge, its credentials, the session."""
     checkout = make_repo(tmp_path / "shop", branch="main")
     with BridgeProcess(b.url, b.token, tmp_path / "bridge") as bridge:
         creds = await credentials(bridge)
         await eventually(lambda: _shown(a, creds.runtime_id), within=30)
-        sid = await start_shell(a, checkout, "echo hi > x.txt")
+        sid = await start_shell(a, checkout, prompt)
         await reaches(a, sid, "idle")
+        yield bridge, creds, sid
+
+
+async def test_a_session_started_through_one_process_runs_on_a_bridge_of_the_other(
+    postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    a, b = await members(postgres, redis_server, tmp_path, servers)
+    async with idle_on_bs_bridge(a, b, tmp_path, "echo hi > x.txt") as (bridge, creds, sid):
         # A request with a reply, through A: the bridge on B reads its worktree.
         read = await api(a, "GET", f"/api/sessions/{sid}/files/x.txt")
         assert read.status_code == 200 and read.json()["text"] == "hi\n", read.text
@@ -145,12 +155,7 @@ async def test_a_newer_connection_to_one_process_takes_over_from_the_other(
     postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
 ) -> None:
     a, b = await members(postgres, redis_server, tmp_path, servers, **QUICK)
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    with BridgeProcess(b.url, b.token, tmp_path / "bridge") as bridge:
-        creds = await credentials(bridge)
-        await eventually(lambda: _shown(a, creds.runtime_id), within=30)
-        sid = await start_shell(a, checkout, "echo hi")
-        await reaches(a, sid, "idle")
+    async with idle_on_bs_bridge(a, b, tmp_path, "echo hi") as (bridge, creds, sid):
         recorder = Recorder()
         async with link_to(a, creds, recorder) as second:
             await second.wait_welcomed()
@@ -181,12 +186,7 @@ async def test_a_bridge_on_a_killed_process_is_unavailable_within_seconds(
     postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
 ) -> None:
     a, b = await members(postgres, redis_server, tmp_path, servers)
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    with BridgeProcess(b.url, b.token, tmp_path / "bridge") as bridge:
-        creds = await credentials(bridge)
-        await eventually(lambda: _shown(a, creds.runtime_id), within=30)
-        sid = await start_shell(a, checkout, "echo hi")
-        await reaches(a, sid, "idle")
+    async with idle_on_bs_bridge(a, b, tmp_path, "echo hi") as (bridge, creds, sid):
         b.stop(signal.SIGKILL)
         began = time.monotonic()
         typed = await api(a, "POST", f"/api/sessions/{sid}/terminals/tool/input", data="ls\r")
@@ -204,12 +204,7 @@ async def test_a_grant_revoked_through_one_process_closes_the_terminal_held_on_t
     grant ends through A, which never heard of that terminal."""
     a, b = await members(postgres, redis_server, tmp_path, servers)
     _, mia = await add_member(a)
-    checkout = make_repo(tmp_path / "shop", branch="main")
-    with BridgeProcess(b.url, b.token, tmp_path / "bridge") as bridge:
-        creds = await credentials(bridge)
-        await eventually(lambda: _shown(a, creds.runtime_id), within=30)
-        sid = await start_shell(a, checkout, "echo hi")
-        await reaches(a, sid, "idle")
+    async with idle_on_bs_bridge(a, b, tmp_path, "echo hi") as (bridge, creds, sid):
         asked = await api_as(a, mia.token, "POST", f"/api/runtimes/{creds.runtime_id}/grants",
                              capabilities=["terminal"], session_id=sid)  # fmt: skip
         grant = f"/api/grants/{asked.json()['id']}"
