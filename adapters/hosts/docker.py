@@ -16,8 +16,10 @@ see another's clone. The container:
   private /tmp; its image is read-only, it has no capabilities and no new
   privileges; the session's repo is bound read-only, the bridge works in a
   clone, and its branch and checkpoints come back when the container stops;
-- has memory, CPU and process-count limits (disk: /tmp is a bounded tmpfs;
-  the data dir is the server's disk, as for the sandbox);
+- has memory, CPU and process-count limits; /tmp is a bounded tmpfs, and with
+  ``TRACE_DOCKER_DISK`` its directory on the server's disk is watched and a
+  session past the limit paused (docker_disk.py: no storage driver limits a
+  bind mount);
 - has no network by default (``TRACE_DOCKER_NETWORK=none``): only its own
   loopback, where relays listen for the server and the model providers
   configured for its tools, carried through unix sockets to this process
@@ -35,6 +37,7 @@ see another's clone. The container:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from adapters.hosts import docker_disk
 from adapters.hosts.bridge_command import bridge_command, relayed
 from adapters.hosts.docker_relays import HostRelays, note_routes, noted_routes, sockets_of
 from adapters.hosts.docker_routes import Confinement, confine, provider_urls
@@ -54,6 +58,7 @@ from trace_sync import __version__
 from trace_sync.bridge.hosts import HostConfig, Launch
 from trace_sync.contract.bridge_protocol import Forget, RuntimeKind
 from trace_sync.contract.errors import Conflict, InvalidInput
+from trace_sync.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,10 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _NAME = re.compile(r"[^a-zA-Z0-9_.-]")
 #: What docker says when the container to stop is not there (any more).
 GONE = ("No such container", "is already in progress")
+#: How long a container being removed is waited for before going on anyway.
+REMOVAL_S = 30.0
+#: A disk limit below this is a slip (``TRACE_DOCKER_DISK=10`` is 10 bytes).
+LEAST_DISK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,9 @@ class DockerSettings:
     cpus: str = "2"
     pids: int = 1024
     tmp_size: str = "1g"
+    #: Bytes a session's directory may take (None: no limit), looked at every ``disk_check_s``.
+    disk: int | None = None
+    disk_check_s: float = 10.0
     passed_env: tuple[str, ...] = ()
     run_options: tuple[str, ...] = ()
     stop_timeout_s: int = 15
@@ -100,10 +112,22 @@ class DockerSettings:
             cpus=opts.text("cpus", cls.cpus),
             pids=opts.count("pids", cls.pids, low=16),
             tmp_size=opts.text("tmp_size", cls.tmp_size),
+            disk=_disk(opts),
+            disk_check_s=opts.seconds("disk_check_s", cls.disk_check_s),
             passed_env=opts.names("pass_env"),
             run_options=opts.words("run_options"),
             stop_timeout_s=int(opts.seconds("stop_timeout_s", cls.stop_timeout_s)),
         )
+
+
+def _disk(opts: Options) -> int | None:
+    limit = opts.size("disk", None)
+    if limit is not None and limit < LEAST_DISK:
+        raise SettingsError(
+            f"{opts.variable('disk')} must be at least 1M (a plain number is bytes; "
+            f"0 or off for no limit): {opts.text('disk')!r}"
+        )
+    return limit
 
 
 @dataclass(frozen=True)
@@ -118,8 +142,8 @@ class Container:
     data: Path
     repo: Path | None
     user: tuple[int, int]
-    #: Variables whose values the docker client passes in from its own environment
-    #: (plain settings: ``docker inspect`` shows them; API keys go in ``trace bridge key``).
+    #: Variables passed in with this process's values, in the bridge's environment
+    #: file (session_dir.py), never in the container's configuration.
     passed: tuple[str, ...] = ()
     #: Whether the bridge reaches the server through ``HOST_ALIAS``.
     via_alias: bool = False
@@ -130,6 +154,8 @@ class Container:
     #: A confined container's routes' sockets (bound read-only), and its routes.
     sockets: Path | None = None
     confinement: Confinement | None = None
+    #: ``--storage-opt size=``: a cap on the container's own layer (engines with quotas).
+    layer_size: int | None = None
 
 
 def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
@@ -139,8 +165,8 @@ def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
     argv += ["--label", f"trace.runtime={box.runtime_id}"]
     argv += ["--user", f"{box.user[0]}:{box.user[1]}", "--workdir", str(box.data)]
     argv += ["--env", f"HOME={box.data / 'home'}"]
-    for name in box.passed:
-        argv += ["--env", name]  # the value comes from the docker client's environment
+    # The variables passed (box.passed) are in the bridge's environment file: a value
+    # given here, even by name only, is in the container's configuration for all to see.
     for name, value in box.values:
         argv += ["--env", f"{name}={value}"]
     argv += ["--mount", f"type=bind,src={box.data},dst={box.data}"]
@@ -161,6 +187,8 @@ def docker_run_argv(settings: DockerSettings, box: Container) -> list[str]:
     argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
     argv += ["--memory", settings.memory, "--memory-swap", settings.memory]
     argv += ["--cpus", settings.cpus, "--pids-limit", str(settings.pids)]
+    if box.layer_size is not None:
+        argv += ["--storage-opt", f"size={box.layer_size}"]
     return [*argv, *settings.run_options, settings.image, *box.command]
 
 
@@ -187,8 +215,11 @@ class DockerHost:
         self._launches: dict[str, Launch] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._relays = HostRelays()
+        #: Whether the engine caps a container's layer (``docker info``; None: not asked yet).
+        self._quota: bool | None = None
         self._adopt()
         self._reopening = self._reopen_relays()
+        self._disk_watch = self._watch_disk(config)
 
     @property
     def bridges(self) -> dict[str, str]:
@@ -205,12 +236,13 @@ class DockerHost:
             user = container_user()
             box = self.container(launch, folder, user)
             # Its credentials name the server as the bridge inside dials it.
-            await prepare(folder, replace(launch, server_url=box.server_url), user)
+            passed = {n: os.environ[n] for n in box.passed if n in os.environ}
+            await prepare(folder, replace(launch, server_url=box.server_url), user, passed)
             if box.confinement is not None:
                 await asyncio.to_thread(note_routes, folder.base, box.confinement.routes)
                 await self._relays.open(sid, folder.base, box.confinement.routes, user)
             try:
-                await self._docker(docker_run_argv(self.settings, box))
+                await self._run(box)
             except Conflict:
                 await self._relays.remove(sid, folder.base)
                 raise
@@ -223,6 +255,9 @@ class DockerHost:
         if session_id not in self._launches:
             return False
         return _running(self.settings.docker, container_name(session_id))
+
+    def boxes(self) -> list[str]:
+        return sorted(self._launches)
 
     async def stop(self, session_id: str) -> None:
         async with self._lock(session_id):
@@ -258,8 +293,9 @@ class DockerHost:
     async def close(self) -> None:
         """Containers outlive the server: a restarted one adopts them, and listens
         for their routes again (noted in their directories)."""
-        if self._reopening is not None:
-            self._reopening.cancel()
+        for task in (self._reopening, self._disk_watch):
+            if task is not None:
+                task.cancel()
         await self._relays.close_all()
 
     def container(self, launch: Launch, folder: SessionDir, user: tuple[int, int]) -> Container:
@@ -329,6 +365,46 @@ class DockerHost:
                     log.warning("cannot listen for an adopted container: %s", exc,
                                 extra={"session": sid})  # fmt: skip
 
+    def _watch_disk(self, config: HostConfig) -> asyncio.Task[None] | None:
+        """Watch the sessions' directories against ``TRACE_DOCKER_DISK`` (docker_disk.py)
+        in this process's loop; none without a limit, or a hook to tell, or a loop."""
+        limit, every = self.settings.disk, self.settings.disk_check_s
+        if limit is None or config.on_limit is None:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        root, sessions = self.settings.root, lambda: list(self._launches)
+        work = docker_disk.watch(root, sessions, limit, every, config.on_limit)
+        return loop.create_task(work, name="docker-disk")
+
+    async def _run(self, box: Container) -> None:
+        """``docker run``, its layer capped at the disk limit where the engine can; an
+        engine that refuses the cap runs it without (a start never fails on it)."""
+        size = self.settings.disk
+        if size is not None and await self._layer_quota():
+            try:
+                await self._docker(docker_run_argv(self.settings, replace(box, layer_size=size)))
+                return
+            except Conflict as exc:
+                if not docker_disk.refused(str(exc)):
+                    raise
+                log.warning("the engine refused a layer size, not asked again: %s", exc)
+                self._quota = False
+                await self._remove(box.session_id)
+        await self._docker(docker_run_argv(self.settings, box))
+
+    async def _layer_quota(self) -> bool:
+        if self._quota is None:
+            argv = [self.settings.docker, "info", "--format", "{{json .}}"]
+            try:
+                self._quota = docker_disk.layer_quota(json.loads(await self._docker(argv)))
+            except (Conflict, ValueError) as exc:  # no engine: ``docker run`` says so next
+                log.warning("docker info did not say the storage driver: %s", exc)
+                return False
+        return self._quota
+
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
@@ -338,6 +414,20 @@ class DockerHost:
         timeout = str(self.settings.stop_timeout_s)
         await self._docker([docker, "stop", "--time", timeout, name], missing_ok=True)
         await self._docker([docker, "rm", "--force", "--volumes", name], missing_ok=True)
+        await self._gone(name)
+
+    async def _gone(self, name: str) -> None:
+        """Wait while the engine still removes the container (``--rm`` took it first: our
+        ``rm`` was told "already in progress"), so its name is free for a new start."""
+        deadline = asyncio.get_running_loop().time() + REMOVAL_S
+        inspect = [self.settings.docker, "container", "inspect", "--format", "{{.Id}}", name]
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await self._docker(inspect)
+            except Conflict:  # no such container: gone
+                return
+            await asyncio.sleep(0.1)
+        log.warning("a container is still being removed", extra={"container": name})
 
     async def _docker(self, argv: Sequence[str], *, missing_ok: bool = False) -> str:
         try:

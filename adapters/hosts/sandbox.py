@@ -120,6 +120,9 @@ class SandboxHost:
         child = self._children.get(session_id)
         return child is not None and child.alive()
 
+    def boxes(self) -> list[str]:
+        return sorted(self._children)
+
     async def start(self, launch: Launch) -> None:
         sid = launch.session_id
         async with self._lock(sid):

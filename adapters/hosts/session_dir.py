@@ -31,7 +31,7 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from trace_sync.bridge.git.worktrees import BRANCH_PREFIX
 from trace_sync.bridge.hosts import Launch
 from trace_sync.bridge.registration import (
     CREDENTIALS_FILE,
+    ENVIRONMENT_FILE,
     INSTANCE_FILE,
     RuntimeCredentials,
     write_private,
@@ -66,9 +67,15 @@ class SessionDir:
         self.log = self.base / "bridge.log"
         self.record = self.base / "sandbox.json"
 
-    def prepare(self, launch: Launch, owner: tuple[int, int] | None = None) -> None:
-        """Make the directories and give the bridge its credentials, owned by
-        ``owner`` (the sandbox's user, when it is not the server's)."""
+    def prepare(
+        self,
+        launch: Launch,
+        owner: tuple[int, int] | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        """Make the directories and give the bridge its credentials and the
+        ``environment`` its host passes it, owned by ``owner`` (the sandbox's user,
+        when it is not the server's)."""
         self.base.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.data.mkdir(exist_ok=True)
         # 0755: bwrap (root, without capabilities) must enter it for the sandbox's
@@ -83,6 +90,7 @@ class SessionDir:
                 os.fchown(data, *owner)
             _write(data, CREDENTIALS_FILE, json.dumps(asdict(creds)) + "\n", owner)
             _write(data, INSTANCE_FILE, launch.instance_id + "\n", owner)
+            _write(data, ENVIRONMENT_FILE, json.dumps(dict(environment or {})) + "\n", owner)
             home = _directory(data, "home", owner)
             try:
                 _write(home, ".gitconfig", TRUST_ALL, owner)
@@ -114,8 +122,10 @@ class SessionDir:
             return None
 
     def forget_credentials(self) -> None:
-        """The runtime token is not left on disk once its bridge stopped."""
-        (self.data / CREDENTIALS_FILE).unlink(missing_ok=True)
+        """The runtime token (and what the host passed) is not left on disk once its
+        bridge stopped."""
+        for name in (CREDENTIALS_FILE, ENVIRONMENT_FILE):
+            (self.data / name).unlink(missing_ok=True)
 
     def bring_back(self, repo: RepoRef | None, branch: str | None) -> list[str]:
         """Fetch the session branch and checkpoints from the bridge's clone into the
@@ -184,10 +194,15 @@ class SessionDir:
         return path
 
 
-async def prepare(folder: SessionDir, launch: Launch, owner: tuple[int, int] | None) -> None:
+async def prepare(
+    folder: SessionDir,
+    launch: Launch,
+    owner: tuple[int, int] | None,
+    environment: Mapping[str, str] | None = None,
+) -> None:
     """:meth:`SessionDir.prepare` in a thread, its OS errors as a :class:`Conflict`."""
     try:
-        await asyncio.to_thread(folder.prepare, launch, owner)
+        await asyncio.to_thread(folder.prepare, launch, owner, environment)
     except OSError as exc:
         raise Conflict(f"the bridge's directory {folder.data} could not be made: {exc}") from exc
 

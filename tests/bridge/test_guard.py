@@ -17,12 +17,16 @@ import pytest
 
 from tests.conftest import eventually
 from trace_sync.bridge.guard import MARK_VARIABLE, Guard
+from trace_sync.bridge.tools.process import ToolProcess
 
 pytestmark = pytest.mark.process
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A stand-in tool: ignores SIGTERM and hang-ups, starts a child in a session of its own.
 STUBBORN = ["sh", "-c", "trap '' TERM HUP; setsid sleep 300 & sleep 300"]
+#: A stand-in tool that acts on the end of its input (as Claude Code takes a closed
+#: permission stream for a refusal) in a child the parent-death signal does not freeze.
+READER = ["sh", "-c", "exec 3<&0; (cat <&3 > /dev/null; : > saw-the-end) & wait"]
 
 #: A stand-in bridge: runs a piped tool as the bridge does (with a guard when asked),
 #: prints the tool's pid, then waits to be killed.
@@ -108,3 +112,20 @@ async def test_a_killed_bridge_s_guard_ends_its_tool_and_all_it_started(tmp_path
         started = marked(mark)
     await eventually(lambda: all(gone(p) for p in started))
     assert marked(mark) == []
+
+
+async def test_a_killed_bridge_s_tool_never_sees_its_input_end(tmp_path: Path) -> None:
+    with bridge(tmp_path, "guarded", READER) as tool:
+        mark = tool.environ()[MARK_VARIABLE]
+        await eventually(lambda: len(marked(mark)) == 3)  # sh, its subshell, cat
+        started = marked(mark)
+    await eventually(lambda: all(gone(p) for p in started))
+    assert not (tmp_path / "saw-the-end").exists()  # the guard ended it first
+
+
+async def test_a_tool_whose_bridge_closes_its_input_sees_the_end(tmp_path: Path) -> None:
+    with Guard() as guard:
+        env = dict(os.environ, **{guard.variable: guard.mark})
+        async with ToolProcess(READER, tmp_path, env) as tool:
+            await tool.close_stdin()  # how a bridge ends a tool: the guard's copy let go too
+            await eventually(lambda: (tmp_path / "saw-the-end").exists(), within=10)

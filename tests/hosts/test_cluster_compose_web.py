@@ -36,7 +36,8 @@ def tiers(bridge_image: str, services_image: str, tmp_path: Path) -> Iterator[Cl
 
 async def test_the_web_tier_serves_the_app_and_the_servers_the_api(tiers: Cluster) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
-        for port in ("FRONT_PORT", *WEB_PORTS):
+        # The balancer answers once any server does: the one asked directly is waited for too.
+        for port in ("FRONT_PORT", "SERVER_1_PORT", *WEB_PORTS):
             await eventually(lambda p=port: _answers(tiers.url(p)), within=180)  # type: ignore[misc]
         server = await http.get(f"{tiers.url('SERVER_1_PORT')}/")
         assert server.status_code == 404 and server.json()["error"]["code"] == "not_found"

@@ -62,7 +62,7 @@ def test_the_docker_run_command_line_on_the_hosts_network() -> None:
         "docker", "run", "--detach", "--rm", "--name", "trace-s_1", "--init",
         "--label", "trace.session=s_1", "--label", "trace.runtime=rt_1",
         "--user", "10001:10001", "--workdir", "/srv/c/s_1/bridge",
-        "--env", "HOME=/srv/c/s_1/bridge/home", "--env", "TRACE_TOOL_CLAUDE_CODE_MODEL",
+        "--env", "HOME=/srv/c/s_1/bridge/home",
         "--mount", "type=bind,src=/srv/c/s_1/bridge,dst=/srv/c/s_1/bridge",
         "--mount", "type=bind,src=/home/ann/app,dst=/home/ann/app,readonly",
         "--network", "host",
@@ -96,8 +96,7 @@ def test_a_confined_containers_command_line(
         "docker", "run", "--detach", "--rm", "--name", "trace-s_1", "--init",
         "--label", "trace.session=s_1", "--label", "trace.runtime=rt_1",
         "--user", "10001:10001", "--workdir", f"{base}/bridge",
-        "--env", f"HOME={base}/bridge/home", "--env", "TRACE_TOOL_CODEX_BASE_URL",
-        "--env", "TRACE_TOOL_CODEX_MODEL",
+        "--env", f"HOME={base}/bridge/home",
         "--env", "TRACE_TOOL_CLAUDE_CODE_BASE_URL=http://127.0.0.1:8621",
         "--mount", f"type=bind,src={base}/bridge,dst={base}/bridge",
         "--mount", f"type=bind,src={base}/sockets,dst={base}/sockets,readonly",
@@ -123,6 +122,8 @@ def test_a_confined_containers_command_line(
         "provider-1.sock": "127.0.0.1:5005",
         "provider-2.sock": "llm.example.com:443",
     }
+    # The https provider's settings go in as they are, in the bridge's environment file.
+    assert box.passed == ("TRACE_TOOL_CODEX_BASE_URL", "TRACE_TOOL_CODEX_MODEL")
 
 
 def test_the_server_as_a_container_reaches_it() -> None:
@@ -194,6 +195,7 @@ BUILDS = pytest.mark.timeout(900)
 async def cloud(tmp_path: Path, server_home: Path, bridge_image: str) -> AsyncIterator[Bed]:
     """A server on 127.0.0.1 whose cloud sessions run in containers."""
     options = {"image": bridge_image, "memory": "768m", "cpus": "1", "pids": "256"}
+    options |= {"pass_env": "PROVIDER_KEY"}
     async with docker_server(tmp_path, options) as bed:
         try:
             yield bed
@@ -233,8 +235,12 @@ async def _idle(bed: Bed, sid: str) -> None:
 
 
 @BUILDS
-async def test_a_container_session_has_its_limits_and_no_token_in_sight(cloud: Bed) -> None:
-    session = await cloud.start(cloud.owner, location="cloud", prompt="echo uid=$(id -u)")
+async def test_a_container_session_has_its_limits_and_no_token_in_sight(
+    cloud: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_KEY", "sk-canary-7")  # TRACE_DOCKER_PASS_ENV names it
+    prompt = "echo uid=$(id -u) key=$PROVIDER_KEY"
+    session = await cloud.start(cloud.owner, location="cloud", prompt=prompt)
     await _idle(cloud, session.id)
     facts = _inspect(f"trace-{session.id}")
     limits = facts["HostConfig"]
@@ -244,12 +250,14 @@ async def test_a_container_session_has_its_limits_and_no_token_in_sight(cloud: B
     folder = cloud.live.ctx.settings.data_dir / "containers" / session.id / "bridge"
     token = json.loads((folder / "runtime.json").read_text())["token"]
     assert token not in json.dumps(facts)  # neither its command line nor its environment
+    assert "sk-canary-7" not in json.dumps(facts)  # nor a passed variable's value
     runtime = await cloud.live.ctx.store.runtimes.get((await cloud.row(session.id)).runtime_id)
     assert runtime.kind == "docker"
     url = f"session/{session.id}/io"
     async with SyncClient(cloud.live.url, url, cloud.owner.token, read_only=True) as client:
         await client.wait_synced()
-        assert "uid=10001" in IoView(client).lines()  # the tool ran as the image's user
+        # The tool ran as the image's user, with the variable passed to it.
+        assert "uid=10001 key=sk-canary-7" in IoView(client).lines()
 
 
 @BUILDS

@@ -20,6 +20,7 @@ ICONS = {
     "handoff": ft.Icons.SWAP_HORIZ,
     "mention": ft.Icons.ALTERNATE_EMAIL,
     "budget": ft.Icons.SAVINGS,
+    "limit": ft.Icons.STORAGE,
 }
 
 

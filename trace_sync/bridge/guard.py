@@ -3,19 +3,25 @@
 A bridge killed with SIGKILL cannot end its tools, and a tool left without
 its bridge acts on what it sees: Claude Code and claude-code-acp take the
 closed permission stream for a refusal and go on, asking the model again and
-writing that into the conversation a resumed tool later loads. Two things
+writing that into the conversation a resumed tool later loads. Three things
 stop that:
 
+- The bridge's guard holds a copy of the writing end of every piped tool's
+  input (:meth:`Guard.hold`), so a dying bridge never closes it: the kernel
+  closes a dying process's files *before* it sends the parent-death signal
+  below, and a tool quick enough (a loaded machine, another core) read the end
+  of its input in between and asked the model once more before it was frozen.
 - Every piped tool starts with the kernel's parent-death signal set to
   SIGSTOP (:func:`freeze_with_parent`, Linux): the instant its bridge dies it
-  is frozen, before it can read the end of its input; what it started waits
-  on it (claude-code-acp's ``claude`` waits for the answer it relays).
+  is frozen; what it started waits on it (claude-code-acp's ``claude`` waits
+  for the answer it relays).
 - A guard process (``python -m trace_sync.bridge.guard MARK``, :class:`Guard`),
-  started with the bridge, blocks reading a pipe only the bridge writes to.
-  When that pipe closes — the bridge ended, however it ended — the guard ends
+  started with the bridge, reads a socket only the bridge holds the other end
+  of. When that closes — the bridge ended, however it ended — the guard ends
   every process carrying the bridge's mark in its environment
   (:data:`MARK_VARIABLE`, set beside the session mark of :mod:`.leftovers`):
-  all of them stopped first, then killed, so none sees another die and reacts.
+  all of them stopped first, then killed, so none sees another die and reacts;
+  only then does it let go of the inputs it holds.
 
 Two limits of the parent-death signal, kept in mind where tools start: it is
 set in a ``preexec_fn``, which runs between fork and exec in a process with
@@ -40,11 +46,12 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psutil
 
@@ -55,6 +62,9 @@ MARK_VARIABLE = "TRACE_BRIDGE_MARK"
 #: How long the killed tools get to be gone before the guard exits anyway.
 WAIT_S = 5.0
 _PR_SET_PDEATHSIG = 1
+#: The guards of this process by mark: a tool carrying a mark has its input held by
+#: that bridge's guard (tests run several bridges in one process).
+_GUARDS: dict[str, Guard] = {}
 
 
 class Guard:
@@ -66,24 +76,61 @@ class Guard:
     def __init__(self) -> None:
         self.mark = uuid.uuid4().hex
         self._process: subprocess.Popen[bytes] | None = None
+        self._channel: socket.socket | None = None
 
     def __enter__(self) -> Guard:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "trace_sync.bridge.guard", self.mark],
-            stdin=subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C or hang-up of the bridge's terminal spares it
-        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "trace_sync.bridge.guard", self.mark],
+                stdin=theirs.fileno(),
+                start_new_session=True,  # a Ctrl-C or hang-up of the bridge's terminal spares it
+            )
+        ours.setblocking(False)  # never stalls the bridge's event loop; see hold()
+        self._channel = ours
+        _GUARDS[self.mark] = self
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _GUARDS.pop(self.mark, None)
         process, self._process = self._process, None
-        if process is None or process.stdin is None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if process is None:
             return
-        process.stdin.close()
         try:
             process.wait(WAIT_S + 1)
         except subprocess.TimeoutExpired:  # a loaded machine: reap it later, never leave a zombie
             threading.Thread(target=process.wait, name="guard reaper", daemon=True).start()
+
+    def hold(self, fd: int) -> Callable[[], None]:
+        """Have the guard keep a copy of ``fd`` (a tool input's writing end) until the
+        returned function is called, or the guard has ended the tools; should the guard
+        not take it (gone, or too far behind), the tool is only frozen, as before."""
+        key = b"%d" % os.fstat(fd).st_ino  # a pipe's inode names it while it is open
+        if not self._send(b"hold " + key, [fd]):
+            return lambda: None
+
+        def let_go() -> None:
+            self._send(b"release " + key)
+
+        return let_go
+
+    def _send(self, message: bytes, fds: list[int] | None = None) -> bool:
+        try:
+            return self._channel is not None and bool(
+                socket.send_fds(self._channel, [message], fds or [])
+            )
+        except OSError:
+            return False
+
+
+def hold_input(env: Mapping[str, str], fd: int) -> Callable[[], None]:
+    """Hand ``fd`` to the guard of the bridge whose mark ``env`` carries (see
+    :meth:`Guard.hold`); what lets go of it. Nothing is held for an unmarked tool."""
+    guard = _GUARDS.get(env.get(MARK_VARIABLE, ""))
+    return guard.hold(fd) if guard is not None else lambda: None
 
 
 def freeze_with_parent() -> Callable[[], None] | None:
@@ -114,9 +161,22 @@ def end_marked(mark: str) -> list[int]:
 
 
 def main(argv: list[str]) -> None:
-    """The guard: wait for the bridge's end of the pipe to close, then end its tools."""
+    """The guard: hold the inputs the bridge hands over until its end of the socket
+    closes, then end its tools, and only then let go of their inputs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdin.buffer.read()  # nothing is ever written: this returns when the bridge is gone
+    channel = socket.socket(fileno=sys.stdin.fileno())
+    held: dict[bytes, int] = {}
+    while True:
+        message, fds, _, _ = socket.recv_fds(channel, 64, 4)
+        if not message:  # the bridge is gone
+            break
+        verb, key = message.split(b" ", 1)
+        if verb == b"hold" and fds:
+            held[key] = fds.pop()
+        elif verb == b"release" and key in held:
+            os.close(held.pop(key))
+        for extra in fds:
+            os.close(extra)
     end_marked(argv[1])
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,12 +55,27 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class LimitReached:
+    """A session went past a limit its host watches (``TRACE_DOCKER_DISK``, say):
+    it is to pause, ``reason`` saying why to the people who follow it."""
+
+    session_id: str
+    reason: str
+
+
+#: The hook a host calls with :class:`LimitReached` (the session service pauses it).
+OnLimit = Callable[[LimitReached], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class HostConfig:
     """What a host adapter is made from: the server's data dir and its own settings."""
 
     data_dir: Path
     #: ``TRACE_<HOST>_<NAME>`` variables as ``{"name": value}`` (e.g. ``TRACE_SANDBOX_DIR``).
     options: Mapping[str, str] = field(default_factory=dict)
+    #: Told when a session goes past a limit the host watches; none: nobody acts.
+    on_limit: OnLimit | None = None
 
 
 class HostAdapter(Protocol):
@@ -81,6 +96,10 @@ class HostAdapter(Protocol):
     def running(self, session_id: str) -> bool:
         """Whether the session's bridge runs here, started by this server or by a
         former one on the same data (then it reconnects on its own: no new one)."""
+        ...
+
+    def boxes(self) -> list[str]:
+        """The sessions whose bridges this host runs, started or adopted."""
         ...
 
     async def stop_all(self) -> list[str]:
@@ -122,6 +141,12 @@ class HostRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._hosts)
+
+    async def remove(self, name: str) -> None:
+        """Close the host ``name`` and forget it (its boxes run on, for a host made later)."""
+        host = self._hosts.pop(name, None)
+        if host is not None:
+            await host.close()
 
     async def close(self) -> None:
         """Close every host (each stops the bridges that die with the server)."""

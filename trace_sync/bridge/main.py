@@ -15,7 +15,7 @@ from trace_sync import __version__
 from trace_sync.bridge.hosts import HostConfig, load_host
 from trace_sync.bridge.local import stop_bridge
 from trace_sync.bridge.process import Bridge, BridgeConfig
-from trace_sync.bridge.registration import load_credentials
+from trace_sync.bridge.registration import load_credentials, load_environment
 from trace_sync.bridge.tools.settings import BridgeTools
 from trace_sync.cli.client import CliError
 from trace_sync.contract.local_files import locate, read_token_file
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> None:
     url, folder = locate()  # $TRACE_URL, else the local server, wherever it listens
     server = args.server or url
     data_dir = data_dir_of(args)
+    os.environ.update(load_environment(data_dir))  # what a hosted bridge's host passed it
     token = args.token or os.environ.get("TRACE_TOKEN") or read_token_file(folder)
     # A hosted bridge (a container's) has only its runtime credentials, seeded by its host.
     if not token and load_credentials(data_dir, server) is None:

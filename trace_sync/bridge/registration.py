@@ -24,6 +24,9 @@ from trace_sync.contract.bridge_protocol import RuntimeKind
 from trace_sync.contract.errors import ERROR_BY_STATUS, TraceError
 
 CREDENTIALS_FILE = "runtime.json"
+#: Variables a host hands its bridge in a file of its data dir (0600), not on a
+#: command line nor in a container's configuration (``docker inspect`` shows those).
+ENVIRONMENT_FILE = "environment.json"
 INSTANCE_FILE = "instance-id"
 
 
@@ -88,6 +91,15 @@ def load_credentials(data_dir: Path, server_url: str) -> RuntimeCredentials | No
     except (FileNotFoundError, json.JSONDecodeError, TypeError):
         return None
     return creds if creds.server_url == server_url else None
+
+
+def load_environment(data_dir: Path) -> dict[str, str]:
+    """The variables the bridge's host seeded (:data:`ENVIRONMENT_FILE`); none if none."""
+    try:
+        data = json.loads((data_dir / ENVIRONMENT_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def save_credentials(data_dir: Path, creds: RuntimeCredentials) -> None:

@@ -12,6 +12,7 @@ HEADLINES: dict[str, str] = {
     "handoff": "is yours now",
     "mention": "mentions you",
     "budget": "reached its budget",
+    "limit": "reached a limit of its runtime",
 }
 #: Every kind, in that order (what ``trace notify add --events`` takes).
 KINDS: tuple[str, ...] = tuple(HEADLINES)

@@ -301,6 +301,8 @@ def _followed(change: TimelineEvent) -> tuple[str, str, str] | None:
         return "interrupted", f"was interrupted{why}", "halt"
     if change.kind == "session.budget_reached":
         return "budget", f"was paused: it {reason}", "halt"
+    if change.kind == "session.limit_reached":
+        return "limit", f"was paused: {reason}", "halt"
     if change.kind != "status.reported":
         return None
     status = change.payload.get("status")

@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from trace_sync.bridge.guard import freeze_with_parent
+from trace_sync.bridge.guard import freeze_with_parent, hold_input
 from trace_sync.contract.errors import Conflict, NotFound
 
 #: A line longer than this (a huge tool result) is dropped whole, not half-parsed.
@@ -32,7 +32,8 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
 class ToolProcess:
     """``async with ToolProcess(argv, cwd, env) as proc``: started on enter; on exit stdin
     is closed, then the process group gets SIGTERM and, if still alive, SIGKILL. Should
-    the bridge die instead, the kernel stops the process at once (see guard.py)."""
+    the bridge die instead, its guard holds the tool's input open and the kernel stops
+    the process at once (see guard.py)."""
 
     def __init__(
         self, argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, grace: float = 2.0
@@ -45,6 +46,7 @@ class ToolProcess:
         self._stderr = bytearray()
         self._drain: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
+        self._let_go: Callable[[], None] = lambda: None
 
     @property
     def pid(self) -> int | None:
@@ -73,6 +75,8 @@ class ToolProcess:
             )
         except OSError as exc:
             raise NotFound(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from exc
+        assert self._proc.stdin is not None
+        self._let_go = hold_input(self.env, self._proc.stdin.get_extra_info("pipe").fileno())
         self._drain = asyncio.create_task(self._keep_stderr())
         return self
 
@@ -119,6 +123,10 @@ class ToolProcess:
         if self._proc is None or self._proc.stdin is None:
             return
         async with self._write_lock:
+            # The guard's copy first, so closing ours ends the input; once, whatever
+            # closed ours (a broken pipe does), so the guard keeps nothing of it.
+            self._let_go, let_go = (lambda: None), self._let_go
+            let_go()
             if not self._proc.stdin.is_closing():
                 self._proc.stdin.close()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
