@@ -16,6 +16,9 @@ there, and the tab's route and cookie bring it back to the same view, signed in.
     routes.append(Mount("/", app=web.asgi))
     async with web:  # in the server's lifespan
         ...
+
+``trace app`` mounts the same app behind its launch gate with ``origin`` given:
+every window then connects as the desktop does (its own server, token and replicas).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import logging
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +37,7 @@ import flet.fastapi as flet_fastapi
 import flet_web
 import flet_web.version
 import platformdirs
+from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 
 from trace_app.client import UNREACHABLE
@@ -50,11 +55,19 @@ _origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("trace_web_orig
 class WebApp:
     """The mounted Flet app; ``async with`` it in the server's lifespan."""
 
-    def __init__(self, cache_dir: Path | None = None, api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        api_url: str | None = None,
+        origin: Callable[[], Origin] | None = None,
+    ) -> None:
         """``cache_dir`` keeps the client's files compressed, made once each; by default
         the user's cache folder, shared by all their servers (the files are the same).
-        ``api_url``: where tabs reach the API (by default, this process itself)."""
+        ``api_url``: where tabs reach the API (by default, this process itself).
+        ``origin``: where and as whom every tab connects (``trace app``), asked anew
+        for each tab; by default this server with the tab's sign-in cookie."""
         self._api_url = api_url
+        self._origin = origin
         cache_dir = cache_dir or Path(platformdirs.user_cache_dir("trace")) / "web"
         flet_asgi = flet_fastapi.app(
             self._main,
@@ -64,7 +77,7 @@ class WebApp:
             app_short_name="Trace",
             app_description="Follow and steer AI coding sessions",
         )
-        self._files = WebFiles(flet_asgi, cache_dir, _client_version(), script=_link_watch())
+        self._files = WebFiles(flet_asgi, cache_dir, _client_version(), script=_page_script())
         self._shells: weakref.WeakSet[Shell] = weakref.WeakSet()
 
     async def __aenter__(self) -> WebApp:
@@ -81,7 +94,8 @@ class WebApp:
     async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI app to mount: remembers, per tab, where and as whom to connect."""
         if scope["type"] == "websocket":
-            _origin.set(_origin_of(scope, self._api_url))
+            fixed = self._origin
+            _origin.set(fixed() if fixed is not None else _origin_of(scope, self._api_url))
         await self._files(scope, receive, send)
 
     async def _main(self, page: ft.Page) -> None:
@@ -106,10 +120,13 @@ class WebApp:
                 log.info("the cookie's token did not sign in", extra={"reason": str(exc)})
 
 
-def _link_watch() -> str:
-    """The page's script that keeps the last view under a banner while the server is away."""
-    script = (Path(__file__).parent / "link_watch.js").read_text()
-    return script.replace('"{message}"', json.dumps(UNREACHABLE))
+def _page_script() -> str:
+    """The page's own scripts, run before Flet starts: the link watch (the last view
+    stays under a banner while the server is away) and early keys (the letters typed
+    into a field at once after tapping it are kept)."""
+    here = Path(__file__).parent
+    watch = (here / "link_watch.js").read_text().replace('"{message}"', json.dumps(UNREACHABLE))
+    return watch + (here / "early_keys.js").read_text()
 
 
 def _client_version() -> str:
@@ -124,7 +141,7 @@ def _client_version() -> str:
 def _origin_of(scope: Scope, api_url: str | None) -> Origin:
     return Origin(
         server_url=api_url or _own_url(scope),
-        token=_cookie(scope, COOKIE),
+        token=HTTPConnection(scope).cookies.get(COOKIE) or None,  # as the server's auth reads it
         data_dir=None,
         editable_server=False,
     )
@@ -136,13 +153,3 @@ def _own_url(scope: Scope) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-def _cookie(scope: Scope, name: str) -> str | None:
-    for key, value in scope.get("headers") or []:
-        if key == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                k, _, v = part.strip().partition("=")
-                if k == name and v:
-                    return str(v)
-    return None

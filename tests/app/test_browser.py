@@ -128,20 +128,12 @@ def tagged(page: Page, identifier: str) -> object:
     return page.locator(f'[flt-semantics-identifier="{identifier}"]')
 
 
-#: How long a person takes to start typing once they see the caret. Keys typed
-#: sooner can lose the first one (seen 1 in ~60 comments typed at once, never with
-#: this pause): the field is rebuilt as the server answers its focus event.
-REACTION_MS = 300
-
-
 async def focused(page: Page, label: str) -> None:
     """Until the field whose label starts with ``label`` has the keyboard (Flutter
-    makes its input a frame after the tap: keys typed before then are not the field's),
-    and as long again as a person takes to start typing."""
+    makes its input a frame after the tap: keys typed before then are not the field's)."""
     await page.wait_for_function(
         "l => document.activeElement?.getAttribute('aria-label')?.startsWith(l)", arg=label
     )
-    await page.wait_for_timeout(REACTION_MS)
 
 
 async def type_into(page: Page, label: str, text: str) -> None:
@@ -358,19 +350,23 @@ async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
 
 
 async def comment_on_line(page: Page, field: Locator) -> None:
-    """Tap line 1 until its comment field opens, then focus the field, as a person would
-    before typing. A tap that lands
-    just as the row is redrawn (the previous comment arriving) is lost; a person taps
-    again, and so does this, at most twice more."""
+    """Open line 1's comment field and focus it, as a person would before typing."""
+    await open_comment_field(page, field)
+    await field.click()
+    await focused(page, "Comment on this line")
+
+
+async def open_comment_field(page: Page, field: Locator) -> None:
+    """Tap line 1 until its comment field opens. A tap that lands just as the row is
+    redrawn (the previous comment arriving) is lost; a person taps again, and so does
+    this, at most twice more."""
     for _ in range(3):
         await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
         try:
             await field.wait_for(timeout=15_000)
-            break
+            return
         except PlaywrightTimeout:
             continue
-    await field.click()
-    await focused(page, "Comment on this line")
 
 
 async def comments_in_notes(site: Site) -> int:

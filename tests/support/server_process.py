@@ -147,3 +147,11 @@ def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterato
         yield server
     finally:
         server.close()
+
+
+def from_a_terminal() -> None:
+    """``preexec_fn`` for a program a person starts from a terminal, where Ctrl+C is
+    not ignored: a test run started in the background (``&`` in a script) ignores
+    SIGINT, a child inherits that, and Python keeps it ignored (a Ctrl+C test then
+    saw exit 0, not 130)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -219,9 +219,7 @@ class Shell:
     def _bottom_nav(self) -> ft.NavigationBar:
         return ft.NavigationBar(
             selected_index=self._nav_index(),
-            destinations=self._inboxed(
-                [ft.NavigationBarDestination(icon=i, label=t) for _, t, i in NAV]
-            ),
+            destinations=self._inboxed([w.bar_destination(i, t) for _, t, i in NAV]),
             on_change=lambda e: self._navigate(int(e.control.selected_index or 0)),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import flet as ft
+from flet.controls.base_control import control
 
 from trace_app.workspace_state import STATUS_LABELS
 
@@ -73,3 +74,19 @@ def button(
 
 def mono(text: str, size: int = 13, colour: str | None = None) -> ft.Text:
     return ft.Text(text, font_family=MONO, size=size, color=colour, selectable=False)
+
+
+def bar_destination(icon: ft.IconData, label: str) -> ft.NavigationBarDestination:
+    """A bottom bar's destination without a tooltip. Flutter gives a destination its
+    label as a tooltip; on the web, that tooltip coming or going under a resting mouse
+    takes the keyboard from a text field just tapped (the keys typed next went to the
+    shortcuts instead). An empty tooltip turns it off."""
+    return _Destination(icon=icon, label=label, tooltip="")
+
+
+@control("NavigationBarDestination", kw_only=True)  # type: ignore[arg-type]  # Flet leaves T unsolved
+class _Destination(ft.NavigationBarDestination):
+    """Flet's client passes a destination's ``tooltip`` on to Flutter, but Flet 1.0.5's
+    Python class has no such field: this one sends it."""
+
+    tooltip: str | None = None
