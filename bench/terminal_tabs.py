@@ -50,7 +50,7 @@ from tests.support.live import serve  # noqa: E402
 from tests.support.server_process import ServerProcess  # noqa: E402
 from trace_app.terminal_screens import LiveScreen  # noqa: E402
 from trace_app.ui.screen_view import ScreenView  # noqa: E402
-from trace_app.ui.shell import Origin, Place  # noqa: E402
+from trace_app.ui.shell import Origin, ViewPlace  # noqa: E402
 from trace_sync.docs.entries import TerminalInfo  # noqa: E402
 from trace_sync.settings import Settings, sqlite_url  # noqa: E402
 
@@ -116,7 +116,7 @@ async def sessions_bench(steps: list[int], seconds: float) -> dict[int, float]:
 
 
 async def watching(app: Headless, sid: str) -> Headless:
-    app.shell.go(Place("session", sid))
+    app.shell.go(ViewPlace("session", sid))
     await eventually(lambda: any(t.startswith("terminal") for t in app.texts()), within=60)
     await choose(app, "terminal")
     return app

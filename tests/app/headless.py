@@ -55,7 +55,9 @@ class Headless:
         self.session = Session(self.conn)
         width, height = self.size
         self.session.apply_page_patch({"width": width, "height": height, "route": self.route})
-        self.session.get_page_patch()  # what REGISTER_CLIENT answers
+        # What REGISTER_CLIENT answers, encoded as it is for the client: encoding is what
+        # lets Flet diff (and so bind to the page) what the app puts on the page next.
+        msgpack.packb(self.session.get_page_patch(), default=_ENCODE)
         self.page = self.session.page
         _context_page.set(self.page)  # as FletApp does before calling main
         self.shell = Shell(self.page, self.origin)

@@ -26,7 +26,7 @@ def screen(app: Headless) -> list[str]:
 def rows(app: Headless) -> list[str]:
     """Only the screen's rows (what a terminal window shows now)."""
     view = session_view(app).panes.terminal.view
-    return view.text()[-len(view.rows.controls) :]
+    return view.text()[-len(view.rows) :]
 
 
 async def typed(app: Headless, field: ft.TextField, line: str, shows: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -47,6 +48,27 @@ async def test_two_clients_converge_and_see_each_others_presence(server: LiveSer
         # The server relays the authenticated name, not the one claimed.
         stamped = {"name": owner.name, "cursor": 3, "user_id": owner.id}
         await eventually(lambda: stamped in bob.peers.values())
+
+
+async def test_a_renewed_presence_that_did_not_change_tells_nobody(server: LiveServer) -> None:
+    """Each client renews its presence every 15 s unchanged; every other tab on the
+    document redrew its page on each renewal (with 16 tabs, 16 renewals per tab)."""
+    name = f"session/{await new_session(server)}/notes"
+    heard: list[int] = []
+    async with (
+        SyncClient(server.url, name, server.token) as ada,
+        SyncClient(server.url, name, server.token, on_presence=lambda: heard.append(1)) as bob,
+    ):
+        await ada.wait_synced()
+        await bob.wait_synced()
+        ada.set_presence({"name": "ada", "cursor": 3})
+        await eventually(lambda: any(p.get("cursor") == 3 for p in bob.peers.values()))
+        told = len(heard)
+        ada.set_presence({"name": "ada", "cursor": 3})  # a renewal: the same state again
+        await asyncio.sleep(0.5)  # sent on its own (were it merged, the test could not fail)
+        ada.set_presence({"name": "ada", "cursor": 4})  # then a move, after it on the wire
+        await eventually(lambda: any(p.get("cursor") == 4 for p in bob.peers.values()))
+        assert len(heard) == told + 1
 
 
 @pytest.mark.process

@@ -235,6 +235,10 @@ class SyncClient:
         return p.awareness_message([entry])
 
     def _apply_presence(self, entries: tuple[p.AwarenessEntry, ...]) -> None:
+        """Take others' presence; listeners hear of it only if someone's changed: each
+        client renews its unchanged presence every :data:`PRESENCE_RENEW_S`, and with N
+        tabs on a document each of them heard N renewals (each a redraw of its page)."""
+        before = dict(self.peers)
         for entry in entries:
             if entry.client_id == self.doc.client_id:
                 continue
@@ -242,7 +246,7 @@ class SyncClient:
                 self.peers.pop(entry.client_id, None)
             else:
                 self.peers[entry.client_id] = json.loads(entry.state)
-        if self._on_presence is not None:
+        if self._on_presence is not None and self.peers != before:
             self._on_presence()
 
     def _forget_peers(self) -> None:
