@@ -240,3 +240,20 @@ async def test_an_answer_tapped_while_the_transcript_streams_is_not_lost(world: 
         await app.click(aimed_at)
         answer = await seed.decided(world.live.url, world.hosted, world.live.token, "req-2")
         assert (answer["behavior"], answer["answer"]) == ("answer", "SQLite")
+
+
+async def test_a_bridge_row_keeps_its_buttons_across_a_redraw(world: World) -> None:
+    """A member's "Ask to run sessions" is the same button after a live redraw: a
+    new one in its place loses a tap made across it (seen in the phone journey)."""
+    store = world.live.ctx.store
+    mia = await store.accounts.create_user("mia")
+    await store.directory.set_member(world.seeded.workspace_id, mia.id, Role.MEMBER)
+    token = (await AccountService(store).issue_token(mia.id, label="mia")).token
+    async with Headless(origin(world, token)) as app:
+        app.shell.go(ViewPlace("bridges"))
+        await eventually(lambda: "Ask to run sessions" in app.texts())
+        ask = app.find(ft.OutlinedButton, "Ask to run sessions")
+        app.shell.redraw()
+        assert app.find(ft.OutlinedButton, "Ask to run sessions") is ask
+        await app.click(ask)
+        await eventually(lambda: "session on every session · pending" in app.text(), state=app.text)

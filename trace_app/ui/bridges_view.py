@@ -9,6 +9,7 @@ timeline shows a grant asked for or decided (by anyone, on any device).
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 import flet as ft
@@ -16,6 +17,7 @@ import flet as ft
 from trace_app import commands
 from trace_app.client import TraceClient
 from trace_app.ui import widgets as w
+from trace_app.ui.kept import Kept
 from trace_app.ui.navigator import Navigator
 from trace_app.workspace_state import grant_steps, members, runtimes
 from trace_sync.contract.errors import TraceError
@@ -33,6 +35,9 @@ class BridgesView:
         self.nav = nav
         self.list = ft.ListView(expand=True, spacing=4)
         self.grants: dict[str, list[dict[str, Any]]] = {}
+        #: Rows stay the same controls while unchanged: a tap across a redraw is not lost.
+        self.kept = Kept()
+        self.phone = False
         self.problem = ""
         #: How much of the workspace's timeline the grants shown account for.
         self.timeline_seen, _ = grant_steps(self.client.workspace.doc, 0)
@@ -68,9 +73,16 @@ class BridgesView:
         if changed:
             self.nav.page.run_task(self.load)
         rows: list[ft.Control] = [w.muted(self.problem, 14)] if self.problem else []
+        kept, phone = self.kept, self.phone
         for runtime in runtimes(self.client.workspace.doc).values():
-            rows.append(self._runtime(runtime))
-            rows += [self._grant(g, runtime) for g in self.grants.get(runtime.id, [])]
+            # What each row shows (a heartbeat's last_seen_at is not shown: no new row).
+            who = self._name(runtime.owner_id)
+            shows: tuple[object, ...] = (runtime.name, runtime.kind, runtime.online, who, phone)
+            rows.append(kept.control(runtime.id, shows, partial(self._runtime, runtime)))
+            for g in self.grants.get(runtime.id, []):
+                shows = (g, runtime.owner_id, self._name(g["grantee_id"]), phone)
+                rows.append(kept.control(g["id"], shows, partial(self._grant, g, runtime)))
+        kept.drawn()
         if not rows:
             rows = [w.muted("No bridges yet: `trace bridge` or the desktop app runs one.", 14)]
         self.list.controls = rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import flet as ft
@@ -19,6 +20,7 @@ from trace_app.session_state import AskedQuestion, Item, SessionState, questions
 from trace_app.ui import widgets as w
 from trace_app.ui.boundary import Boundary
 from trace_app.ui.code_panes import FilesPane, diff_view
+from trace_app.ui.kept import Kept
 from trace_app.ui.navigator import Navigator
 from trace_app.ui.shared_text import SharedText
 from trace_app.ui.terminal_pane import TerminalPane
@@ -68,14 +70,13 @@ class Panes:
             nav.watch(typed)
         self.files = FilesPane(nav, sid)
         self.answers: dict[str, ft.TextField] = {}
-        #: Request id -> (what its card shows, the card): an unchanged card is the same
-        #: control on the next redraw, so a tap on its button between press and release
-        #: is not lost to a new button (the pane redraws as the transcript streams).
-        self.cards: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
-        #: Transcript items as last drawn, by id, with what they were drawn from: an
-        #: item is made again only when that changes, so a tap on its button or an
-        #: opened tool call survives the redraws of everything else (a heartbeat).
-        self.drawn: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
+        #: An unchanged approval card is the same control on the next redraw, so a tap
+        #: on its button between press and release is not lost to a new button (the
+        #: pane redraws as the transcript streams).
+        self.cards = Kept()
+        #: Transcript items are made again only when what they show changes, so a tap
+        #: on a button or an opened tool call survives the redraws of everything else.
+        self.kept = Kept()
         self.decisions: dict[str, e.Decision] = {}
         #: Requests the tool still waits on (a decision on one has not reached it yet).
         self.open_requests: set[str] = set()
@@ -147,18 +148,13 @@ class Panes:
         self.files.refresh(state.files, state.comments, phone)
 
     def _draw_transcript(self, state: SessionState) -> None:
-        drawn: dict[str, tuple[tuple[object, ...], ft.Control]] = {}
         controls: list[ft.Control] = []
         for item in state.items:
             rid = item.request_id
             decision = self.decisions.get(rid) if rid else None
             shows = (item, decision, rid in self.open_requests, self.live, self._may_write())
-            known = self.drawn.get(item.id)
-            if known is None or known[0] != shows or item.id in drawn:  # (ids repeated: made anew)
-                known = (shows, self._item(item))
-            drawn[item.id] = known
-            controls.append(known[1])
-        self.drawn = drawn
+            controls.append(self.kept.control(item.id, shows, partial(self._item, item)))
+        self.kept.drawn()
         self.transcript.controls = controls or [w.muted("Nothing in the transcript yet.", 14)]
 
     def _draw_draft(self, state: SessionState) -> None:
@@ -179,7 +175,7 @@ class Panes:
         self.approvals.controls = [self._card(a) for a in state.approvals] or [
             w.muted("No pending approvals.", 14)
         ]
-        self.cards = {k: v for k, v in self.cards.items() if k in self.open_requests}
+        self.cards.drawn()
 
     def _draw_checkpoints(self, state: SessionState) -> None:
         self.checkpoints.controls = [self._checkpoint(c) for c in reversed(state.checkpoints)] or [
@@ -265,11 +261,9 @@ class Panes:
     # -- approvals -----------------------------------------------------------------
 
     def _card(self, a: e.ApprovalRequest) -> ft.Control:
-        shows = (a, self.decisions.get(a.id), a.id == self.focused, self.live, self._may_write())
-        known = self.cards.get(a.id)
-        if known is None or known[0] != shows:
-            known = self.cards[a.id] = (shows, self._approval(a))
-        return known[1]
+        decision, still_open = self.decisions.get(a.id), a.id in self.open_requests
+        shows = (a, decision, still_open, a.id == self.focused, self.live, self._may_write())
+        return self.cards.control(a.id, shows, partial(self._approval, a))
 
     def _approval(self, a: e.ApprovalRequest) -> ft.Control:
         d = a.detail

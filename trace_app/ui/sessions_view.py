@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import flet as ft
 
 from trace_app.keymap import step
 from trace_app.ui import widgets as w
+from trace_app.ui.kept import Kept
 from trace_app.ui.navigator import Navigator, ViewPlace
 from trace_app.workspace_state import (
     FILTERS,
@@ -88,9 +90,8 @@ class SessionsView:
         left = nav.came_from
         self.highlighted: str | None = left.sid if left is not None else None
         self.shown: list[SessionListRow] = []
-        #: Each session's row as last drawn, and what it was drawn from: an unchanged
-        #: row stays the same control, so a tap on it across a live redraw is not lost.
-        self.drawn: dict[str, tuple[object, ft.Control]] = {}
+        #: An unchanged row stays the same control: a tap across a live redraw is not lost.
+        self.kept = Kept()
 
     def build(self, phone: bool) -> ft.Control:
         self.phone = phone
@@ -121,6 +122,7 @@ class SessionsView:
         self.rows.controls = [self._kept_row(r) for r in shown] or [
             w.muted("No sessions here.", 14)
         ]
+        self.kept.drawn()
 
     def on_key(self, action: str, pressed: str) -> bool:
         ids = [r.id for r in self.shown]
@@ -145,11 +147,7 @@ class SessionsView:
         match = (self.found or {}).get(row.id) if self.search.value else None
         # The detail line holds "3 min ago": drawn anew when that text changes.
         drawn_from = (row, row.id == self.highlighted, self.phone, match, self._detail(row))
-        kept = self.drawn.get(row.id)
-        if kept is None or kept[0] != drawn_from:
-            kept = (drawn_from, self._row(row))
-            self.drawn[row.id] = kept
-        return kept[1]
+        return self.kept.control(row.id, drawn_from, partial(self._row, row))
 
     def _row(self, row: SessionListRow) -> ft.Control:
         subtitle: list[ft.Control] = [ft.Text(self._detail(row), size=12)]
