@@ -50,6 +50,8 @@ class JsonFormatter(logging.Formatter):
 #: Lines uvicorn and websockets write for every websocket opened or closed: a
 #: thousand clients reconnecting wrote two thousand lines (a fifth of a join's
 #: cost). ``/metrics`` counts connections; refusals are logged by the endpoints.
+#: Our own uvicorn protocol (``sync/wire.py``) does not even make them; this
+#: filter drops them from any other websocket implementation.
 _PER_SOCKET = frozenset({'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"})
 
 
