@@ -62,6 +62,7 @@ from trace_sync.services.authority import Authority
 from trace_sync.services.bridges.previews import PreviewService
 from trace_sync.services.bridges.wiring import BridgeServices
 from trace_sync.services.budgets import BudgetService
+from trace_sync.services.checkpoint_registry import CheckpointRegistry
 from trace_sync.services.forges.service import ForgeService
 from trace_sync.services.inbox import InboxService
 from trace_sync.services.io_observer import IoObserver
@@ -220,7 +221,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     cluster = RedisLink.of(settings)
     # Entered before the store, so left after it: its last commits still go out.
     streams = await stack.enter_async_context(DocumentStreams(cluster)) if cluster else None
-    presence = PresenceChannel(cluster) if cluster else None
+    # A process that lapses may have died between a commit and its publish: reload.
+    presence = PresenceChannel(cluster, on_lapse=streams.catch_up) if cluster and streams else None
     if presence is not None:  # left after the rooms: it says goodbye for them
         await stack.enter_async_context(presence)
     store = Store(
@@ -313,7 +315,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     )
     # Entered after the sync server, so it is left first: its last passes run
     # while rooms and store are still open.
-    observer = await stack.enter_async_context(IoObserver(sessions, store.search))
+    checkpoints = CheckpointRegistry(store, documents)
+    observer = await stack.enter_async_context(IoObserver(sessions, checkpoints, store.search))
     sync.rooms.on_change(observer.changed)
     secret = ServerSecret.load(settings.data_dir, settings.secret_key)
     secrets = SecretService(store, secret)
@@ -330,6 +333,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
         store, documents, bridges.broker, secret, settings.base_url, settings.bridge.request_s
     )
     bridges.control.previews = preview
+    bridges.broker.handed_over = preview.event
     return Context(
         settings=settings,
         metrics=metrics,

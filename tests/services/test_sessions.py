@@ -228,3 +228,17 @@ async def test_the_same_fact_taken_in_twice_at_once_is_on_the_timeline_once(
     timeline = (await session_doc(services, session.id))["timeline"]
     assert timeline.count("runtime.lost") == 1
     assert timeline.count("status.reported") == 3  # running, idle, running: each once
+
+
+async def test_a_new_reason_taken_in_twice_at_once_is_on_the_timeline_once(
+    services: Services, team: Team
+) -> None:
+    """The status stays failed and only its reason changes: two members that
+    both moved from the same status must still not both say so."""
+    session = await start(services, team)
+    await services.sessions.report_status(session.id, S.FAILED, "the tool exited with 1")
+    again = (services.sessions.report_status(session.id, S.FAILED, "out of disk") for _ in range(3))
+    await asyncio.gather(*again)
+    assert (await services.sessions.get(team.owner, session.id)).reason == "out of disk"
+    timeline = (await session_doc(services, session.id))["timeline"]
+    assert timeline.count("status.reported") == 2, timeline

@@ -55,8 +55,8 @@ async def test_session_ids_and_missing_sessions(store: Store, ada: User) -> None
 async def test_a_status_change_decided_on_a_stale_status_loses(store: Store, ada: User) -> None:
     workspace = await store.directory.create_workspace("Team", ada.id)
     session = await store.sessions.create(workspace.id, ada.id, status="running")
-    pause = store.sessions.update(session.id, expect_status="running", status="paused")
-    stop = store.sessions.update(session.id, expect_status="running", status="stopped")
+    pause = store.sessions.update(session.id, expect={"status": "running"}, status="paused")
+    stop = store.sessions.update(session.id, expect={"status": "running"}, status="stopped")
     results = await asyncio.gather(pause, stop, return_exceptions=True)
     assert sum(isinstance(r, Conflict) for r in results) == 1
     winner = next(r for r in results if not isinstance(r, BaseException))

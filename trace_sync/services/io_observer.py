@@ -14,7 +14,9 @@ typed layer and turned into the server's own facts:
   rewrite the workspace document every few seconds);
 - diff stats: the lines added and removed over ``files``, into the session's
   row and the workspace index;
-- checkpoints: into the ``session/<sid>`` registry (their refs checked);
+- checkpoints: into the ``session/<sid>`` registry (their refs checked), each
+  once however many processes take the document in (one that another process
+  is recording is looked at again on the next pass);
 - completed transcript text, tool output and each terminal's live window: into
   the search index, each entry bounded (a terminal's newest ``MAX_TERMINAL``
   characters, a tool result's first ``MAX_TOOL_OUTPUT``), a terminal at most
@@ -58,6 +60,7 @@ from trace_sync.docs.entries import (
 )
 from trace_sync.docs.layouts import SESSION_IO
 from trace_sync.docs.names import DocKind, parse_doc_name
+from trace_sync.services.checkpoint_registry import CheckpointRegistry
 from trace_sync.services.documents import DocumentChange
 from trace_sync.services.sessions import SessionService
 from trace_sync.store.search import SearchIndex, SearchKind
@@ -127,18 +130,20 @@ class _Taken:
 class IoObserver:
     """Long-lived, ``async with`` only::
 
-    async with IoObserver(sessions, search) as observer:
+    async with IoObserver(sessions, checkpoints, search) as observer:
         rooms.on_change(observer.changed)
     """
 
     def __init__(
         self,
         sessions: SessionService,
+        checkpoints: CheckpointRegistry,
         search: SearchIndex,
         health_every_s: float = HEALTH_EVERY_S,
         terminal_every_s: float = TERMINAL_EVERY_S,
     ) -> None:
         self._sessions = sessions
+        self._checkpoints = checkpoints
         self._search = search
         self._health_every_s = health_every_s
         self._terminal_every_s = terminal_every_s
@@ -221,8 +226,7 @@ class IoObserver:
             taken.diff = reading.diff
         fresh = [c for c in reading.checkpoints if c.n not in taken.checkpoints]
         if fresh:
-            await self._sessions.record_checkpoints(sid, fresh)
-            taken.checkpoints.update(c.n for c in fresh)
+            taken.checkpoints |= await self._checkpoints.record(sid, fresh)
         for (kind, key), body in reading.texts.items():
             if taken.texts.get((kind, key)) != body:
                 await self._search.put(sid, kind, key, body)

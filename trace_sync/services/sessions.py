@@ -22,7 +22,6 @@ from trace_sync.contract.session_spec import SessionSpec
 from trace_sync.contract.tools import PermissionMode
 from trace_sync.docs import typed
 from trace_sync.docs.entries import (
-    Checkpoint,
     Desired,
     Lineage,
     PromptEntry,
@@ -434,6 +433,18 @@ class SessionService:
     async def pause_at_budget(self, session_id: str, reason: str) -> SessionRow | None:
         """A session at work that reached its budget pauses, saying so (``reason``)
         on its row and its timeline; ``None`` if it was not at work."""
+        change = event("budget", "session.budget_reached", reason=reason)
+        return await self._pause_at(session_id, reason, change)
+
+    async def pause_at_limit(self, session_id: str, reason: str) -> SessionRow | None:
+        """A session at work that went past a limit its host watches (its disk)
+        pauses, saying so as at a budget; ``None`` if it was not at work."""
+        change = event("host", "session.limit_reached", reason=reason)
+        return await self._pause_at(session_id, reason, change)
+
+    async def _pause_at(
+        self, session_id: str, reason: str, change: TimelineEvent
+    ) -> SessionRow | None:
         if SessionStatus((await self._store.sessions.get(session_id)).status) not in ACTIVE:
             return None
         paused = SessionStatus.PAUSED
@@ -442,9 +453,7 @@ class SessionService:
         )
         if session.status != paused or session.reason != reason or moved_from.status == paused:
             return None  # a person's command (or another process) got there first
-        await self._write(
-            session, event("budget", "session.budget_reached", reason=reason), "paused"
-        )
+        await self._write(session, change, "paused")
         return session
 
     async def report_health(self, session_id: str, health: RuntimeHealth) -> SessionRow:
@@ -472,20 +481,6 @@ class SessionService:
         await self._index(session)
         return session
 
-    async def record_checkpoints(self, session_id: str, made: list[Checkpoint]) -> list[int]:
-        """Add the runtime's checkpoints the registry lacks; return their numbers."""
-        async with self._documents.document(session_doc(session_id)) as doc:
-            known = {c.get("n") for c in typed.root_of(doc, SESSION, "checkpoints")}
-            new = [c for c in made if c.n not in known]
-            if new:
-                numbers = [c.n for c in new]
-                change = event("runtime", "checkpoints.recorded", numbers=numbers)
-                with doc.transaction(origin=SERVICES):
-                    for checkpoint in new:
-                        typed.append(doc, SESSION, "checkpoints", checkpoint, origin=SERVICES)
-                    typed.append(doc, SESSION, "timeline", change, origin=SERVICES)
-        return [c.n for c in new]
-
     # -- internals -------------------------------------------------------------------
 
     async def _move(self, session_id: str, decide: Any, *, reason: str | None = None) -> SessionRow:
@@ -502,9 +497,12 @@ class SessionService:
             current = await self._store.sessions.get(session_id)
             target: SessionStatus = decide(SessionStatus(current.status))
             why = (reason or current.reason) if target in _WITH_REASON else None
+            # The reason too: a report that only changes it (failed, for a new
+            # cause) must not be made, and told, by two members at once.
+            expect = {"status": current.status, "reason": current.reason}
             try:
                 moved = await self._store.sessions.touch(
-                    session_id, expect_status=current.status, status=target.value, reason=why
+                    session_id, expect=expect, status=target.value, reason=why
                 )
             except Conflict:
                 continue

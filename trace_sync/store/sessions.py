@@ -7,7 +7,7 @@ compare-and-set, so two people's commands never both win).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -115,29 +115,29 @@ class Sessions:
         return None if found is None else found.access
 
     async def update(
-        self, session_id: str, *, expect_status: str | None = None, **values: Any
+        self, session_id: str, *, expect: Mapping[str, Any] | None = None, **values: Any
     ) -> SessionRow:
         """Change fields of a session and return it as stored now.
 
-        With ``expect_status`` the change applies only if the status is still
-        that one; otherwise ``Conflict`` names the status found, so a command
-        decided on a stale status never overwrites a newer one.
+        With ``expect`` (field: value, such as the status) the change applies
+        only if the row still holds those values; otherwise ``Conflict`` names
+        the status found, so a command decided on a stale row never overwrites
+        a newer one.
         """
-        unknown = set(values) - set(_FIELDS)
+        expect = expect or {}
+        unknown = (set(values) | set(expect)) - set(_FIELDS)
         if unknown:
             raise ValueError(f"no such session fields: {sorted(unknown)}")
         condition = sessions.c.id == session_id
-        if expect_status is not None:
-            condition = and_(condition, sessions.c.status == expect_status)
+        for name, value in expect.items():  # a None compares as IS NULL
+            condition = and_(condition, sessions.c[name] == value)
         async with self._db.begin() as conn:
             changed = await conn.execute(sessions.update().where(condition).values(values))
             row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
         if row is None:
             raise NotFound(f"no session {session_id}")
         if changed.rowcount == 0:
-            raise Conflict(
-                f"session {session_id} is {row.status} now, not {expect_status}; try again"
-            )
+            raise Conflict(f"session {session_id} changed meanwhile ({row.status} now); try again")
         return _session(row)
 
     async def touch(self, session_id: str, **values: Any) -> SessionRow:
