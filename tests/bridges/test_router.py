@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -138,3 +139,24 @@ async def test_a_cloud_launch_names_the_repo_and_branch_and_stop_ends_the_bridge
     await sessions.command(bed.member.principal, session.id, Command.STOP)
     await sessions.delete(bed.member.principal, session.id)
     assert host.stopped == [session.id] * 3
+
+
+async def test_a_box_stopped_while_no_process_held_the_host_stops_when_one_does(
+    cloud_bed: Bed,
+) -> None:
+    bed = cloud_bed
+    host = bed.live.ctx.bridges.hosts.get("fake")
+    assert isinstance(host, FakeCloudHost)
+    bridges, holder = bed.live.ctx.bridges, bed.live.ctx.bridges.host_holder
+    assert holder is not None and holder.holding
+    kept = await bed.start(bed.member, location="cloud")
+    let_go = await bed.start(bed.member, location="cloud")
+    leadership = SimpleNamespace(leading=False)  # as a cluster's leader that lost its lock
+    bridges._leader = leadership  # type: ignore[assignment]
+    await eventually(lambda: not holder.holding)
+    sessions = bed.live.ctx.sessions
+    await sessions.command(bed.member.principal, let_go.id, Command.STOP)  # not refused
+    assert host.stopped == []  # no process holds the host: the box runs on
+    leadership.leading = True
+    await eventually(lambda: host.stopped == [let_go.id])
+    assert [launch.session_id for launch in host.launches] == [kept.id]

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import POSTGRES_URL, StoreTarget, _drop_schema, _postgres_reachable
+
+# Shells and tools of the bridges here get a home of their own too (a machine's slow
+# rc files held a session's first prompt: its bash took 61 s to start here).
+from tests.hosting.conftest import own_home as own_home  # noqa: F401, PLC0414
 from tests.support.parts import missing
 from tests.support.redis_server import RedisServer, private_redis
 from tests.support.server_process import ServerProcess

@@ -4,12 +4,16 @@ clients of the other, through Redis, and survives Redis losing everything."""
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from pycrdt import Doc, Text
 
 from tests.cluster.conftest import server_on
-from tests.conftest import StoreTarget
+from tests.conftest import StoreTarget, eventually
+from tests.support.held_link import HeldLink
 from tests.support.py_client import PyClient
 from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess
@@ -43,6 +47,20 @@ async def two_members(
     return a, b
 
 
+@asynccontextmanager
+async def synced_pair(
+    a: ServerProcess, b: ServerProcess, sid: str
+) -> AsyncIterator[tuple[PyClient, PyClient]]:
+    """A client of the session's notes on each process, both synced."""
+    async with (
+        PyClient(notes_url(a, sid), a.token) as on_a,
+        PyClient(notes_url(b, sid), b.token) as on_b,
+    ):
+        await on_a.synced.wait()
+        await on_b.synced.wait()
+        yield on_a, on_b
+
+
 def notes_url(server: ServerProcess, sid: str) -> str:
     return f"{server.ws_url}/sync/session/{sid}/notes"
 
@@ -63,12 +81,7 @@ async def test_edits_through_either_process_reach_the_other(
 ) -> None:
     a, b = await two_members(postgres, redis_server, tmp_path, servers)
     sid = await make_session(postgres)
-    async with (
-        PyClient(notes_url(a, sid), a.token) as on_a,
-        PyClient(notes_url(b, sid), b.token) as on_b,
-    ):
-        await on_a.synced.wait()
-        await on_b.synced.wait()
+    async with synced_pair(a, b, sid) as (on_a, on_b):
         for i in range(100):
             on_a.edit(len(on_a.text), f"a{i % 10}")
             on_b.edit(0, f"b{i % 10}")
@@ -86,12 +99,7 @@ async def test_redis_flushed_or_restarted_loses_nothing(
 ) -> None:
     a, b = await two_members(postgres, redis_server, tmp_path, servers)
     sid = await make_session(postgres)
-    async with (
-        PyClient(notes_url(a, sid), a.token) as on_a,
-        PyClient(notes_url(b, sid), b.token) as on_b,
-    ):
-        await on_a.synced.wait()
-        await on_b.synced.wait()
+    async with synced_pair(a, b, sid) as (on_a, on_b):
         on_a.edit(0, "before ")
         await converged([on_a, on_b], 7)
 
@@ -110,3 +118,35 @@ async def test_redis_flushed_or_restarted_loses_nothing(
     assert (await stored(postgres, f"session/{sid}/notes"))[0] == text
     for word in ("before", "flushed", "while-down"):
         assert word in text
+
+
+async def test_an_update_committed_by_a_process_killed_before_publishing_it_still_arrives(
+    postgres: StoreTarget, redis_server: RedisServer, tmp_path: Path, servers: list[ServerProcess]
+) -> None:
+    """A reaches Redis through a link the test holds: what A commits then is in
+    PostgreSQL and in no stream; A is killed before it can tell anyone. B's client
+    still gets it, once A's presence lapses (B reloads its rooms)."""
+    async with HeldLink(redis_server.port) as link:
+        a = server_on(postgres, tmp_path / "a", f"redis://127.0.0.1:{link.port}/0")
+        b = server_on(postgres, tmp_path / "b", redis_server.url)
+        servers += [a, b]
+        for server in (a, b):
+            await asyncio.to_thread(server.start)
+        sid = await make_session(postgres)
+        async with synced_pair(a, b, sid) as (on_a, on_b):
+            on_a.edit(0, "shared ")
+            await converged([on_a, on_b], 7)
+
+            # B must have heard of A (its lapse is what B acts on): A's presence shown on B.
+            await on_a.set_presence({"cursor": 7})
+            await on_b.wait_for(lambda: len(on_b.awareness) > 0, timeout=10)
+
+            link.hold()
+            on_a.edit(7, "committed")
+            await eventually(lambda: _stored_text(postgres, sid, "shared committed"), within=10)
+            await asyncio.to_thread(a.stop, signal.SIGKILL)
+            await on_b.wait_for(lambda: str(on_b.text) == "shared committed", timeout=15)
+
+
+async def _stored_text(target: StoreTarget, sid: str, text: str) -> bool:
+    return (await stored(target, f"session/{sid}/notes"))[0] == text

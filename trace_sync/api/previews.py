@@ -221,7 +221,7 @@ async def proxy_socket(websocket: WebSocket) -> None:
 
 async def _relay(websocket: WebSocket, previews: PreviewService, channel: PreviewSocket) -> None:
     inbound = asyncio.create_task(_from_browser(websocket, previews, channel))
-    outbound = asyncio.create_task(_to_browser(websocket, channel))
+    outbound = asyncio.create_task(_to_browser(websocket, previews, channel))
     try:
         await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -249,8 +249,10 @@ async def _from_browser(
             await previews.send(channel, frame)
 
 
-async def _to_browser(websocket: WebSocket, channel: PreviewSocket) -> None:
-    while (frame := await channel.frames.get()) is not None:
+async def _to_browser(
+    websocket: WebSocket, previews: PreviewService, channel: PreviewSocket
+) -> None:
+    while (frame := await previews.next_frame(channel)) is not None:
         if isinstance(frame, str):
             await websocket.send_text(frame)
         else:

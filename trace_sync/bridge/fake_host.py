@@ -44,6 +44,9 @@ class FakeCloudHost:
     def running(self, session_id: str) -> bool:
         return False  # what it launched never connects: a new one each time
 
+    def boxes(self) -> list[str]:
+        return [x.session_id for x in self.launches]
+
     async def stop_all(self) -> list[str]:
         stopped = [x.session_id for x in self.launches]
         for session_id in stopped:

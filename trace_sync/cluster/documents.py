@@ -11,6 +11,8 @@ Redis never holds the only copy. Whenever updates may have been missed — the
 stream was trimmed past a reader, Redis was flushed or restarted (its epoch key
 changed or went), or this process could not publish — every process reloads its
 open rooms from PostgreSQL: a failed publish replaces the epoch, which tells them.
+A process killed between a commit and its publish cannot tell anyone: the others
+reload when its presence beats lapse (:meth:`DocumentStreams.catch_up`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class DocumentStreams:
         self._epoch: bytes | None = None
         #: Something may not have reached the others: replace the epoch when Redis answers.
         self._lost = False
+        #: Another process may have died with updates committed, not published: reload.
+        self._behind = False
         #: The batch being published (sent again at shutdown if cut off: harmless).
         self._sending: list[tuple[str, bytes]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,6 +113,11 @@ class DocumentStreams:
     def unfollow(self, name: str) -> None:
         self._rooms.pop(name, None)
         self._since.pop(name, None)
+
+    def catch_up(self) -> None:
+        """Another process lapsed: what it committed and never published is only in
+        PostgreSQL, so this process's rooms reload (soon, in the reading task)."""
+        self._behind = True
 
     def committed(self, name: str, update: bytes) -> None:
         try:
@@ -164,7 +173,10 @@ class DocumentStreams:
                 if self._lost or loop.time() >= next_check:
                     next_check = loop.time() + EPOCH_CHECK_S
                     if await self._check_epoch():
-                        await self._reload_all()
+                        self._behind = True
+                if self._behind:
+                    self._behind = False
+                    await self._reload_all()
                 await self._read_once()
             except RedisError as exc:
                 log.warning("Redis unreachable: %s", exc)
@@ -189,7 +201,7 @@ class DocumentStreams:
         return changed
 
     async def _reload_all(self) -> None:
-        log.info("Redis may have lost updates: reloading %d rooms", len(self._rooms))
+        log.info("updates may have been missed: reloading %d rooms", len(self._rooms))
         for name in list(self._rooms):
             await self._reload(name)
 

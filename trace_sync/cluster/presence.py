@@ -13,7 +13,8 @@ Whichever of two processes subscribes last, one of them hears the other ask.
 Liveness: every process beats on ``<prefix>presence:beats`` each :data:`BEAT_S`
 and says ``bye`` when it shuts down. A process whose beats lapse for
 :data:`LAPSE_S` (killed, hung, or cut off from Redis) loses its presence on
-the others; when it is heard again they ask for it. Lapses are measured
+the others (and ``on_lapse`` is told: the documents reload what it may have
+committed and not published); when it is heard again they ask for it. Lapses are measured
 against this process hearing its own beats, so a listener that is itself
 cut off or stalled shows nothing new rather than dropping everyone; a
 subscription that brings no beat of its own back for :data:`SILENT_S` (a
@@ -35,7 +36,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from redis.asyncio.client import PubSub
@@ -74,9 +75,10 @@ Owner = tuple[str, int]
 
 
 class PresenceChannel:
-    """``async with PresenceChannel(link) as presence``; give it to ``Rooms.share_presence``."""
+    """``async with PresenceChannel(link) as presence``; give it to ``Rooms.share_presence``.
+    ``on_lapse`` is told whenever another process lapses (killed, hung or cut off)."""
 
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, on_lapse: Callable[[], None] = lambda: None) -> None:
         # No retries inside the client: a failed publish is made good by the next
         # announcement, a failed listen by resubscribing, both without waiting.
         self._redis = link.open(
@@ -98,6 +100,7 @@ class PresenceChannel:
         #: When each other process was last heard (``time.monotonic()``).
         self._heard: dict[str, float] = {}
         self._lapsed: set[str] = set()
+        self._on_lapse = on_lapse
         #: When this process last heard its own beat.
         self._echo = time.monotonic()
         self._numbers: weakref.WeakKeyDictionary[Hashable, int] = weakref.WeakKeyDictionary()
@@ -205,6 +208,7 @@ class PresenceChannel:
                 del self._heard[origin]
                 self._lapsed.add(origin)
                 self._forget(origin)
+                self._on_lapse()
 
     def _forget(self, origin: str) -> None:
         for name, owners in self._remote.items():

@@ -32,7 +32,14 @@ from trace_sync.cluster.cancelling import stop_if_cancelled
 from trace_sync.cluster.inbox import ProcessInbox
 from trace_sync.cluster.redis_link import RedisLink
 from trace_sync.cluster.registry import TICK_S, Holder, Registry
-from trace_sync.contract.bridge_protocol import ServerMessage, Unknown, encode, parse_server_message
+from trace_sync.contract.bridge_protocol import (
+    Event,
+    ServerMessage,
+    Unknown,
+    encode,
+    parse_bridge_message,
+    parse_server_message,
+)
 from trace_sync.contract.errors import ERROR_BY_CODE, Conflict, StoreError, TraceError
 from trace_sync.services.bridges.broker import SEND_TIMEOUT_S
 
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 MARGIN_S = 2.0
 #: Pause before reading the inbox again after a Redis error.
 RETRY_S = 0.5
+#: Events waiting to be handed to other processes; beyond it they are dropped (logged).
+TELLING = 4096
 
 
 class Here(Protocol):
@@ -54,6 +63,8 @@ class Here(Protocol):
     ) -> Any: ...
 
     def taken_over(self, runtime_id: str, epoch: int) -> None: ...
+
+    def event_here(self, runtime_id: str, event: Event) -> None: ...
 
 
 class BridgeRelay:
@@ -69,6 +80,8 @@ class BridgeRelay:
         self._held: dict[str, int] = {}
         self._waiting: dict[str, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Events for other processes, posted one at a time so they arrive in order.
+        self._telling: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(TELLING)
 
     def serve(self, here: Here) -> None:
         self._here = here
@@ -76,6 +89,7 @@ class BridgeRelay:
     async def __aenter__(self) -> BridgeRelay:
         self._spawn(self._read(), name="bridge-relay-read")
         self._spawn(self._renew(), name="bridge-relay-renew")
+        self._spawn(self._tell(), name="bridge-relay-tell")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -127,6 +141,21 @@ class BridgeRelay:
     ) -> Any:
         command = {"do": "request", "runtime": runtime_id, "op": op, "session": session_id}
         return await self._ask(runtime_id, command | {"args": args}, timeout_s + MARGIN_S)
+
+    def tell(self, process: str, runtime_id: str, event: Event) -> None:
+        told = {"do": "event", "runtime": runtime_id, "event": encode(event)}
+        try:
+            self._telling.put_nowait((process, told))
+        except asyncio.QueueFull:
+            log.warning("bridge relay behind: an event for another process dropped")
+
+    async def _tell(self) -> None:
+        while True:
+            process, told = await self._telling.get()
+            try:
+                await self._inbox.post(process, told)
+            except RedisError as exc:  # a preview's frame lost, as on a broken link
+                log.warning("Redis unreachable: an event for another process lost: %s", exc)
 
     # -- asking ------------------------------------------------------------------------
 
@@ -197,6 +226,8 @@ class BridgeRelay:
             self._taken(message["runtime"], int(message["epoch"]))
         elif kind in ("send", "request"):
             self._spawn(self._serve(message), name=f"bridge-relay-{kind}")
+        elif kind == "event":  # taken at once, so they stay in the order they came
+            self._handed_over(message)
         else:
             log.warning("unknown bridge relay command", extra={"do": kind})
 
@@ -209,6 +240,11 @@ class BridgeRelay:
         else:
             error = ERROR_BY_CODE.get(message.get("code", ""), Conflict)
             future.set_exception(error(message.get("message", "the bridge failed")))
+
+    def _handed_over(self, message: dict[str, Any]) -> None:
+        event = parse_bridge_message(message["event"])
+        if isinstance(event, Event) and self._here is not None:
+            self._here.event_here(message["runtime"], event)
 
     def _taken(self, runtime_id: str, epoch: int) -> None:
         if self._held.get(runtime_id, epoch) < epoch:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from trace_sync.contract.bridge_protocol import Reply, Request, ServerMessage
+from trace_sync.contract.bridge_protocol import Event, Reply, Request, ServerMessage
 from trace_sync.contract.errors import (
     Conflict,
     Forbidden,
@@ -84,6 +84,15 @@ class Elsewhere(Protocol):
         """Like :meth:`Broker.request`, on the process holding the runtime."""
         ...
 
+    @property
+    def process(self) -> str:
+        """This process's name in the cluster."""
+        ...
+
+    def tell(self, process: str, runtime_id: str, event: Event) -> None:
+        """Hand ``event`` of the runtime, in order, to the broker of ``process``."""
+        ...
+
 
 @dataclass(eq=False)
 class Link:
@@ -114,8 +123,16 @@ class Broker:
         self._elsewhere = elsewhere
         self._links: dict[str, Link] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Where events handed over by another process go (previews' frames for a
+        #: browser connected here, while the bridge is connected there).
+        self.handed_over: Callable[[str, Event], None] | None = None
         if elsewhere is not None:
             elsewhere.serve(self)
+
+    @property
+    def process(self) -> str:
+        """This process's name in the cluster; empty for a process alone."""
+        return self._elsewhere.process if self._elsewhere is not None else ""
 
     # -- connections -----------------------------------------------------------------
 
@@ -197,6 +214,17 @@ class Broker:
             await self._elsewhere.release(link.runtime_id, link.epoch)
 
     # -- messages --------------------------------------------------------------------
+
+    def hand_over(self, process: str, runtime_id: str, event: Event) -> None:
+        """Pass an event of the runtime to ``process``, whose it is (see
+        :attr:`handed_over`); nothing for this process or a process alone."""
+        if self._elsewhere is not None and process and process != self.process:
+            self._elsewhere.tell(process, runtime_id, event)
+
+    def event_here(self, runtime_id: str, event: Event) -> None:
+        """An event another process handed over (see :meth:`hand_over`)."""
+        if self.handed_over is not None:
+            self.handed_over(runtime_id, event)
 
     async def send(self, runtime_id: str, message: ServerMessage) -> None:
         """Send to the runtime now; ``Conflict`` if it is not connected or stuck."""

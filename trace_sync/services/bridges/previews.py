@@ -12,7 +12,10 @@ connects only to a loopback port a process of the session listens on.
 
 Websockets are channels: frames from the browser go as ``preview_ws_send``
 requests, frames from the app come back as ``preview.ws_frame`` events to
-the channel's queue here.
+the channel's queue here. In a cluster the browser's process may not be the
+bridge's: a channel's id names the process that opened it, and the bridge's
+process hands it the events of that channel, in order (the broker's
+:meth:`~trace_sync.services.bridges.broker.Broker.hand_over`).
 """
 
 from __future__ import annotations
@@ -45,11 +48,16 @@ GRANT_S = 12 * 3600
 MAX_QUEUED = 256
 
 
+#: How often a channel waiting for the app checks that its bridge is still connected
+#: somewhere (the process holding it ends its own channels when it goes).
+CHECK_S = 5.0
+
+
 class PreviewSocket:
     """One proxied websocket: the app's frames, then ``None`` when it closed."""
 
-    def __init__(self, runtime_id: str, session_id: str) -> None:
-        self.id = new_id("pw")
+    def __init__(self, runtime_id: str, session_id: str, process: str = "") -> None:
+        self.id = new_id("pw") + (f"@{process}" if process else "")
         self.runtime_id = runtime_id
         self.session_id = session_id
         self.frames: asyncio.Queue[str | bytes | None] = asyncio.Queue(MAX_QUEUED)
@@ -153,7 +161,7 @@ class PreviewService:
         the answer means none opened)."""
         if session.runtime_id is None:
             raise Conflict(f"runtime unavailable: no runtime hosts session {session.id}")
-        channel = PreviewSocket(session.runtime_id, session.id)
+        channel = PreviewSocket(session.runtime_id, session.id, self._broker.process)
         self._channels[channel.id] = channel
         try:
             answer = await self._ask(
@@ -179,6 +187,16 @@ class PreviewService:
             args["data"] = base64.b64encode(frame).decode()
         await self._broker.request(channel.runtime_id, "preview_ws_send", channel.session_id, args)
 
+    async def next_frame(self, channel: PreviewSocket) -> str | bytes | None:
+        """The app's next frame; None once the channel ended, or its bridge is
+        connected nowhere (it went while connected to another process)."""
+        while True:
+            try:
+                return await asyncio.wait_for(channel.frames.get(), CHECK_S)
+            except TimeoutError:
+                if not await self._broker.connected(channel.runtime_id):
+                    self._end(channel)
+
     async def close(self, channel: PreviewSocket) -> None:
         """The browser left: the bridge closes the app's side."""
         if self._channels.pop(channel.id, None) is None:
@@ -190,8 +208,12 @@ class PreviewService:
 
     def event(self, runtime_id: str, message: Event) -> None:
         """A ``preview.*`` event from a bridge: a frame for a channel, or its end."""
-        channel = self._channels.get(str(message.payload.get("channel", "")))
-        if channel is None or (channel.runtime_id, channel.session_id) != (
+        channel_id = str(message.payload.get("channel", ""))
+        channel = self._channels.get(channel_id)
+        if channel is None:  # opened through another process: handed to it
+            self._broker.hand_over(channel_id.partition("@")[2], runtime_id, message)
+            return
+        if (channel.runtime_id, channel.session_id) != (
             runtime_id,
             message.session_id,
         ):

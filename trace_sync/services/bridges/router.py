@@ -18,7 +18,7 @@ from typing import Any
 
 from trace_sync.auth.principal import Principal
 from trace_sync.bridge.git.merges import merge_branch
-from trace_sync.bridge.hosts import HostRegistry, Launch
+from trace_sync.bridge.hosts import HostAdapter, HostRegistry, Launch
 from trace_sync.contract.bridge_protocol import (
     Assign,
     Forget,
@@ -36,6 +36,7 @@ from trace_sync.services.access import require_session_control, require_writer, 
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.authority import Authority, AuthorityChanged, LocalAuthority, Reason
 from trace_sync.services.bridges.broker import Broker
+from trace_sync.services.bridges.cloud_host import CLOUD_HOST
 from trace_sync.services.bridges.grants import may_use
 from trace_sync.services.bridges.runtime_index import RuntimeIndex
 from trace_sync.services.bridges.runtimes import issue_runtime_token
@@ -51,6 +52,9 @@ from trace_sync.store import Store
 from trace_sync.store.records import Capability, RuntimeRecord, SessionRow
 
 log = logging.getLogger(__name__)
+
+#: A cloud session in these has no box (sessions.py releases it on stop and archive).
+_RELEASED = frozenset({SessionStatus.STOPPED, SessionStatus.ARCHIVED})
 
 
 class Router:
@@ -194,23 +198,8 @@ class Router:
         if self._cloud_host is None:
             await self._note(session.id, "runtime.waiting", reason="no cloud host is configured")
             return None
-        host = self.hosts.get(self._cloud_host)
-        if session.runtime_id is not None and host.running(session.id):
-            # Its sandbox outlived a server restart and reconnects on its own: a
-            # new one (and a new token, revoking the running one's) would replace it.
-            return session.runtime_id
-        instance = f"{host.kind}-{session.id}"
-        runtime = await self._store.runtimes.register(
-            actor.user_id, instance, f"{host.kind} for {session.id}", host.kind
-        )
-        token = await issue_runtime_token(self._store, self._accounts, runtime)
-        await self.assign(session, runtime.id, send=False)
-        await self._index.publish(runtime, online=False)
-        repo = (await self.assignment(session)).repo
-        await host.start(
-            Launch(self._server_url, runtime.id, token, session.id, instance, repo, session.branch)
-        )
-        return runtime.id
+        runtime_id: str = await self._on_host("place", session.id, user=actor.user_id)
+        return runtime_id
 
     async def released(self, session: SessionRow) -> None:
         """A cloud session was stopped, archived or deleted: its host stops its
@@ -219,7 +208,7 @@ class Router:
         if session.location != "cloud" or self._cloud_host is None:
             return
         try:
-            await self.hosts.get(self._cloud_host).stop(session.id)
+            await self._on_host("stop", session.id)
         except TraceError as exc:
             facts = {"session": session.id, "why": str(exc)}
             log.warning("a cloud bridge did not stop", extra=facts)
@@ -229,7 +218,10 @@ class Router:
         brought back to the repo."""
         if self._cloud_host is None:
             return {"state": "pending", "why": "no cloud host is configured to remove it"}
-        return await self.hosts.get(self._cloud_host).forget(owed)
+        forgotten: dict[str, Any] = await self._on_host(
+            "forget", owed.session_id, owed=owed.model_dump(mode="json")
+        )
+        return forgotten
 
     async def land(self, session: SessionRow, commit: str, strategy: str) -> dict[str, Any] | None:
         """A cloud session is merged in its repo, not in its bridge's clone (whose base
@@ -242,11 +234,66 @@ class Router:
         if repo is None or session.branch is None:
             raise Conflict(f"session {session.id} has no repo branch to merge")
         base = session.base_branch or repo.default_branch
-        await self.hosts.get(self._cloud_host).land(session.id, base, commit)
+        await self._on_host("land", session.id, base=base, commit=commit)
         message = f"{session.title or 'Trace session'}\n\nTrace-Session: {session.id}\n"
         checkout = Path(repo.path)
         merged = await merge_branch(checkout, session.branch, base, message, strategy)  # type: ignore[arg-type]
         return asdict(merged)
+
+    # -- the cloud host, on the process holding it (cloud_host.py) -----------------------
+
+    async def _on_host(self, op: str, session_id: str, **args: Any) -> Any:
+        """Do ``op`` on the cloud host, through whichever process holds it."""
+        try:
+            return await self._broker.request(CLOUD_HOST, op, session_id, args)
+        except Conflict as exc:
+            if not str(exc).startswith("runtime unavailable"):
+                raise
+            raise Conflict(f"the {self._cloud_host} host is unavailable: {exc}") from exc
+
+    async def host_op(self, op: str, session_id: str, args: dict[str, Any]) -> Any:
+        """What the holder of the cloud host does for :meth:`_on_host`."""
+        host = self.hosts.get(self._cloud_host or "")
+        if op == "place":
+            return await self._start_box(host, args["user"], session_id)
+        if op == "stop":
+            return await host.stop(session_id)
+        if op == "forget":
+            return await host.forget(Forget.model_validate(args["owed"]))
+        if op == "land":
+            return await host.land(session_id, args["base"], args["commit"])
+        raise Conflict(f"no cloud host operation {op!r}")
+
+    async def settle(self, host: HostAdapter) -> None:
+        """Stop the boxes ``host`` adopted whose sessions no longer want them."""
+        for session_id in host.boxes():
+            try:
+                session = await self._store.sessions.get(session_id)
+                wanted = SessionStatus(session.status) not in _RELEASED
+            except NotFound:
+                wanted = False
+            if not wanted:
+                log.info("stopping a box its session let go", extra={"session": session_id})
+                await host.stop(session_id)
+
+    async def _start_box(self, host: HostAdapter, user_id: str, session_id: str) -> str:
+        session = await self._store.sessions.get(session_id)
+        if session.runtime_id is not None and host.running(session.id):
+            # Its box outlived a server restart and reconnects on its own: a new
+            # one (and a new token, revoking the running one's) would replace it.
+            return session.runtime_id
+        instance = f"{host.kind}-{session.id}"
+        runtime = await self._store.runtimes.register(
+            user_id, instance, f"{host.kind} for {session.id}", host.kind
+        )
+        token = await issue_runtime_token(self._store, self._accounts, runtime)
+        await self.assign(session, runtime.id, send=False)
+        await self._index.publish(runtime, online=False)
+        repo = (await self.assignment(session)).repo
+        await host.start(
+            Launch(self._server_url, runtime.id, token, session.id, instance, repo, session.branch)
+        )
+        return runtime.id
 
     async def _note(self, session_id: str, kind: str, **payload: object) -> None:
         async with self._documents.document(session_doc(session_id)) as doc:

@@ -12,22 +12,24 @@ In a cluster each member watches the leases of the bridges connected to it
 and renews their ``last_seen_at``; the leader (``cluster.leader``) ends
 expired grants and loses the runtimes with live sessions that no member has
 heard from within a lease (their member died, or they did), in place of the
-lease from start.
+lease from start, and holds the cloud host for all (cloud_host.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from types import TracebackType
 from typing import Protocol
 
-from trace_sync.bridge.hosts import HOSTS, HostConfig, HostRegistry, load_host
+from trace_sync.bridge.hosts import HOSTS, HostConfig, HostRegistry, LimitReached, load_host
 from trace_sync.cluster.leader import Leadership
 from trace_sync.contract.errors import TraceError
 from trace_sync.services.accounts import AccountService
 from trace_sync.services.authority import Authority
 from trace_sync.services.bridges.broker import Broker, Elsewhere
+from trace_sync.services.bridges.cloud_host import HostHolder
 from trace_sync.services.bridges.control import BridgeControl
 from trace_sync.services.bridges.grants import GrantService
 from trace_sync.services.bridges.removals import RemovalService
@@ -39,13 +41,20 @@ from trace_sync.services.bridges.worktrees import Prompts, WorktreeService
 from trace_sync.services.documents import Documents
 from trace_sync.settings import Settings
 from trace_sync.store import Store
+from trace_sync.store.records import SessionRow
 
 log = logging.getLogger(__name__)
 
 SERVICE_RESTART = 1012
 
 
-class SessionHooks(Interrupts, Prompts, Protocol):
+class Limits(Protocol):
+    """How a host's limit pauses a session (the session service provides it)."""
+
+    async def pause_at_limit(self, session_id: str, reason: str) -> SessionRow | None: ...
+
+
+class SessionHooks(Interrupts, Prompts, Limits, Protocol):
     """What the bridge services ask of the session service."""
 
 
@@ -68,9 +77,7 @@ class BridgeServices:
         # ``elsewhere``: the other processes of a cluster (trace_sync.cluster.relay).
         self.broker = broker = Broker(timings.request_s, elsewhere)
         self.hosts = HostRegistry()
-        if settings.cloud_host in HOSTS:  # others (a test's fake) are added by hand
-            config = HostConfig(settings.data_dir, settings.cloud_host_options)
-            self.hosts.add(settings.cloud_host, load_host(settings.cloud_host, config))
+        self._sessions = sessions
         index = RuntimeIndex(store, documents)
         self.terminals = TerminalService(store, broker)
         self.grants = GrantService(store, documents, authority)
@@ -102,11 +109,36 @@ class BridgeServices:
             self.removals,
         )
         self.worktrees = WorktreeService(store, documents, broker, self.router.land, sessions)
+        self.host_holder = self._host_holder(settings)
         self._watcher: asyncio.Task[None] | None = None
+
+    def _host_holder(self, settings: Settings) -> HostHolder | None:
+        name = settings.cloud_host
+        if name is None:
+            return None
+        make = None
+        if name in HOSTS:  # others (a test's fake) are added by hand
+            config = HostConfig(settings.data_dir, settings.cloud_host_options, self._limit_reached)
+            make = functools.partial(load_host, name, config)
+        router = self.router
+        return HostHolder(
+            self.broker, self.hosts, name, make, do=router.host_op, settle=router.settle
+        )
+
+    async def _hold_host_if_leading(self) -> None:
+        """The leader holds the cloud host (cloud_host.py); a process that stops
+        leading lets it go."""
+        if self.host_holder is None:
+            return
+        if self._leader is None or self._leader.leading:
+            await self.host_holder.hold()
+        else:
+            await self.host_holder.let_go()
 
     async def __aenter__(self) -> BridgeServices:
         if not self._cluster:  # a member starting must not watch others' bridges
             self.runtimes.watch_from_start(await self.runtimes.live_runtimes())
+        await self._hold_host_if_leading()
         self._watcher = asyncio.create_task(self._watch(), name="bridge-leases")
         self._unsubscribe = self._authority.subscribe(self.terminals.changed)
         return self
@@ -121,11 +153,18 @@ class BridgeServices:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        if self.host_holder is not None:
+            await self.host_holder.let_go()
         await self.hosts.close()  # bridges that die with this server stop; sandboxes run on
         await self.broker.close_all(SERVICE_RESTART, "server shutting down; reconnect")
 
+    async def _limit_reached(self, reached: LimitReached) -> None:
+        """A host's limit (its disk) pauses the session, with the reason on its row."""
+        await self._sessions.pause_at_limit(reached.session_id, reached.reason)
+
     async def _watch(self) -> None:
-        """Lose runtimes whose lease ran out, end grants whose expiry passed."""
+        """Lose runtimes whose lease ran out, end grants whose expiry passed, hold the
+        cloud host while leading."""
         tick = min(max(self.timings.heartbeat_s / 2, 0.05), 5.0)
         while True:
             await asyncio.sleep(tick)
@@ -139,3 +178,7 @@ class BridgeServices:
                         await self.runtimes.sweep(self._leader.since)
             except TraceError as exc:  # the store may be briefly unavailable: next tick
                 log.error("bridge watch failed", exc_info=exc)
+            try:
+                await self._hold_host_if_leading()
+            except Exception:  # a host that cannot be made must not end the lease watch
+                log.exception("the cloud host could not be held; trying again")
