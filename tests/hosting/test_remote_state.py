@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import eventually
@@ -24,6 +25,10 @@ def teammate_pushes(remote: Path, clone: Path, branch: str, files: dict[str, str
         write(clone, {name: text})
         commit_all(clone, f"teammate: {name}")
     git(clone, "push", "-q", "origin", branch)
+
+
+def _now_to_the_second() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def pushed_session(hosting: Hosting, remote: Path) -> tuple[str, str]:
@@ -50,6 +55,8 @@ async def test_a_fetch_shows_a_teammates_pushes_as_commits_behind(
         await eventually(lambda: dict(io.root("branch")).get("pushed") is True)
         before = dict(io.root("branch"))
         assert (before["behind_remote"], before["behind_base"]) == (0, 0)  # nobody looked yet
+        # The check time is kept to the second: let one pass, so a new check shows as newer.
+        await eventually(lambda: _now_to_the_second() > before["checked_at"])
         began = time.monotonic()
         done = await asyncio.to_thread(trace_cli, hosting, "session", "fetch", sid)
         took = time.monotonic() - began

@@ -152,6 +152,6 @@ def where_it_stands(
     runtime, the last transcript entries, the model's requests since ``asked``, the
     bridge's log."""
     said = [f"{e['kind']}:{str(e.get('text') or '')[:80]}" for e in io.transcript()]
-    since = len(models.agent_requests) - asked
+    since = [json.dumps(r.body["messages"][-1])[:240] for r in models.agent_requests[asked:]]
     log = bridge.output()[-800:] if bridge is not None else ""
     return f"runtime {io.runtime()}; transcript {said[-5:]}; asked the model {since}; {log}"
