@@ -24,6 +24,7 @@ from tests.app.test_browser import (
     sees,
     shot,
     site,
+    type_into,
 )
 from tests.app.test_browser_list import boxes
 from tests.conftest import eventually
@@ -157,6 +158,22 @@ async def test_a_comment_typed_at_once_after_the_tap_keeps_every_letter(
             await eventually(lambda n=n: len(said()) == n + 1, within=30)  # type: ignore[misc]
         assert said() == [f"comment {n}: check the caller" for n in range(AT_ONCE)]
     await sees(page, f"{AT_ONCE} review comments")
+
+
+#: The keydown trace_app/early_keys.js presses again for an Enter typed before Flutter
+#: listened to the field (its ``ENTER``), dispatched on the field alone.
+EARLY_ENTER = """() => document.activeElement.dispatchEvent(new KeyboardEvent("keydown",
+    {key: "Enter", code: "Enter", keyCode: 13, which: 13, cancelable: true}))"""
+
+
+async def test_the_enter_pressed_again_for_early_keys_submits_the_field(site: Site) -> None:
+    """The script's own test plays Flutter with a stand-in; here the real app hears it."""
+    page = await _open_session(site, "phone", pane="terminal")
+    await choose_pane(page, "terminal", "FAILED")
+    await type_into(page, "Type into this terminal (Enter sends)", "ls")
+    await page.wait_for_function("() => document.activeElement?.value === 'ls'")
+    await page.evaluate(EARLY_ENTER)
+    await sees(page, "Not typed:")  # submitted: the server has no bridge link to pass it on
 
 
 async def test_keys_typed_after_the_phone_bar_stay_in_the_field(site: Site) -> None:
