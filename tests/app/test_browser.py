@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import signal
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +119,7 @@ async def accessible(page: Page) -> None:
 
 async def shot(page: Page, name: str, folder: Path | None = None) -> None:
     """A screenshot in ``folder`` (a test's tmp dir), by default test-artifacts/."""
-    if folder is None:
-        ARTIFACTS.mkdir(exist_ok=True)
+    (folder or ARTIFACTS).mkdir(parents=True, exist_ok=True)
     await page.wait_for_timeout(800)  # let the canvas paint what the semantics tree has
     await page.screenshot(path=str((folder or ARTIFACTS) / f"{name}.png"))
 
@@ -145,13 +145,35 @@ async def type_into(page: Page, label: str, text: str) -> None:
 
 async def sees(page: Page, text: str, timeout: float = STEP_MS) -> None:
     """Wait until ``text`` is somewhere in the accessibility tree."""
-    await page.wait_for_function(
-        "t => document.querySelector('flt-semantics-host, flt-glass-pane')"
-        " && (document.body.innerText + [...document.querySelectorAll('[aria-label]')]"
-        ".map(e => e.getAttribute('aria-label')).join(' ')).includes(t)",
-        arg=text,
-        timeout=timeout,
-    )
+    async with explained(page, f"never saw {text!r}"):
+        await page.wait_for_function(
+            "t => document.querySelector('flt-semantics-host, flt-glass-pane')"
+            " && (document.body.innerText + [...document.querySelectorAll('[aria-label]')]"
+            ".map(e => e.getAttribute('aria-label')).join(' ')).includes(t)",
+            arg=text,
+            timeout=timeout,
+        )
+
+
+@contextlib.asynccontextmanager
+async def explained(page: Page, what: str) -> AsyncIterator[None]:
+    """A step that times out says what the page showed then (and leaves a screenshot in
+    test-artifacts/failed/), not only what it waited for: a failure in a loaded CI run
+    is seldom seen again."""
+    try:
+        yield
+    except PlaywrightTimeout as exc:
+        name = f"{time.strftime('%H%M%S')}-{id(page):x}"
+        with contextlib.suppress(Exception):
+            await shot(page, name, ARTIFACTS / "failed")
+        focus = await page.evaluate(
+            "() => { const a = document.activeElement;"
+            " return [a?.tagName, a?.getAttribute('aria-label'), a?.value]; }"
+        )
+        raise AssertionError(
+            f"{what}; focused {focus}; screenshot failed/{name}.png; the page shows:"
+            f" {(await shown(page))[:3000]!r}"
+        ) from exc
 
 
 async def shown(page: Page) -> str:
@@ -361,7 +383,8 @@ async def open_comment_field(page: Page, field: Locator) -> None:
     redrawn (the previous comment arriving) is lost; a person taps again, and so does
     this, at most twice more."""
     for _ in range(3):
-        await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
+        async with explained(page, "line 1 of the diff was not there to tap"):
+            await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
         try:
             await field.wait_for(timeout=15_000)
             return
