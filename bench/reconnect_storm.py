@@ -2,7 +2,7 @@
 come back at once with edits of their own, Trace beside the Node reference.
 
     python bench/reconnect_storm.py [--n 1000] [--docs 1 10] [--rate 10]
-                                    [--only trace|reference]
+                                    [--only trace|reference] [--rounds 3]
 
 Both servers run as subprocesses on 127.0.0.1 and get the same harness
 (``bench/fanout.py`` starts them; Trace's clients present tokens, the
@@ -24,8 +24,11 @@ throughout. For each number of documents:
   duplicated).
 
 Then the Trace/reference ratios: joins/s (target >= 0.7) and storm p99 time
-to synced (target <= 1.5). Light clients run in a process of their own
-(``bench/crowd.py``'s socket), so the bench does not measure itself.
+to synced (target <= 1.5), for each of ``--rounds`` rounds (fresh servers each,
+who goes first alternating) and their median: join rates on a shared 2-core
+machine moved by 2x between single runs (the reference's own too). Light
+clients run in a process of their own (``bench/crowd.py``'s socket), so the
+bench does not measure itself.
 """
 
 from __future__ import annotations
@@ -282,24 +285,44 @@ async def start(name: str, workdir: Path, docs: int, n: int) -> Target:
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     for docs in args.docs:
-        results: dict[str, list[Phase]] = {}
-        for name in args.only or ["reference", "trace"]:
-            target = await start(
-                name, workdir / f"{name}-{docs}-{time.monotonic_ns()}", docs, args.n
-            )
-            try:
-                results[name] = await measure(target, args.n, docs, args.rate)
-            finally:
-                target.stop()
-        if len(results) == 2:
-            (ours_join, ours_storm), (ref_join, ref_storm) = results["trace"], results["reference"]
+        ratios: list[tuple[float, float]] = []
+        for r in range(args.rounds):
+            # Alternating who goes first: a machine that slows down or speeds up
+            # during the run favours neither server.
+            order = ["reference", "trace"] if r % 2 == 0 else ["trace", "reference"]
+            results: dict[str, list[Phase]] = {}
+            for name in [n for n in order if not args.only or n in args.only]:
+                target = await start(name, workdir / f"{name}-{docs}-{r}", docs, args.n)
+                try:
+                    results[name] = await measure(target, args.n, docs, args.rate)
+                finally:
+                    target.stop()
+            if len(results) == 2:
+                ratios.append(_ratios(results, args.n, docs, r))
+        if ratios:
+            joins, storms = sorted(j for j, _ in ratios), sorted(s for _, s in ratios)
             print(
-                f"N={args.n} docs={docs}: joins/s with authentication "
-                f"{ours_join.joins_per_s / ref_join.joins_per_s:.2f}x the reference "
-                f"(storm {ours_storm.joins_per_s / ref_storm.joins_per_s:.2f}x); "
-                f"storm p99 time to synced {ours_storm.pct(0.99) / ref_storm.pct(0.99):.2f}x",
+                f"N={args.n} docs={docs}, median of {len(ratios)} rounds: joins/s with "
+                f"authentication {joins[len(joins) // 2]:.2f}x the reference (target >= 0.7; "
+                f"rounds {', '.join(f'{j:.2f}' for j in joins)}); storm p99 time to synced "
+                f"{storms[len(storms) // 2]:.2f}x (target <= 1.5; rounds "
+                f"{', '.join(f'{s:.2f}' for s in storms)})",
                 flush=True,
             )
+
+
+def _ratios(results: dict[str, list[Phase]], n: int, docs: int, r: int) -> tuple[float, float]:
+    """This round's Trace/reference ratios: joins/s, and storm p99 time to synced."""
+    (ours_join, ours_storm), (ref_join, ref_storm) = results["trace"], results["reference"]
+    joins = ours_join.joins_per_s / ref_join.joins_per_s
+    storm = ours_storm.pct(0.99) / ref_storm.pct(0.99)
+    print(
+        f"N={n} docs={docs} round {r + 1}: joins/s with authentication {joins:.2f}x the "
+        f"reference (storm {ours_storm.joins_per_s / ref_storm.joins_per_s:.2f}x); "
+        f"storm p99 time to synced {storm:.2f}x",
+        flush=True,
+    )
+    return joins, storm
 
 
 async def main() -> None:
@@ -310,6 +333,9 @@ async def main() -> None:
     parser.add_argument("--docs", type=int, nargs="+", default=[1, 10])
     parser.add_argument("--rate", type=int, default=10, help="writer updates/s per document")
     parser.add_argument("--only", nargs="+", choices=["trace", "reference"])
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="fresh server pairs per --docs, order alternating"
+    )
     args = parser.parse_args()
     print(f"reconnect storm, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory() as workdir:
