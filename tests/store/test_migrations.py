@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.conftest import StoreTarget
@@ -69,3 +69,22 @@ async def test_upgrading_makes_the_oldest_user_the_instance_admin(
         assert users == {"ada": True, "bob": False}
         assert (await store.accounts.get_user(ada.id)).instance_admin
         assert await store.invitations.count_open("w_none") == 0
+
+
+async def test_upgrading_indexes_the_idempotency_keys_by_age(store_target: StoreTarget) -> None:
+    """Each claim of a key deletes the expired ones: without the index, a scan of them all."""
+    step = schema.MIGRATIONS.index(schema._idempotency_by_age) + 1
+    async with store_target.store() as store:
+        assert "idempotency_by_age" in await _indexes(store, "idempotency")  # a fresh one
+        async with store.db.begin() as conn:
+            await conn.execute(text("DROP INDEX idempotency_by_age"))
+            older = schema.schema_version.c.version >= step
+            await conn.execute(schema.schema_version.delete().where(older))
+    async with store_target.store() as store:
+        assert "idempotency_by_age" in await _indexes(store, "idempotency")
+
+
+async def _indexes(store: Store, table: str) -> set[str]:
+    async with store.db.begin() as conn:
+        found = await conn.run_sync(lambda sync: inspect(sync).get_indexes(table))
+    return {str(i["name"]) for i in found}

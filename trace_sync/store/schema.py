@@ -217,6 +217,8 @@ idempotency = Table(
     Column("status", Integer),
     Column("body", LargeBinary, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    #: Every claim deletes the rows past their keeping; a checkpoint claims one each.
+    Index("idempotency_by_age", "created_at"),
 )
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
@@ -575,3 +577,12 @@ async def _session_pull_requests(conn: AsyncConnection) -> None:
 
 
 MIGRATIONS.append(_session_pull_requests)
+
+
+async def _idempotency_by_age(conn: AsyncConnection) -> None:
+    """An index for the clean-up each claim does: checkpoints claim a key each (issue 21)."""
+    by_age = next(i for i in idempotency.indexes if i.name == "idempotency_by_age")
+    await conn.run_sync(lambda sync: by_age.create(sync, checkfirst=True))
+
+
+MIGRATIONS.append(_idempotency_by_age)
