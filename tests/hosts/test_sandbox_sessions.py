@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -64,7 +65,9 @@ async def test_a_cloud_session_runs_in_its_sandbox_and_cannot_read_outside_it(
     async with SyncClient(cloud.live.url, url, cloud.owner.token, read_only=True) as client:
         await client.wait_synced()
         io = IoView(client)
-        await eventually(lambda: "exit=" in io.output(), 90)
+        # "exit=" and a number: the terminal's echo of the command line says "exit=$?"
+        # before it runs (a loaded run read made.txt between its creation and its write).
+        await eventually(lambda: re.search(r"exit=\d", io.output()) is not None, 90)
         first = time.monotonic() - began
         lines = io.lines()
     assert str(worktree) in lines  # pwd: the worktree in the sandbox's own directory
