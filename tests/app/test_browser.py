@@ -170,9 +170,13 @@ async def explained(page: Page, what: str) -> AsyncIterator[None]:
             "() => { const a = document.activeElement;"
             " return [a?.tagName, a?.getAttribute('aria-label'), a?.value]; }"
         )
+        tags = await page.evaluate(
+            "() => [...document.querySelectorAll('[flt-semantics-identifier]')]"
+            ".map(e => e.getAttribute('flt-semantics-identifier'))"
+        )
         raise AssertionError(
-            f"{what}; focused {focus}; screenshot failed/{name}.png; the page shows:"
-            f" {(await shown(page))[:3000]!r}"
+            f"{what}; focused {focus}; screenshot failed/{name}.png; tagged {tags};"
+            f" the page shows: {(await shown(page))[:3000]!r}"
         ) from exc
 
 
