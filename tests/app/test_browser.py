@@ -174,7 +174,7 @@ async def explained(page: Page, what: str) -> AsyncIterator[None]:
             "() => [...document.querySelectorAll('[flt-semantics-identifier]')]"
             ".map(e => e.getAttribute('flt-semantics-identifier'))"
         )
-        raise AssertionError(
+        raise PlaywrightTimeout(  # still a timeout: a step that retries catches it
             f"{what}; focused {focus}; screenshot failed/{name}.png; tagged {tags};"
             f" the page shows: {(await shown(page))[:3000]!r}"
         ) from exc
