@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Test processes in parallel (the suite mostly waits on subprocesses); 0 runs it in one.
 TEST_WORKERS ?= 3
 
-.PHONY: dev check test lint bench image clean
+.PHONY: dev check test lint bench image web-terminal clean
 
 dev: $(STAMP)  ## run the server on the embedded default (SQLite in the app-data dir)
 	$(BIN)/python server.py
@@ -39,6 +39,11 @@ bench: $(STAMP)
 image: $(STAMP)  ## the bridge image (deploy/bridge/build.py) and the cluster's services (deploy/cluster/build.py)
 	nice -n 5 $(BIN)/python -m deploy.bridge.build $(if $(BASE),--base $(BASE))
 	nice -n 5 $(BIN)/python -m deploy.cluster.build
+
+# The web app's terminal (xterm.js and a Yjs replica), built from trace_app/web_terminal
+# into trace_app/assets/terminal.js, which is committed: serving the app needs no Node.
+web-terminal:  ## rebuild the web terminal's script after changing its source or packages
+	cd trace_app/web_terminal && npm ci --no-audit --no-fund && npm run build
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Trace needs Python 3.11 or newer: set PYTHON=python3.11")'

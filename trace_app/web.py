@@ -77,7 +77,8 @@ class WebApp:
             app_short_name="Trace",
             app_description="Follow and steer AI coding sessions",
         )
-        self._files = WebFiles(flet_asgi, cache_dir, _client_version(), script=_page_script())
+        script = _page_script(terminals_in_page=origin is None)
+        self._files = WebFiles(flet_asgi, cache_dir, _client_version(), script=script)
         self._shells: weakref.WeakSet[Shell] = weakref.WeakSet()
 
     async def __aenter__(self) -> WebApp:
@@ -120,13 +121,15 @@ class WebApp:
                 log.info("the cookie's token did not sign in", extra={"reason": str(exc)})
 
 
-def _page_script() -> str:
+def _page_script(terminals_in_page: bool) -> str:
     """The page's own scripts, run before Flet starts: the link watch (the last view
-    stays under a banner while the server is away) and early keys (the letters typed
-    into a field at once after tapping it are kept)."""
+    stays under a banner while the server is away), early keys (the letters typed
+    into a field at once after tapping it are kept) and, where the tabs' app sessions
+    connect to this server with the tab's cookie, the terminals drawn by the page."""
     here = Path(__file__).parent
     watch = (here / "link_watch.js").read_text().replace('"{message}"', json.dumps(UNREACHABLE))
-    return watch + (here / "early_keys.js").read_text()
+    script = watch + (here / "early_keys.js").read_text()
+    return script + (here / "terminal_loader.js").read_text() if terminals_in_page else script
 
 
 def _client_version() -> str:
@@ -144,6 +147,7 @@ def _origin_of(scope: Scope, api_url: str | None) -> Origin:
         token=HTTPConnection(scope).cookies.get(COOKIE) or None,  # as the server's auth reads it
         data_dir=None,
         editable_server=False,
+        terminals_in_page=True,
     )
 
 

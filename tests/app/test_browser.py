@@ -111,10 +111,18 @@ async def open_app(site: Site, size: str, url: str | None = None) -> Page:
     return page
 
 
+#: Clicks Flutter's offer of its semantics tree while there is one; true once the tree is on.
+SEMANTICS_ON = """() => {
+    document.querySelector('flt-semantics-placeholder')?.click();
+    return document.querySelector('flt-semantics') !== null;
+}"""
+
+
 async def accessible(page: Page) -> None:
-    """Once Flutter has drawn: switch its accessibility tree on (the tests read it)."""
-    await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
-    await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+    """Once Flutter has drawn: its accessibility tree on (the tests read it). The web
+    app's page switches it on itself (its terminals need it); a page that did not yet
+    is switched on here."""
+    await page.wait_for_function(SEMANTICS_ON, timeout=60_000, polling=100)
 
 
 async def shot(page: Page, name: str, folder: Path | None = None) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_browser import ARGS, CHROMIUM, _require_browser
+from tests.app.test_browser import ARGS, CHROMIUM, SEMANTICS_ON, _require_browser
 from tests.support.page_load import measure
 from tests.support.server_process import ServerProcess
 
@@ -67,7 +67,7 @@ async def test_chromium_would_install_the_app(
     )
     page = await context.new_page()
     await page.goto(server.url)
-    await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
+    await page.wait_for_function(SEMANTICS_ON, timeout=60_000, polling=100)  # Flutter started
     cdp = await context.new_cdp_session(page)
     manifest = await cdp.send("Page.getAppManifest")
     installable = await cdp.send("Page.getInstallabilityErrors")

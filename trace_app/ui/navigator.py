@@ -78,6 +78,11 @@ class Navigator(Protocol):
         """Where the frame was before ``place`` (the list highlights the session left)."""
         ...
 
+    @property
+    def terminals_in_page(self) -> bool:
+        """Whether the page draws terminals itself (:class:`~trace_app.ui.shell.Origin`)."""
+        ...
+
     def go(self, place: ViewPlace) -> None:
         """Show ``place``, built fresh."""
 

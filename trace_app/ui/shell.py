@@ -46,6 +46,9 @@ class Origin:
     editable_server: bool = True
     #: Called with new inbox items (the desktop raises system notifications).
     on_inbox_news: Callable[[list[InboxEntry]], None] | None = None
+    #: The page draws the terminals itself (the web app's ``terminal.js``), so the
+    #: terminal pane holds only a placeholder and this process draws nothing per tab.
+    terminals_in_page: bool = False
 
 
 Destination = TypeVar("Destination", ft.NavigationRailDestination, ft.NavigationBarDestination)
@@ -277,6 +280,10 @@ class Shell:
                 log.info("redraw stopped", extra={"reason": str(exc)})
                 return
             await asyncio.sleep(REDRAW_S)  # coalesce bursts into one redraw
+
+    @property
+    def terminals_in_page(self) -> bool:
+        return self.origin.terminals_in_page
 
     def redraw_after(self, seconds: float) -> None:
         """Redraw once ``seconds`` have passed (something waits for a person to pause)."""

@@ -3,7 +3,9 @@
 
 The screen is the process's shared emulator (:mod:`trace_app.terminal_screens`),
 fed once by the output's deltas; a pane only draws what changed in it, at most
-every :data:`FRAME_S`, without redrawing the rest of the page.
+every :data:`FRAME_S`, without redrawing the rest of the page. In the web app the
+page draws the screen itself (``trace_app/web_terminal/terminal.js``, xterm.js fed by
+the io document over /sync): the pane only holds a placeholder tagged with what to show.
 
 Keystrokes are ephemeral: they go straight to the API (and on to the bridge),
 never into the outbox, so nothing typed offline runs minutes later.
@@ -71,8 +73,12 @@ class TerminalPane:
         )
         self.gate = ft.Row(wrap=True, spacing=8)
         self.problem = ft.Text("", color=ft.Colors.ERROR, size=13, visible=False)
+        #: Where the page lays its own terminal (tagged with what to show), if it draws them.
+        self.in_page = w.tag("xterm", ft.Container(), label="terminal screen")
+        self.in_page.visible, self.in_page.expand = False, True  # an empty node is not shown
+        shown = self.in_page if nav.terminals_in_page else self.view.control
         screen = ft.Container(
-            ft.Column([self.empty, self.view.control], expand=True),
+            ft.Column([self.empty, shown], expand=True),
             bgcolor=TERMINAL_BG,
             padding=8,
             expand=True,
@@ -100,6 +106,9 @@ class TerminalPane:
         if self.chosen not in ids:
             self.chosen = ids[0] if ids else None
         self.chips.controls = [self._chip(t) for t in terminals]
+        if self.nav.terminals_in_page:
+            self._place(self.chosen)
+            return
         self._show(self.chosen)
         self.empty.visible = self.live is None
         self.view.control.visible = self.live is not None
@@ -167,6 +176,13 @@ class TerminalPane:
             await self.client.api.call("POST", f"{path}/resize", {"cols": cols, "rows": rows})
 
     # -- output --------------------------------------------------------------------
+
+    def _place(self, tid: str | None) -> None:
+        """Tag the placeholder with the terminal the page is to draw over it."""
+        self.empty.visible = tid is None
+        self.more.visible = False  # the page's terminal scrolls back through the live window
+        self.in_page.visible = tid is not None
+        self.in_page.identifier = f"xterm session/{self.sid}/io {tid}"
 
     def _show(self, tid: str | None) -> None:
         """Hold and watch the screen of ``tid`` (letting go of the one shown before)."""

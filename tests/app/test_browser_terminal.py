@@ -1,0 +1,112 @@
+"""The web app's terminal, drawn by the page (xterm.js laid over the pane, fed by the
+session's io document over /sync), read as a person sees it: the rows on the screen,
+their colours, output that follows, a screen wider than a phone, and what a member
+whose access is taken away sees."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import Page
+from pycrdt import Map, Text
+
+from tests.app.test_browser import (
+    Site,
+    choose_pane,
+    open_app,
+    site,
+)
+
+__all__ = ["site"]  # the fixture, shared with the other browser tests
+
+ROWS = "() => [...document.querySelectorAll('.trace-terminal .xterm-rows > div')]" \
+       ".map(r => r.textContent.trimEnd())"  # fmt: skip
+
+
+async def rows(page: Page) -> list[str]:
+    """The terminal's rows as the page shows them now."""
+    return list(await page.evaluate(ROWS))
+
+
+async def shows(page: Page, text: str) -> None:
+    """Wait until a row of the terminal shows ``text``."""
+    await page.wait_for_function(f"t => ({ROWS})().some(r => r.includes(t))", arg=text, polling=100)
+
+
+def printed(on: Site, output: str, cols: int | None = None) -> None:
+    """The runtime's terminal t1 prints ``output`` (and has ``cols`` columns)."""
+    doc = on.runtime.io.doc
+    with doc.transaction(origin="test"):
+        if cols is not None:
+            terminals = doc.get("terminals", type=Map)
+            terminals["t1"] = dict(terminals["t1"]) | {"cols": cols}
+        text: Text = doc.get("output", type=Map)["t1"]
+        text += output
+
+
+async def terminal_page(on: Site, size: str, url: str | None = None) -> Page:
+    page = await open_app(on, size, url)
+    await page.locator(f'[flt-semantics-identifier="session-{on.hosted}"]').first.click()
+    await choose_pane(page, "terminal", "terminal screen")
+    await shows(page, "FAILED")
+    return page
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+async def test_the_page_draws_the_screen_a_terminal_would(site: Site, size: str) -> None:
+    page = await terminal_page(site, size)
+    red = await page.evaluate(
+        "() => [...document.querySelectorAll('.trace-terminal .xterm-rows span')]"
+        ".filter(s => s.textContent === 'FAILED').map(s => getComputedStyle(s).color)"
+    )
+    assert red and all(c.startswith("rgb(") and int(c[4:].split(",")[0]) > 150 for c in red)
+    # A progress bar redrawn with \r, then output that follows the screen as it comes.
+    printed(site, "".join(f"\rprogress {n}/5" for n in range(1, 6)) + "\r\n$ ")
+    await shows(page, "progress 5/5")
+    assert not any("progress 1/5" in r for r in await rows(page))
+    # A table 200 columns wide on a 220-column terminal: one row, scrolled sideways.
+    row = "row1" + "".join(f" | cell-{n:02d}" for n in range(1, 21))
+    printed(site, row + "\r\n", cols=220)
+    await shows(page, "cell-20")
+    assert any(row in r for r in await rows(page))
+    if size == "phone":
+        wider = await page.evaluate(
+            "() => { const b = document.querySelector('.trace-terminal');"
+            " return b.scrollWidth > b.clientWidth; }"
+        )
+        assert wider, "the phone scrolls the terminal sideways, it does not wrap it"
+    # clear, then a full-screen program on the alternate screen, then back.
+    printed(site, "before-clear\r\n\x1b[H\x1b[2Jafter-clear\r\n")
+    await shows(page, "after-clear")
+    assert not any("before-clear" in r for r in await rows(page))
+    printed(site, "\x1b[?1049h\x1b[H\x1b[2Jfull-screen program\r\n")
+    await shows(page, "full-screen program")
+    assert not any("after-clear" in r for r in await rows(page))
+    printed(site, "\x1b[?1049l")
+    await shows(page, "after-clear")
+    # Another pane takes the terminal away; coming back draws it again.
+    await choose_pane(page, "files", "docs/")
+    await page.wait_for_function("() => !document.querySelector('.trace-terminal')")
+    await choose_pane(page, "terminal", "terminal screen")
+    await shows(page, "after-clear")
+
+
+async def test_a_member_removed_while_watching_sees_why_in_place(site: Site) -> None:
+    owner = {"Authorization": f"Bearer {site.server.token}"}
+    members = f"{site.server.url}/api/workspaces/{site.seeded.seeded.workspace_id}/members"
+    async with httpx.AsyncClient(headers=owner, timeout=30) as http:
+        added = (await http.post(members, json={"name": "mia", "role": "member"})).json()
+        link = await http.post(
+            f"{site.server.url}/api/signin-links",
+            headers={"Authorization": f"Bearer {added['token']}"},
+        )
+        page = await terminal_page(site, "desktop", link.json()["url"])
+        gone = await http.delete(f"{members}/{added['user']['id']}")
+        assert gone.status_code == 204
+    # The server closes the page's replica on the spot, and the pane says why.
+    await page.wait_for_function(
+        "() => document.body.innerText.includes('This terminal cannot be shown')", polling=100
+    )
+    printed(site, "after-removal\r\n")
+    await page.wait_for_timeout(1500)  # what the server still sent would be drawn by now
+    assert "after-removal" not in await page.evaluate("document.body.innerText")
