@@ -170,8 +170,12 @@ class Replicas:
         replica = LocalReplica(name, doc)
         stack = AsyncExitStack()
         layout = _layout(name)
-        subscription = doc.observe(lambda event: self._saw(replica, event, layout is None))
-        stack.callback(doc.unobserve, subscription)
+        if self._store is not None or layout is None:
+            # Only when needed: pycrdt encodes each transaction's update for this
+            # observer, which costs a web tab more than applying it (a terminal's
+            # output is one long string, and the update is cut from it).
+            subscription = doc.observe(lambda event: self._saw(replica, event, layout is None))
+            stack.callback(doc.unobserve, subscription)
         for root in layout.roots if layout is not None else ():
             shared = replica.roots[root.name] = doc.get(root.name, type=_TYPES[root.ytype])
             watched = shared.observe_deep(self._root_watcher(replica, root.name))

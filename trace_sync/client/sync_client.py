@@ -89,7 +89,6 @@ class SyncClient:
         self._presence_clock = 0
         self._presence_due = False
         self._task: asyncio.Task[None] | None = None
-        self._applying_remote = False
         self._subscription = self.doc.observe(self._on_change)
 
     @property
@@ -170,15 +169,16 @@ class SyncClient:
             diff = p.EMPTY_UPDATE if self.read_only else self.doc.get_update(message.state)
             await ws.send(p.sync_step2(diff))
         elif isinstance(message, p.SyncStep2 | p.Update):
-            # Observers run synchronously as the transaction ends, so this flag
-            # (not the origin: pycrdt's TransactionEvent exposes only a hash of
-            # it) tells _on_change the update came from the server.
-            self._applying_remote = True
+            # The server's own updates are never echoed, so _on_change does not
+            # hear them: pycrdt encodes each transaction's update for a document
+            # observer, which costs more than the apply (in a long terminal's
+            # output, the update is cut out of one long string).
+            self.doc.unobserve(self._subscription)
             try:
                 with self.doc.transaction(origin=REMOTE):
                     self.doc.apply_update(message.update)
             finally:
-                self._applying_remote = False
+                self._subscription = self.doc.observe(self._on_change)
             if isinstance(message, p.SyncStep2):
                 self._synced.set()
                 self._link.online()
@@ -219,9 +219,9 @@ class SyncClient:
     # -- changes and presence ----------------------------------------------------
 
     def _on_change(self, event: TransactionEvent) -> None:
-        # Never echo the server's own updates: on a read-only document the
-        # echo would be refused (4403). Offline changes travel in the next handshake.
-        if self._applying_remote or self._link.ws is None:
+        # Local changes only (see _receive): on a read-only document an echo of the
+        # server's would be refused (4403). Offline changes travel in the next handshake.
+        if self._link.ws is None:
             return
         if self.read_only:
             return  # a reader's local changes stay local
