@@ -1,13 +1,14 @@
 """Server CPU with 0, 1, 4 and 16 browser tabs watching a terminal that prints 50 lines/s.
 
-    python bench/terminal_tabs.py [--tabs 0,1,4,16] [--seconds 15] [--in-process]
+    python bench/terminal_tabs.py [--tabs 0,1,4,16] [--seconds 55] [--in-process]
 
 Real headless Chromium tabs (``/usr/bin/chromium``) on the web app of a real
 server subprocess; each web tab's Flet app session runs inside that server, so
 the server's CPU is what a tab costs. The terminal is the seeded session's
 ``t1``: a runtime in this process appends 5 coloured lines to its output every
 100 ms, as a bridge's recorder does. Per step the tabs open the session's
-terminal pane, settle, then the server's CPU time is read over ``--seconds``.
+terminal pane, settle, then the server's CPU time is read over ``--seconds`` (by
+default the time from one seal of the terminal's window to the next).
 
 ``--in-process`` runs Flet app sessions (what each web tab runs in the server)
 in this process beside an in-process server instead, without Chromium: lighter
@@ -51,19 +52,38 @@ from tests.support.server_process import ServerProcess  # noqa: E402
 from trace_app.terminal_screens import LiveScreen  # noqa: E402
 from trace_app.ui.screen_view import ScreenView  # noqa: E402
 from trace_app.ui.shell import Origin, ViewPlace  # noqa: E402
+from trace_sync.bridge.terminals.output import DEFAULT_LIMITS  # noqa: E402
 from trace_sync.docs.entries import TerminalInfo  # noqa: E402
 from trace_sync.settings import Settings, sqlite_url  # noqa: E402
 
+#: A terminal's live window: sealed past WINDOW characters (here also bytes), to KEPT.
+WINDOW, KEPT = DEFAULT_LIMITS.window_bytes, DEFAULT_LIMITS.window_bytes // 4
 LINE = "\x1b[32m{n:>6}\x1b[0m compiling src/module_{m}.rs \x1b[1;33mwarning\x1b[0m: unused\r\n"
+#: From one seal to the next at 50 lines/s (about 55 s): each step's measuring time.
+SEAL_PERIOD_S = (WINDOW - KEPT) / (50 * len(LINE.format(n=0, m=10)))
 
 
 async def printing(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
-    """50 lines/s into terminal t1, in flushes of 5 lines every 100 ms."""
+    """50 lines/s into terminal t1, in flushes of 5 lines every 100 ms, its window
+    sealed as a bridge's recorder seals it: past 256 KiB, all but the last 64 KiB.
+    It starts half full, and a step measured for :data:`SEAL_PERIOD_S` sees every
+    size the window takes between two seals once."""
     n = 0
-    while not stop.is_set():
-        text = runtime.io.doc.get("output", type=Map)["t1"]
-        with runtime.io.doc.transaction(origin="bench"):
+    doc = runtime.io.doc
+    text = doc.get("output", type=Map)["t1"]
+    with doc.transaction(origin="bench"):
+        while len(text) < (WINDOW + KEPT) // 2:
             text += "".join(LINE.format(n=n + i, m=(n + i) % 97) for i in range(5))
+            n += 5
+    while not stop.is_set():
+        with doc.transaction(origin="bench"):
+            text += "".join(LINE.format(n=n + i, m=(n + i) % 97) for i in range(5))
+            if len(text) > WINDOW:  # ASCII: characters are bytes
+                cut = str(text).index("\n", len(text) - KEPT) + 1
+                del text[0:cut]
+                terminals = doc.get("terminals", type=Map)
+                info = dict(terminals["t1"])
+                terminals["t1"] = info | {"sealed_chars": info.get("sealed_chars", 0) + cut}
         n += 5
         await asyncio.sleep(0.1)
 
@@ -207,7 +227,7 @@ def report(cpu: dict[int, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tabs", default="0,1,4,16")
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=round(SEAL_PERIOD_S, 1))
     parser.add_argument(
         "--in-process", action="store_true", help="Flet app sessions in-process, no Chromium"
     )
