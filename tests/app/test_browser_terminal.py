@@ -13,7 +13,9 @@ from pycrdt import Map, Text
 from tests.app.test_browser import (
     Site,
     choose_pane,
+    explained,
     open_app,
+    sees,
     site,
 )
 
@@ -30,7 +32,10 @@ async def rows(page: Page) -> list[str]:
 
 async def shows(page: Page, text: str) -> None:
     """Wait until a row of the terminal shows ``text``."""
-    await page.wait_for_function(f"t => ({ROWS})().some(r => r.includes(t))", arg=text, polling=100)
+    async with explained(page, f"the terminal never showed {text!r}"):
+        await page.wait_for_function(
+            f"t => ({ROWS})().some(r => r.includes(t))", arg=text, polling=100
+        )
 
 
 def printed(on: Site, output: str, cols: int | None = None) -> None:
@@ -86,7 +91,8 @@ async def test_the_page_draws_the_screen_a_terminal_would(site: Site, size: str)
     await shows(page, "after-clear")
     # Another pane takes the terminal away; coming back draws it again.
     await choose_pane(page, "files", "docs/")
-    await page.wait_for_function("() => !document.querySelector('.trace-terminal')")
+    async with explained(page, "the terminal stayed over the files pane"):
+        await page.wait_for_function("() => !document.querySelector('.trace-terminal')")
     await choose_pane(page, "terminal", "terminal screen")
     await shows(page, "after-clear")
 
@@ -110,3 +116,19 @@ async def test_a_member_removed_while_watching_sees_why_in_place(site: Site) -> 
     printed(site, "after-removal\r\n")
     await page.wait_for_timeout(1500)  # what the server still sent would be drawn by now
     assert "after-removal" not in await page.evaluate("document.body.innerText")
+
+
+async def test_a_word_double_clicked_in_the_terminal_is_copied_and_the_keys_still_work(
+    site: Site,
+) -> None:
+    page = await terminal_page(site, "desktop")
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    row = page.locator(".trace-terminal .xterm-rows > div", has_text="FAILED").first
+    box = await row.bounding_box()
+    assert box is not None
+    await page.mouse.dblclick(box["x"] + 20, box["y"] + box["height"] / 2)
+    await page.keyboard.press("Control+c")
+    assert await page.evaluate("navigator.clipboard.readText()") == "FAILED"
+    assert await page.evaluate("document.activeElement.className") == "xterm-helper-textarea"
+    await page.keyboard.press("?")  # the terminal has the focus; the app hears its keys
+    await sees(page, "Approve the focused request")

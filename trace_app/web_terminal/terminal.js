@@ -114,11 +114,8 @@ class Overlay {
       theme: { background: BACKGROUND, foreground: FOREGROUND },
     });
     this.term.open(this.box);
-    // Escape gives the keys back to the app (a click into the terminal, to select, takes them).
-    this.term.attachCustomKeyEventHandler((event) => {
-      if (event.key === "Escape") this.term.blur();
-      return false;
-    });
+    // It takes no key: Ctrl+C copies the selection (the browser's copy), and the app's keys work.
+    this.term.attachCustomKeyEventHandler(() => false);
     this.replica = acquire(name);
     this.output = this.replica.doc.getMap("output");
     this.terminals = this.replica.doc.getMap("terminals");
