@@ -5,11 +5,14 @@ whose access is taken away sees."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 from playwright.async_api import Page
-from pycrdt import Map, Text
+from pycrdt import Array, Map, Text
 
+from tests.app.seed import OLDER
 from tests.app.test_browser import (
     Site,
     choose_pane,
@@ -18,6 +21,7 @@ from tests.app.test_browser import (
     sees,
     site,
 )
+from trace_sync.docs.entries import SegmentRef, TerminalInfo
 
 __all__ = ["site"]  # the fixture, shared with the other browser tests
 
@@ -132,3 +136,50 @@ async def test_a_word_double_clicked_in_the_terminal_is_copied_and_the_keys_stil
     assert await page.evaluate("document.activeElement.className") == "xterm-helper-textarea"
     await page.keyboard.press("?")  # the terminal has the focus; the app hears its keys
     await sees(page, "Approve the focused request")
+
+
+async def test_scrolling_to_the_top_brings_the_sealed_output_back(site: Site) -> None:
+    page = await terminal_page(site, "desktop")
+    assert not any("older output from a sealed segment" in r for r in await rows(page))
+    box = await page.locator(".trace-terminal").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 50, box["y"] + 50)
+    await page.mouse.wheel(0, -300)
+    await shows(page, "older output from a sealed segment")
+    printed(site, "after-older\r\n")  # what follows still comes, after it
+    await shows(page, "after-older")
+    shown = await rows(page)
+    older = next(i for i, r in enumerate(shown) if "older output from a sealed segment" in r)
+    assert older < shown.index("FAILED tests/test_models.py::test_email - AssertionError")
+
+
+async def test_output_sealed_while_watching_is_there_once_when_scrolling_back(site: Site) -> None:
+    page = await terminal_page(site, "desktop")
+    # The recorder seals the whole window into a second segment, then prints on.
+    doc, runtime = site.runtime.io.doc, site.runtime
+    text: Text = doc.get("output", type=Map)["t1"]
+    window = str(text)
+    sealed = await runtime.segment("t1-1")
+    sealed.doc.get("entries", type=Array).append(window)
+    await runtime.flush()  # the segment is there before the window refers to it
+    info = TerminalInfo.model_validate(dict(doc.get("terminals", type=Map)["t1"]))
+    with doc.transaction(origin=runtime.origin):
+        del text[0 : len(window)]
+        text += "fresh line\r\n"
+        moved = {"sealed_chars": len(OLDER) + len(window)}
+        runtime.put("terminals", "t1", info.model_copy(update=moved))
+        at = datetime.now(UTC)
+        ref = SegmentRef(name="t1-1", kind="terminal", terminal_id="t1", first=len(OLDER),
+                         count=len(window), at=at)  # fmt: skip
+        runtime.append("segments", ref)
+    await shows(page, "fresh line")
+    box = await page.locator(".trace-terminal").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 50, box["y"] + 50)
+    await page.mouse.wheel(0, -300)
+    await shows(page, "older output from a sealed segment")
+    shown = await rows(page)
+    lines = ["older output from a sealed segment", "1 failed, 4 passed in 0.12s", "fresh line"]
+    where = [[i for i, r in enumerate(shown) if line in r] for line in lines]
+    assert all(len(w) == 1 for w in where), shown  # each once
+    assert where == sorted(where), shown  # in the order they were printed

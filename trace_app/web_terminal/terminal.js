@@ -20,6 +20,7 @@ const BACKGROUND = "#1e1e1e";
 const FOREGROUND = "#d4d4d4";
 const SCROLLBACK = 10000;  // lines; the live window the document keeps is about as long
 const RETRY_MS = [500, 1000, 2000, 5000, 10000];
+const SEGMENT_WAIT_MS = 10000;
 
 /** A read-only replica of one document, shared by the overlays that show it. */
 class Replica {
@@ -31,6 +32,7 @@ class Replica {
     this.watchers = new Set();
     this.tries = 0;
     this.closed = false;
+    this.synced = new Promise((resolve) => (this.heardAll = resolve));
     this.connect();
   }
 
@@ -49,7 +51,8 @@ class Replica {
       const decoder = decoding.createDecoder(new Uint8Array(message.data));
       if (decoding.readVarUint(decoder) !== MESSAGE_SYNC) return;  // awareness: not shown here
       // The answer to the server's step 1 is not sent: this replica never writes.
-      sync.readSyncMessage(decoder, encoding.createEncoder(), this.doc, this);
+      const kind = sync.readSyncMessage(decoder, encoding.createEncoder(), this.doc, this);
+      if (kind === sync.messageYjsSyncStep2) this.heardAll();
       this.tries = 0;
       this.tell("");
     };
@@ -96,6 +99,7 @@ class Overlay {
   constructor(tag) {
     const [name, id] = tag.slice(TAG.length).split(" ");
     this.id = id;
+    this.session = name.slice(0, -"/io".length);  // "session/<id>"
     this.box = document.createElement("div");
     this.box.className = "trace-terminal";
     this.box.dataset.terminal = tag;
@@ -121,6 +125,8 @@ class Overlay {
     this.terminals = this.replica.doc.getMap("terminals");
     this.text = null;
     this.fed = 0;  // characters of the text written to the terminal
+    this.older = "";  // sealed output loaded on scrolling to the top
+    this.first = 0;  // where in the terminal's whole output what is shown starts
     this.onOutput = (events) => this.take(events);
     this.onInfo = () => this.resize();
     this.onProblem = () => this.show();
@@ -129,6 +135,9 @@ class Overlay {
     this.replica.watchers.add(this.onProblem);
     this.restart(this.output.get(this.id));
     this.resize();
+    // A person scrolling up past the top asks for older output (a wheel, or a finger).
+    this.box.addEventListener("wheel", (e) => e.deltaY < 0 && this.atTop() && this.loadOlder());
+    this.box.addEventListener("touchend", () => this.atTop() && this.loadOlder());
   }
 
   /** Write the output's new characters; start over when the terminal's text is new. */
@@ -156,10 +165,42 @@ class Overlay {
   }
 
   restart(text) {
+    const info = this.terminals.get(this.id);
+    if (text !== this.text) [this.older, this.first] = ["", info?.sealed_chars ?? 0];
     this.text = text instanceof Y.Text ? text : null;
     this.term.reset();
     this.fed = 0;
+    this.term.write(this.older);
     if (this.text) this.write(this.text.toString(), 0);
+  }
+
+  atTop() {
+    return this.term.buffer.active.viewportY === 0;
+  }
+
+  /** Replay from the newest sealed segment not shown yet, and every segment after it
+   * (the window may have been sealed since it was shown): their log documents, read once. */
+  async loadOlder() {
+    const segments = this.replica.doc.getArray("segments").toArray()
+      .filter((s) => s.terminal_id === this.id);
+    const from = segments.findLastIndex((s) => s.first < this.first);
+    if (this.loading || from < 0) return;
+    this.loading = true;
+    const logs = segments.slice(from).map((s) => acquire(`${this.session}/log/${s.name}`));
+    try {
+      const late = new Promise((resolve) => setTimeout(() => resolve("late"), SEGMENT_WAIT_MS));
+      const all = Promise.all(logs.map((log) => log.synced));
+      if ((await Promise.race([all, late])) === "late") return;  // tried again on scroll
+      const sealed = logs.map((log) => log.doc.getArray("entries").toArray().join("")).join("");
+      const windowStart = this.terminals.get(this.id)?.sealed_chars ?? 0;
+      this.older = sealed.slice(0, windowStart - segments[from].first);
+      this.first = segments[from].first;
+      this.restart(this.text);
+      this.term.scrollToTop();
+    } finally {
+      logs.forEach(release);
+      this.loading = false;
+    }
   }
 
   resize() {
