@@ -180,7 +180,7 @@ class TerminalPane:
     def _place(self, tid: str | None) -> None:
         """Tag the placeholder with the terminal the page is to draw over it."""
         self.empty.visible = tid is None
-        self.more.visible = False  # the page's terminal scrolls back through the live window
+        self.more.visible = False  # the page's terminal loads older output itself, on scrolling up
         self.in_page.visible = tid is not None
         self.in_page.identifier = f"xterm session/{self.sid}/io {tid}"
 

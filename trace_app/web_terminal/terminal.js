@@ -18,7 +18,7 @@ const PLACEHOLDERS = `[flt-semantics-identifier^="${TAG}"]`;
 const MESSAGE_SYNC = 0;
 const BACKGROUND = "#1e1e1e";
 const FOREGROUND = "#d4d4d4";
-const SCROLLBACK = 10000;  // lines; the live window the document keeps is about as long
+const SCROLLBACK = 10000;  // lines: the live window (1,000-4,000) and older ones loaded
 const RETRY_MS = [500, 1000, 2000, 5000, 10000];
 const SEGMENT_WAIT_MS = 10000;
 
