@@ -53,6 +53,14 @@ def printed(on: Site, output: str, cols: int | None = None) -> None:
         text += output
 
 
+async def scroll_up(page: Page) -> None:
+    """A wheel turned upwards over the terminal (it is at the top of what it holds)."""
+    box = await page.locator(".trace-terminal").bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 50, box["y"] + 50)
+    await page.mouse.wheel(0, -300)
+
+
 async def terminal_page(on: Site, size: str, url: str | None = None) -> Page:
     page = await open_app(on, size, url)
     await page.locator(f'[flt-semantics-identifier="session-{on.hosted}"]').first.click()
@@ -141,10 +149,7 @@ async def test_a_word_double_clicked_in_the_terminal_is_copied_and_the_keys_stil
 async def test_scrolling_to_the_top_brings_the_sealed_output_back(site: Site) -> None:
     page = await terminal_page(site, "desktop")
     assert not any("older output from a sealed segment" in r for r in await rows(page))
-    box = await page.locator(".trace-terminal").bounding_box()
-    assert box is not None
-    await page.mouse.move(box["x"] + 50, box["y"] + 50)
-    await page.mouse.wheel(0, -300)
+    await scroll_up(page)
     await shows(page, "older output from a sealed segment")
     printed(site, "after-older\r\n")  # what follows still comes, after it
     await shows(page, "after-older")
@@ -173,10 +178,7 @@ async def test_output_sealed_while_watching_is_there_once_when_scrolling_back(si
                          count=len(window), at=at)  # fmt: skip
         runtime.append("segments", ref)
     await shows(page, "fresh line")
-    box = await page.locator(".trace-terminal").bounding_box()
-    assert box is not None
-    await page.mouse.move(box["x"] + 50, box["y"] + 50)
-    await page.mouse.wheel(0, -300)
+    await scroll_up(page)
     await shows(page, "older output from a sealed segment")
     shown = await rows(page)
     lines = ["older output from a sealed segment", "1 failed, 4 passed in 0.12s", "fresh line"]
