@@ -1,10 +1,12 @@
 """Server CPU with 0, 1, 4 and 16 browser tabs watching a terminal that prints 50 lines/s.
 
-    python bench/terminal_tabs.py [--tabs 0,1,4,16] [--seconds 55] [--in-process]
+    python bench/terminal_tabs.py [--tabs 0,1,4,16] [--seconds 55] [--in-process | --apart]
 
 Real headless Chromium tabs (``/usr/bin/chromium``) on the web app of a real
-server subprocess; each web tab's Flet app session runs inside that server, so
-the server's CPU is what a tab costs. The terminal is the seeded session's
+server subprocess: of one browser (one person's tabs, which share what they
+read), or with ``--apart`` each signed in on its own (as different people's).
+Each web tab's Flet app session runs inside that server, so the server's CPU
+is what a tab costs. The terminal is the seeded session's
 ``t1``: a runtime in this process appends 5 coloured lines to its output every
 100 ms, as a bridge's recorder does. Per step the tabs open the session's
 terminal pane, settle, then the server's CPU time is read over ``--seconds`` (by
@@ -31,6 +33,7 @@ import tempfile
 import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -88,11 +91,12 @@ async def printing(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.1)
 
 
-async def open_tab(browser: Browser, url: str, sid: str) -> Page:
-    """A tab (of one person: the first tab signed in, the others share its cookie)."""
+async def open_tab(browser: Browser, url: str, sid: str, apart: bool) -> Page:
+    """A tab: of one browser (the first tab signed in, the others share its cookie),
+    or ``apart``, in a browser context of its own (its own sign-in and token)."""
     context = (
         browser.contexts[0]
-        if browser.contexts
+        if browser.contexts and not apart
         else await browser.new_context(viewport={"width": 1280, "height": 800})
     )
     page = await context.new_page()
@@ -150,7 +154,7 @@ def server_cpu(pid: int, seconds: float) -> float:
     return (after.user + after.system - before.user - before.system) / took * 100
 
 
-async def tabs_bench(steps: list[int], seconds: float) -> dict[int, float]:
+async def tabs_bench(steps: list[int], seconds: float, apart: bool) -> dict[int, float]:
     cpu: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         seeded = await seed_data_dir(Path(tmp) / "data", Path(tmp))
@@ -166,8 +170,8 @@ async def tabs_bench(steps: list[int], seconds: float) -> dict[int, float]:
                     pages: list[Page] = []
                     for count in steps:
                         while len(pages) < count:
-                            url = await sign_in(server) if not pages else server.url
-                            pages.append(await open_tab(browser, url, sid))
+                            url = await sign_in(server) if apart or not pages else server.url
+                            pages.append(await open_tab(browser, url, sid, apart))
                         await asyncio.sleep(8)  # settle: tabs drawn, scrollback filled
                         assert server.process is not None
                         cpu[count] = await asyncio.to_thread(
@@ -231,9 +235,14 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="Flet app sessions in-process, no Chromium"
     )
+    parser.add_argument(
+        "--apart", action="store_true", help="each tab signed in on its own (no shared replicas)"
+    )
     args = parser.parse_args()
     steps = [int(n) for n in args.tabs.split(",") if n]
-    bench = sessions_bench if args.in_process else tabs_bench
+    if args.in_process and args.apart:
+        parser.error("--apart is for browser tabs")
+    bench = sessions_bench if args.in_process else partial(tabs_bench, apart=args.apart)
     if steps:
         report(asyncio.run(bench(steps, args.seconds)))
     costs = {lines: min(draw_cost_per_kb(lines) for _ in range(3)) for lines in (0, 1000, 4000)}

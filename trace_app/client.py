@@ -26,14 +26,15 @@ from pycrdt import Array
 
 from trace_app import cache, commands, notes, viewed, workspace_state
 from trace_app.commands import ApiCommand
-from trace_app.inbox import InboxEntry, InboxFeed
+from trace_app.inbox import InboxEntry, InboxFeed, shared_feed
 from trace_app.outbox import Outbox, QueuedCommand
 from trace_app.replicas import Change, LocalReplica, Replicas
 from trace_app.session_state import SessionState, read_session
-from trace_app.terminal_screens import SCREENS, Key, LiveScreen, TerminalScreens
+from trace_app.shared import SHARED
+from trace_app.terminal_screens import SCREENS, LiveScreen, TerminalScreens
 from trace_sync.client.api import ApiClient, Unreachable
 from trace_sync.client.reconnect import Backoff, LinkState
-from trace_sync.contract.errors import TraceError
+from trace_sync.contract.errors import CLOSE_CODE, Forbidden, TraceError, Unauthorized
 from trace_sync.settings import sqlite_url
 from trace_sync.store import Store
 
@@ -44,22 +45,43 @@ LOCAL = "local/app"  # never synced: the outbox and cached API answers
 UNREACHABLE = "Cannot reach the server, retrying…"
 
 
+#: What the app says when the server refused the workspace, by close code: the
+#: server answers, so "retrying" would be untrue (and nothing is retried).
+REFUSED = {
+    CLOSE_CODE[Unauthorized]: (
+        "This sign-in is no longer valid (its token was revoked). Sign in again."
+    ),
+    CLOSE_CODE[Forbidden]: (
+        "You no longer have access to this workspace. An owner can add you again."
+    ),
+}
+#: Said for any other refusal of the workspace.
+REFUSED_OTHERWISE = "The server refused this workspace. Sign in again, or ask one of its owners."
+
+
 @dataclass(frozen=True)
 class ServerConnection:
-    state: Literal["online", "connecting", "offline"]
+    """How the app stands with its server: ``refused`` once the server closed the
+    workspace for good (a removed member, a revoked token), with its close code."""
+
+    state: Literal["online", "connecting", "offline", "refused"]
     pending: int
     failed: int
+    refusal: int | None = None
 
     @property
     def label(self) -> str:
-        text = {"online": "online", "connecting": "connecting…", "offline": "offline"}[self.state]
+        text = {"refused": "no access", "connecting": "connecting…"}.get(self.state, self.state)
         if self.pending:
             text += f" · {self.pending} pending"
         return text
 
     @property
     def notice(self) -> str | None:
-        """What the frame says above the view, if anything: the server is away."""
+        """What the frame says above the view, if anything: the server is away, or
+        it no longer lets this person in."""
+        if self.state == "refused":
+            return REFUSED.get(self.refusal or 0, REFUSED_OTHERWISE)
         if self.state != "offline":
             return None
         if self.pending:
@@ -74,6 +96,7 @@ class TraceClient:
     ``None`` they live in memory (the web app, which runs beside the server).
     Terminal output goes to ``screens`` (by default the process's, shared by all
     its clients), not to the listeners: the pane showing a screen watches it.
+    With ``screens=None`` output is not heard at all (the web page draws terminals).
     """
 
     def __init__(
@@ -83,7 +106,7 @@ class TraceClient:
         *,
         data_dir: Path | None = None,
         backoff: Backoff | None = None,
-        screens: TerminalScreens = SCREENS,
+        screens: TerminalScreens | None = SCREENS,
         on_inbox_news: Callable[[list[InboxEntry]], None] | None = None,
         inbox_every_s: float | None = None,
     ) -> None:
@@ -123,6 +146,8 @@ class TraceClient:
                 updates,
                 on_change=self._heard,
                 backoff=self._backoff,
+                unheard=frozenset({"output"}) if self.screens is None else frozenset(),
+                shared=SHARED,  # a person's tabs share what they read
             )
         )
         self._local = await self.replicas.open(LOCAL, online=False)
@@ -130,9 +155,13 @@ class TraceClient:
             Outbox(self.api, self._local.doc, on_done=self._done, backoff=self._backoff)
         )
         every = {} if self._inbox_every_s is None else {"every_s": self._inbox_every_s}
-        #: What needs this person (the badge, the inbox view, the tab's title).
+        #: What needs this person (the badge, the inbox view, the tab's title): the
+        #: web app's tabs of one person share one feed; a client that notifies of news
+        #: (the desktop) keeps its own.
         self.inbox = await self._stack.enter_async_context(
-            InboxFeed(self.api, self._changed, on_new=self._on_inbox_news, **every)
+            shared_feed(self.server_url, self._token, self._changed, **every)
+            if self._data_dir is None and self._on_inbox_news is None
+            else InboxFeed(self.api, self._changed, on_new=self._on_inbox_news, **every)
         )
         return self
 
@@ -211,15 +240,20 @@ class TraceClient:
         return replica
 
     def connection(self) -> ServerConnection:
+        box = self.outbox.commands()
+        failed = sum(c.status == "failed" for c in box)
+        workspace = self.replicas.get(f"workspace/{self.workspace_id}")
+        if workspace is not None and workspace.state is LinkState.REFUSED:
+            code = workspace.client.close_code if workspace.client is not None else None
+            return ServerConnection("refused", len(box) - failed, failed, code)
         states = {r.state for n, r in self.replicas.replicas.items() if n != LOCAL}
+        state: Literal["online", "connecting", "offline"]
         if LinkState.SYNCED in states and self.outbox.reachable is not False:
-            state: Literal["online", "connecting", "offline"] = "online"
+            state = "online"
         elif LinkState.CONNECTING in states and self.outbox.reachable is None:
             state = "connecting"
         else:
             state = "offline"
-        box = self.outbox.commands()
-        failed = sum(c.status == "failed" for c in box)
         return ServerConnection(state, len(box) - failed, failed)
 
     def sessions(self) -> list[workspace_state.SessionListRow]:
@@ -238,7 +272,7 @@ class TraceClient:
         if any(d is None for d in docs):
             raise TraceError(f"session {sid} is not open")
         session, io, note = (d.doc for d in docs if d is not None)
-        return read_session(sid, session, io, note)
+        return read_session(sid, session, io, note, self.workspace.doc)
 
     def commands_for(self, scope: str | None) -> list[QueuedCommand]:
         return [c for c in self.outbox.commands() if scope is None or c.scope == scope]
@@ -254,7 +288,7 @@ class TraceClient:
         if change.root in ("output", "terminals") and change.document.endswith("/io"):
             sid = change.document.split("/")[1]
             io = self.replicas.get(change.document)
-            if io is not None:
+            if io is not None and self.screens is not None:
                 self.screens.heard(self.server_url, sid, io.roots, change.root, list(change.events))
             if change.root == "output":  # only the screens show output
                 return
@@ -327,10 +361,12 @@ class TraceClient:
 
     def screen(self, sid: str, tid: str) -> LiveScreen | None:
         """The live screen of terminal ``tid`` (shared with this process's other
-        clients of this server); keep it while it is shown."""
+        clients of this server); keep it while it is shown. ``None`` where the
+        session is not open, or where the page draws terminals."""
         io = self.replicas.get(f"session/{sid}/io")
-        key: Key = (self.server_url, sid, tid)
-        return self.screens.open(key, io.roots) if io is not None else None
+        if io is None or self.screens is None:
+            return None
+        return self.screens.open((self.server_url, sid, tid), io.roots)
 
     async def older_output(self, sid: str, segment: str) -> str:
         """A sealed terminal segment's text (fetched once, then kept locally)."""

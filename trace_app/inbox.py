@@ -3,7 +3,9 @@ tab's title and the desktop's notifications all read it.
 
 The inbox is per person, kept by the server (read/unread shared by all their
 devices), not a document: :class:`InboxFeed` asks ``/api/inbox`` now and then
-(and right after the person acts) and tells the client when it changed.
+(and right after the person acts) and tells its listeners when it changed.
+The web app's tabs of one person (one token) in one process share one feed
+(:func:`shared_feed`), so the server is asked once, not once per tab.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from trace_app.shared import SHARED
 from trace_sync.client.api import ApiClient
 from trace_sync.contract.errors import TraceError
 
@@ -54,18 +57,19 @@ def tab_title(unread: int) -> str:
 
 
 class InboxFeed:
-    """``async with InboxFeed(api, on_change)``: polls while open."""
+    """``async with InboxFeed(api, on_change)``: polls while open; ``listeners`` hear
+    every change (``on_change`` is the first)."""
 
     def __init__(
         self,
         api: ApiClient,
-        on_change: Callable[[], None],
+        on_change: Callable[[], None] | None = None,
         *,
         every_s: float = EVERY_S,
         on_new: Callable[[list[InboxEntry]], None] | None = None,
     ) -> None:
         self._api = api
-        self._on_change = on_change
+        self.listeners = [on_change] if on_change is not None else []
         self._on_new = on_new
         self._every_s = every_s
         self.items: list[InboxEntry] = []
@@ -103,7 +107,8 @@ class InboxFeed:
         if fresh and self._on_new is not None:
             self._on_new([i for i in fresh if not i.read])
         if changed:
-            self._on_change()
+            for listener in list(self.listeners):
+                listener()
 
     async def mark_read(self, ids: list[int] | None = None) -> None:
         """Read on every device of the person's (``None``: everything)."""
@@ -114,3 +119,22 @@ class InboxFeed:
         while True:
             await self.refresh()
             await asyncio.sleep(self._every_s)
+
+
+@contextlib.asynccontextmanager
+async def shared_feed(
+    server_url: str, token: str, on_change: Callable[[], None], every_s: float = EVERY_S
+) -> AsyncIterator[InboxFeed]:
+    """The feed of ``token`` shared by this process's clients (see :mod:`trace_app.shared`),
+    with an API client of its own (the first holder may leave first)."""
+
+    async def start(stack: contextlib.AsyncExitStack) -> InboxFeed:
+        api = await stack.enter_async_context(ApiClient(server_url, token, timeout=15.0))
+        return await stack.enter_async_context(InboxFeed(api, every_s=every_s))
+
+    async with SHARED.held(("inbox", server_url, token), start) as feed:
+        feed.listeners.append(on_change)
+        try:
+            yield feed
+        finally:
+            feed.listeners.remove(on_change)

@@ -11,6 +11,12 @@ Listeners hear a :class:`Change` per root and transaction, carrying pycrdt's
 events (a Text's delta, a Map's changed keys), so a reader can take just what
 changed (a terminal's new output) instead of reading a document again.
 
+Replicas kept in memory only (the web app's tabs, which run beside the server)
+that are read, not written, are shared (:mod:`trace_app.shared`) by the
+clients of one process that use the same token: a person's tabs sync each such
+document once, however many show it. Those with presence or writes (notes) stay
+each client's own.
+
 >>> async with Replicas(server_url, token, store.updates) as replicas:
 ...     notes = await replicas.open("session/s_1/notes")
 ...     str(notes.doc.get("draft", type=Text))
@@ -28,6 +34,7 @@ from typing import Any, Protocol
 
 from pycrdt import Array, Doc, Map, Text, TransactionEvent
 
+from trace_app.shared import Shared
 from trace_sync.client.reconnect import Backoff, LinkState
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.contract.errors import InvalidInput
@@ -86,7 +93,10 @@ class LocalReplica:
 
     def _changed(self, change: Change) -> None:
         for listener in list(self.listeners):
-            listener(change)
+            try:
+                listener(change)
+            except Exception:  # one tab's failure must not stop the others' (or the sync)
+                log.exception("a replica's listener failed", extra={"doc": self.name})
 
 
 class Replicas:
@@ -94,7 +104,9 @@ class Replicas:
 
     ``store`` is ``None`` for a client that needs no copy of its own (the web
     app runs beside the server): replicas then live in memory only.
-    ``on_change`` hears every document and link-state change.
+    ``on_change`` hears every document and link-state change, except of the
+    ``unheard`` roots: nobody here reads their changes, and pycrdt makes a Python
+    event, delta and all, for every change it is asked to observe.
     """
 
     def __init__(
@@ -105,12 +117,16 @@ class Replicas:
         *,
         on_change: Listener | None = None,
         backoff: Backoff | None = None,
+        unheard: frozenset[str] = frozenset(),
+        shared: Shared | None = None,
     ) -> None:
         self.server_url = server_url
         self._token = token
         self._store = store
         self._on_change = on_change
         self._backoff = backoff or Backoff()
+        self._unheard = unheard
+        self._shared = shared if store is None else None
         self._open: dict[str, LocalReplica] = {}
         self._opening: dict[str, asyncio.Future[LocalReplica]] = {}
         self._stacks: dict[str, AsyncExitStack] = {}
@@ -145,7 +161,10 @@ class Replicas:
         future: asyncio.Future[LocalReplica] = asyncio.get_running_loop().create_future()
         self._opening[name] = future
         try:
-            replica = await self._start(name, online, writable)
+            if self._shared is not None and online and not writable and _layout(name) is not None:
+                replica = await self._hold(name)
+            else:
+                replica = await self._start(name, online, writable)
             future.set_result(replica)
             return replica
         except BaseException as exc:
@@ -178,6 +197,8 @@ class Replicas:
             stack.callback(doc.unobserve, subscription)
         for root in layout.roots if layout is not None else ():
             shared = replica.roots[root.name] = doc.get(root.name, type=_TYPES[root.ytype])
+            if root.name in self._unheard:
+                continue
             watched = shared.observe_deep(self._root_watcher(replica, root.name))
             stack.callback(shared.unobserve, watched)
         if online:
@@ -192,6 +213,25 @@ class Replicas:
                 backoff=self._backoff,
             )
             replica.client = await stack.enter_async_context(client)
+        self._open[name] = replica
+        self._stacks[name] = stack
+        return replica
+
+    async def _hold(self, name: str) -> LocalReplica:
+        """``name``'s shared replica, this set's listener added while it is open."""
+        assert self._shared is not None
+        url, token, unheard, backoff = self.server_url, self._token, self._unheard, self._backoff
+
+        async def start(stack: AsyncExitStack) -> LocalReplica:
+            replicas = Replicas(url, token, backoff=backoff, unheard=unheard)
+            return await (await stack.enter_async_context(replicas)).open(name)
+
+        stack = AsyncExitStack()
+        key = ("replica", url, token, unheard, name)
+        replica = await stack.enter_async_context(self._shared.held(key, start))
+        if self._on_change is not None:
+            replica.listeners.append(self._on_change)
+            stack.callback(replica.listeners.remove, self._on_change)
         self._open[name] = replica
         self._stacks[name] = stack
         return replica

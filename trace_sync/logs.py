@@ -66,3 +66,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Every request a web tab's app makes to this server was logged twice, by the
+    # server (uvicorn.access) and by the tab's client (httpx, at INFO): the client's
+    # line says nothing new, and 16 tabs polling made it a third of the log.
+    quiet = root.level > logging.DEBUG
+    logging.getLogger("httpx").setLevel(logging.WARNING if quiet else logging.NOTSET)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from pycrdt import Text
 
 from tests.app.conftest import FAST, World
+from tests.app.seed import streamed
 from tests.conftest import eventually
 from trace_app import commands, notes
-from trace_app.client import TraceClient
+from trace_app.client import UNREACHABLE, TraceClient
+from trace_app.replicas import Replicas
 from trace_sync.client.api import Unreachable
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.contract.session_spec import SessionSpec
+from trace_sync.docs import typed
+from trace_sync.docs.layouts import SESSION_IO
 
 
 async def test_the_session_list_and_a_session_come_from_the_documents(world: World) -> None:
@@ -41,8 +46,31 @@ async def test_streamed_text_shows_as_it_arrives(world: World) -> None:
         await trace.open_session(world.hosted)
         world.runtime.stream(" and they pass.")
         await world.runtime.io.flush()
-        text = lambda: {i.id: i.text for i in trace.session(world.hosted).items}.get("5", "")  # noqa: E731
-        await eventually(lambda: text().endswith("Running the tests now and they pass."))
+        await eventually(
+            lambda: streamed(trace, world.hosted).endswith("Running the tests now and they pass.")
+        )
+
+
+async def test_output_nobody_here_draws_is_kept_but_not_told(world: World) -> None:
+    # The web page draws terminals itself: its tab's replica holds the output but tells
+    # nobody, so pycrdt never works out the output's deltas for it.
+    heard: list[str | None] = []
+    io = f"session/{world.hosted}/io"
+    async with Replicas(
+        world.live.url, world.live.token, on_change=lambda c: heard.append(c.root),
+        unheard=frozenset({"output"}), backoff=FAST,
+    ) as replicas:  # fmt: skip
+        replica = await replicas.open(io)
+        await eventually(lambda: "transcript" in heard)
+        heard.clear()
+        output = typed.root_of(world.runtime.io.doc, SESSION_IO, "output")["t1"]
+        with world.runtime.io.doc.transaction(origin="runtime"):
+            output += "make: done\r\n"
+        world.runtime.stream(" and they pass.")
+        await world.runtime.flush()
+        await eventually(lambda: "transcript" in heard)
+        assert "make: done" in str(replica.roots["output"]["t1"])
+        assert "output" not in heard
 
 
 async def test_two_people_edit_the_draft_and_see_each_other(world: World) -> None:
@@ -63,6 +91,35 @@ async def test_two_people_edit_the_draft_and_see_each_other(world: World) -> Non
         await eventually(
             lambda: any(p.get("cursor") == 5 for p in notes.viewers(bob.notes_of(world.hosted)))
         )
+
+
+async def test_a_persons_tabs_share_what_they_read_and_each_keeps_its_own_notes(
+    world: World,
+) -> None:
+    sid = world.hosted
+    io = f"session/{sid}/io"
+    connections = lambda: len(world.live.ctx.sync.rooms.get(io).connections)  # noqa: E731
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST) as first:
+        await first.start()
+        await first.open_session(world.hosted)
+        await eventually(lambda: connections() == 2)  # the runtime's and this tab's
+        async with TraceClient(world.live.url, world.live.token, backoff=FAST) as second:
+            await second.start()
+            await second.open_session(world.hosted)
+            assert second.replicas.get(io) is first.replicas.get(io)
+            assert second.notes_of(world.hosted) is not first.notes_of(world.hosted)
+            told: list[str] = []  # each tab redraws when told
+            second.subscribe(lambda: told.append("second"))
+            world.runtime.stream(" and they pass.")
+            await world.runtime.flush()
+            for tab in (first, second):
+                heard = lambda tab=tab: streamed(tab, sid).endswith("and they pass.")  # noqa: E731
+                await eventually(heard)
+            assert told and connections() == 2
+        world.runtime.stream(" All green.")  # the other tab closed: this one still follows
+        await world.runtime.flush()
+        await eventually(lambda: streamed(first, sid).endswith("All green."))
+    await eventually(lambda: connections() == 1)
 
 
 async def test_a_command_is_pending_then_done_and_a_refusal_shows_the_servers_message(
@@ -135,3 +192,32 @@ async def test_a_session_started_from_the_app_keeps_the_spec_it_was_given(world:
         [new] = [r for r in trace.sessions() if r.id not in world.seeded.sessions.values()]
     row = await store.sessions.get(new.id)
     assert (row.tool, row.model, row.permission_mode) == ("codex", "gpt-5-codex", "bypass")
+
+
+@pytest.mark.parametrize(
+    ("taken", "told"),
+    [("membership", "no longer have access"), ("token", "no longer valid")],
+)
+async def test_a_member_shut_out_while_the_app_is_open_is_told_so_not_that_the_server_is_away(
+    world: World, taken: str, told: str
+) -> None:
+    owner = {"Authorization": f"Bearer {world.live.token}"}
+    members = f"{world.live.url}/api/workspaces/{world.seeded.workspace_id}/members"
+    async with httpx.AsyncClient(base_url=world.live.url, headers=owner, timeout=30) as http:
+        mia = (await http.post(members, json={"name": "mia", "role": "member"})).json()
+        async with TraceClient(world.live.url, mia["token"], backoff=FAST) as app:
+            await app.start()
+            await app.open_session(world.hosted)
+            assert app.connection().notice is None
+            if taken == "membership":
+                gone = await http.delete(f"{members}/{mia['user']['id']}")
+            else:  # mia revokes the token this app signed in with (from another device)
+                hers = {"Authorization": f"Bearer {mia['token']}"}
+                [token] = (await http.get("/api/tokens", headers=hers)).json()["items"]
+                revoke = f"/api/tokens/{token['id']}/revoke"
+                gone = await http.post(revoke, headers=hers)
+            assert gone.status_code in (200, 204)
+            await eventually(lambda: app.connection().state == "refused")
+            notice = app.connection().notice
+            assert notice is not None and told in notice, notice
+            assert UNREACHABLE not in notice

@@ -38,6 +38,26 @@ async def test_the_feed_counts_what_needs_you_and_tells_of_what_is_new(world: Wo
         assert trace.inbox.unread == 0 and all(i.read for i in trace.inbox.items)
 
 
+async def test_a_persons_tabs_share_one_feed_and_see_each_others_reading(world: World) -> None:
+    def tab() -> TraceClient:
+        return TraceClient(world.live.url, world.live.token, backoff=FAST, inbox_every_s=0.05)
+
+    async with tab() as first:
+        await first.start()
+        told: list[str] = []
+        first.subscribe(lambda: told.append("first"))
+        async with tab() as second:
+            await second.start()
+            assert second.inbox is first.inbox  # the server is asked once for both
+            await eventually(lambda: second.inbox.unread == 2)
+            told.clear()
+            await second.inbox.mark_read()
+            assert first.inbox.unread == 0 and told  # the first tab redraws at once
+        world.runtime.ask("Which database?", ["SQLite", "PostgreSQL"])  # the second tab left
+        await world.runtime.io.flush()
+        await eventually(lambda: first.inbox.unread == 1)  # the feed still polls for the first
+
+
 async def test_the_badge_and_the_tab_title_count_and_the_view_opens_the_session(
     world: World,
 ) -> None:

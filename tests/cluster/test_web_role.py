@@ -24,17 +24,21 @@ from tests.app.test_browser import (
     STEP_MS,
     _require_browser,
     accessible,
+    choose_pane,
     sees,
     shot,
     shown,
     tagged,
 )
+from tests.app.test_browser_terminal import shows
 from tests.cluster.conftest import server_on
 from tests.conftest import StoreTarget, eventually
+from tests.support.bridge_process import BridgeProcess
 from tests.support.git import make_repo
 from tests.support.haproxy import HaProxy, find_haproxy, haproxy
 from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess, free_port
+from tests.support.waiting_tools import reaches, trace
 
 try:
     from playwright.async_api import Browser, Page, async_playwright
@@ -152,3 +156,24 @@ async def test_a_tab_whose_web_process_is_killed_comes_back_on_its_view_signed_i
     assert "Shared prompt draft" in text  # the session's own view, not the list
     assert await page.get_by_role("alert").count() == 0  # no "server unreachable" banner
     assert "Sign in to Trace" not in text and "Error running app" not in text, text[:2000]
+
+
+async def test_a_tabs_terminal_follows_a_shell_through_haproxy(
+    tiers: Tiers, tmp_path: Path
+) -> None:
+    """The page's terminal (on a web process) reads the io document over /sync, which
+    HAProxy sends to a sync process; the bridge is linked through HAProxy too."""
+    owner = tiers.sync[0]
+    checkout = make_repo(tmp_path / "shop", branch="main")
+    with BridgeProcess(tiers.proxy.url, owner.token, tmp_path / "bridge"):
+        await trace(owner, "repo", "add", str(checkout))
+        shell = ("session", "start", "--repo", str(checkout), "--tool", "shell")
+        sid = str((await trace(owner, *shell, "-m", "echo tiered-$((6*7))"))["id"])
+        await reaches(owner, sid, "idle")
+        page = await open_tab(tiers)
+        await tagged(page, f"session-{sid}").first.click()  # type: ignore[attr-defined]
+        await choose_pane(page, "terminal", "terminal screen")
+        await shows(page, "tiered-42")  # what the shell printed before the tab opened
+        await trace(owner, "session", "send", sid, "echo live-$((6*8))")
+        await shows(page, "live-48")  # and what it prints while the tab watches
+        await shot(page, "web-role-terminal", tmp_path)

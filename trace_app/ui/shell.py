@@ -19,6 +19,7 @@ import flet as ft
 
 from trace_app.client import TraceClient
 from trace_app.inbox import InboxEntry, tab_title
+from trace_app.terminal_screens import SCREENS
 from trace_app.ui import widgets as w
 from trace_app.ui.boundary import GuardedView
 from trace_app.ui.keyboard import Keyboard
@@ -114,6 +115,7 @@ class Shell:
             token,
             data_dir=self.origin.data_dir,
             on_inbox_news=self.origin.on_inbox_news,
+            screens=None if self.origin.terminals_in_page else SCREENS,
         )
         await client.__aenter__()
         try:
