@@ -103,7 +103,7 @@ class IoReading:
     diff: tuple[int, int]
     #: Completed transcript text and tool output, by (kind, entry id).
     texts: dict[Searchable, str]
-    #: Each terminal's live window as plain text, by terminal id.
+    #: Each terminal's live window as plain text, by terminal id (none if not read).
     terminals: dict[str, str]
     problems: list[str]
 
@@ -189,7 +189,7 @@ class IoObserver:
             while sid in self._dirty:
                 doc = self._dirty.pop(sid)
                 try:
-                    await self._take(sid, read_io(sid, doc))
+                    await self._take(sid, read_io(sid, doc, windows=self._windows_due(sid, doc)))
                 except TraceError as exc:  # e.g. the session was deleted meanwhile
                     log.warning(
                         "io observer skipped a change", extra={"session": sid, "reason": str(exc)}
@@ -244,6 +244,17 @@ class IoObserver:
         taken.terminals = dict(terminals)
         taken.terminals_at = now
 
+    def _windows_due(self, sid: str, doc: Doc[Any]) -> bool:
+        """Whether this pass reads the terminals' windows: only when they may be indexed
+        (reading one copies it, up to 256 KiB, and output changes ten times a second)."""
+        taken = self._taken.get(sid)
+        if taken is None:
+            return True
+        if asyncio.get_running_loop().time() - taken.terminals_at >= self._terminal_every_s:
+            return True
+        known, output = (typed.root_of(doc, SESSION_IO, r) for r in ("terminals", "output"))
+        return any(t not in taken.terminals and t in output for t in known)  # a new one
+
     def _health_due(self, taken: _Taken, health: RuntimeHealth) -> bool:
         """The first health, a measure that became known (or unknown), or time for news."""
         if taken.health is None or _known(taken.health) != _known(health):
@@ -251,8 +262,9 @@ class IoObserver:
         return asyncio.get_running_loop().time() - taken.health_at >= self._health_every_s
 
 
-def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
-    """Read and validate what a runtime wrote into ``session/<sid>/io``."""
+def read_io(session_id: str, doc: Doc[Any], *, windows: bool = True) -> IoReading:
+    """Read and validate what a runtime wrote into ``session/<sid>/io`` (the
+    terminals' windows only if ``windows``)."""
     problems: list[str] = []
     read = typed.read_fields(doc, SESSION_IO, "runtime", RuntimeState)
     runtime = None if isinstance(read, typed.Flagged) else read
@@ -273,7 +285,7 @@ def read_io(session_id: str, doc: Doc[Any]) -> IoReading:
         _checkpoints(session_id, doc, problems),
         _diff(typed.read_map(doc, SESSION_IO, "files").values(), problems),
         _texts(transcript),
-        _terminals(doc),
+        _terminals(doc) if windows else {},
         problems,
     )
 
