@@ -33,6 +33,22 @@ async def test_two_clients_converge_and_a_late_joiner_gets_everything(server: Li
             assert same_state(late.doc, a.doc)
 
 
+async def test_each_joiner_with_nothing_gets_the_document_as_it_is_when_it_joins(
+    server: LiveServer,
+) -> None:
+    """While a document is unchanged its joiners share one prepared copy of it (a
+    crowd reconnecting after a restart); every change in between reaches the next."""
+    url = notes_url(server, await new_session(server))
+    async with PyClient(url, server.token) as writer:
+        await writer.synced.wait()
+        for word in ("one ", "two ", "three "):
+            writer.edit(len(str(writer.text)), word)
+            for _ in range(2):
+                async with PyClient(url, server.token) as joiner:
+                    await joiner.wait_for(lambda j=joiner: str(j.text) == str(writer.text))
+        assert str(writer.text) == "one two three "
+
+
 async def test_a_closed_clients_presence_is_removed_for_the_others(server: LiveServer) -> None:
     url = notes_url(server, await new_session(server))
     async with PyClient(url, server.token) as stays:

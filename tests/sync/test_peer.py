@@ -39,7 +39,6 @@ def catch_up(state: bytes) -> list[Frame]:
 async def test_frames_queued_while_the_socket_was_full_go_out_before_newer_ones() -> None:
     sink, metrics = GatedSink(), Metrics()
     peer = Peer(sink, max_queued=100, metrics=metrics, catch_up=catch_up)
-    sender = asyncio.create_task(peer.run())
     peer.send(Frame(b"1"))
     sink.open = False  # the client stopped reading
     peer.send(Frame(b"2"))
@@ -51,7 +50,6 @@ async def test_frames_queued_while_the_socket_was_full_go_out_before_newer_ones(
     assert sink.written == [b"1", b"2", b"3", b"4"]
     assert metrics.queued_frames._value.get() == 0
     peer.discard()
-    await sender
 
 
 async def test_a_backlog_past_the_limit_is_folded_from_its_first_update() -> None:
@@ -63,14 +61,12 @@ async def test_a_backlog_past_the_limit_is_folded_from_its_first_update() -> Non
         peer.send(Frame(b"update %d" % i), state_before=b"S%d" % (i + 1))
     assert metrics.folds._value.get() == 1
     assert metrics.queued_frames._value.get() == 0  # the backlog is gone, not kept
-    sender = asyncio.create_task(peer.run())
     sink.gate.set()
     await eventually(lambda: len(sink.written) == 2)
     # Updates 0-3 overflowed and were folded from S1; update 4 came after the
     # fold and is covered by it, since the fold is computed when it is sent.
     assert sink.written == [b"handshake", b"caught up from S1"]
     peer.discard()
-    await sender
 
 
 async def test_a_backlog_of_presence_alone_is_folded_from_the_last_update_sent() -> None:
@@ -80,9 +76,23 @@ async def test_a_backlog_of_presence_alone_is_folded_from_the_last_update_sent()
     sink.open = False
     for _ in range(4):
         peer.send(Frame(b"presence"))
-    sender = asyncio.create_task(peer.run())
     sink.gate.set()
     await eventually(lambda: len(sink.written) == 2)
     assert sink.written == [b"update", b"caught up from S7"]
     peer.discard()
-    await sender
+
+
+async def test_a_peer_that_keeps_up_runs_no_task_and_one_left_behind_ends_its_own() -> None:
+    """A join costs no sender task while the client reads (most never need one); a
+    peer discarded with a backlog on a socket that never drains leaves no task."""
+    sink = GatedSink()
+    before = len(asyncio.all_tasks())
+    peer = Peer(sink, max_queued=100, metrics=Metrics(), catch_up=catch_up)
+    for i in range(50):
+        peer.send(Frame(b"%d" % i))
+    assert len(asyncio.all_tasks()) == before
+    sink.open = False  # the gate never opens: the sender waits on the socket
+    peer.send(Frame(b"stuck"))
+    assert len(asyncio.all_tasks()) == before + 1
+    peer.discard()
+    await eventually(lambda: len(asyncio.all_tasks()) == before)

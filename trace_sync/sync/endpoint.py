@@ -160,7 +160,6 @@ class SyncServer:
             catch_up=room.catch_up,
         )
         connection.peer = peer
-        sender = asyncio.create_task(peer.run())
         principal = connection.principal
         room.connect(peer, Identity(principal.user_id, principal.user_name))
         self._connections.add(connection)
@@ -174,7 +173,6 @@ class SyncServer:
             self._metrics.connections.dec()
             room.disconnect(peer)
             peer.discard()
-            sender.cancel()
 
     async def _receive(
         self, websocket: WebSocket, room: Room, connection: Connection, peer: Peer

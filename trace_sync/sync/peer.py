@@ -4,10 +4,12 @@ a bounded queue drained by the peer's sender task.
 While the client's socket takes what the room sends, :meth:`Peer.send`
 writes each frame at once (see ``wire.py``): no task switch, no queue. Once
 its transport holds more than its high-water mark, frames wait in the
-peer's queue, in order. A client that reads slower than the room writes
-never grows memory and never stalls others: past ``max_queued`` frames its
-backlog is folded into a single "everything since state vector S" update,
-computed when it is finally sent, so updates arriving meanwhile are covered too.
+peer's queue, in order, and a sender task (started then: most peers never
+need one, and a join is cheaper without) sends them as the socket drains.
+A client that reads slower than the room writes never grows memory and
+never stalls others: past ``max_queued`` frames its backlog is folded into a
+single "everything since state vector S" update, computed when it is finally
+sent, so updates arriving meanwhile are covered too.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Peer:
         #: The sender task is between taking a frame and having sent it.
         self._sending = False
         self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
         self.last_sent = time.monotonic()
         self.joined = False
         self.closed = False
@@ -67,6 +70,8 @@ class Peer:
         if len(self._queue) > self._max_queued:
             self._fold()
         self._wake.set()
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._run())
 
     def _sent(self, frame: Frame) -> None:
         self._metrics.bytes_out.inc(len(frame.message))
@@ -80,7 +85,7 @@ class Peer:
         self._fold_from = states[0] if states else self._last_state
         self._metrics.folds.inc()
 
-    async def run(self) -> None:
+    async def _run(self) -> None:
         """Send queued frames until the connection closes."""
         try:
             while not self.closed:
@@ -119,3 +124,5 @@ class Peer:
         self._metrics.queued_frames.dec(len(self._queue))
         self._queue.clear()
         self._wake.set()
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            self._sender.cancel()  # it may wait on a socket that never drains

@@ -23,6 +23,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from trace_sync.contract.errors import Forbidden, InvalidInput, StoreError, TraceError
 from trace_sync.contract.sync_protocol import (
+    EMPTY_STATE,
     EMPTY_UPDATE,
     Awareness,
     AwarenessEntry,
@@ -101,6 +102,10 @@ class Room:
         #: ``time.monotonic()`` before which a busy room does not broadcast again.
         self._next_flush = 0.0
         self._subscription: object | None = None
+        #: Frames every join would otherwise build again while the document stays
+        #: as it is (after a restart, many clients join at once): our step 1, and
+        #: the whole document for a client that has nothing. Dropped on any change.
+        self._unchanged: dict[str, Frame] = {}
         self.failed = False
 
     async def load(self) -> None:
@@ -144,7 +149,7 @@ class Room:
         self.connections.add(peer)
         self._who[peer] = identity
         self.awareness.join(peer, identity)
-        peer.send(Frame(sync_step1(self.doc.get_state())))
+        peer.send(self._while_unchanged("step 1", lambda: sync_step1(self.doc.get_state())))
         presence = self.awareness.full_message()
         if presence:
             peer.send(Frame(presence))
@@ -210,13 +215,22 @@ class Room:
         return removal is not None
 
     def _handshake(self, peer: Peer, state: bytes) -> None:
-        try:
-            diff = self.doc.get_update(state)
-        except ValueError as exc:
-            raise SyncProtocolError(f"bad state vector: {exc}") from exc
+        if state == EMPTY_STATE:
+            frame = self._while_unchanged("everything", lambda: sync_step2(self.doc.get_update()))
+        else:
+            try:
+                frame = Frame(sync_step2(self.doc.get_update(state)))
+            except ValueError as exc:
+                raise SyncProtocolError(f"bad state vector: {exc}") from exc
         # No await between the diff and joining: the client misses nothing.
-        peer.send(Frame(sync_step2(diff)), state_before=state)
+        peer.send(frame, state_before=state)
         peer.joined = True
+
+    def _while_unchanged(self, key: str, message: Callable[[], bytes]) -> Frame:
+        frame = self._unchanged.get(key)
+        if frame is None:
+            frame = self._unchanged[key] = Frame(message())
+        return frame
 
     def _apply(self, peer: Peer, update: bytes, writable: bool) -> None:
         if update == EMPTY_UPDATE:
@@ -240,6 +254,7 @@ class Room:
         update = event.update
         if update == EMPTY_UPDATE:
             return
+        self._unchanged.clear()
         if self._guard is not None:
             self._guard.follow(update)
         if not self._remote:
