@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from trace_sync.docs import entries as e
 from trace_sync.docs import typed
-from trace_sync.docs.layouts import SESSION, SESSION_IO, SESSION_NOTES
+from trace_sync.docs.layouts import SESSION, SESSION_IO, SESSION_NOTES, WORKSPACE
 from trace_sync.docs.typed import Flagged
 
 M = TypeVar("M", bound=BaseModel)
@@ -106,10 +106,13 @@ class SessionState:
     notes: str = ""
 
 
-def read_session(sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any]) -> SessionState:
-    """Everything the session views show, from the three documents."""
+def read_session(
+    sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any], workspace: Doc[Any]
+) -> SessionState:
+    """Everything the session views show, from the three documents (and the
+    workspace's listing of the session, until its own document has arrived)."""
     return SessionState(
-        header=read_header(sid, session, io),
+        header=read_header(sid, session, io, workspace),
         items=read_transcript(io, _worktree(io)),
         approvals=_valid(typed.read_map(io, SESSION_IO, "approvals").values(), e.ApprovalRequest),
         decisions={
@@ -129,6 +132,11 @@ def read_session(sid: str, session: Doc[Any], io: Doc[Any], notes: Doc[Any]) -> 
         draft=str(notes.get("draft", type=Text)),
         notes=str(notes.get("notes", type=Text)),
     )
+
+
+def _listed(workspace: Doc[Any], sid: str) -> dict[str, Any]:
+    listed = typed.root_of(workspace, WORKSPACE, "sessions").get(sid)
+    return dict(listed) if isinstance(listed, dict) else {}
 
 
 def _branch(io: Doc[Any]) -> e.BranchStatus | None:
@@ -154,8 +162,10 @@ def _branch_event(session: Doc[Any]) -> e.TimelineEvent | None:
     return None
 
 
-def read_header(sid: str, session: Doc[Any], io: Doc[Any]) -> Header:
-    meta = dict(session.get("meta", type=Map).items())
+def read_header(sid: str, session: Doc[Any], io: Doc[Any], workspace: Doc[Any]) -> Header:
+    # Until the session's document arrives, its title and status are the workspace's
+    # (not "created", which would call a running session's requests unanswerable).
+    meta = dict(session.get("meta", type=Map).items()) or _listed(workspace, sid)
     usage = dict(session.get("usage", type=Map).items()) or dict(io.get("usage", type=Map).items())
     runtime = dict(io.get("runtime", type=Map).items())
     return Header(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import flet as ft
@@ -14,6 +15,7 @@ from trace_app.keymap import step
 from trace_app.session_state import Header
 from trace_app.ui import widgets as w
 from trace_app.ui.code_panes import FilesPane
+from trace_app.ui.kept import Kept
 from trace_app.ui.navigator import Navigator, ViewPlace
 from trace_app.ui.panes import Panes
 from trace_app.ui.placement import RunOn
@@ -63,6 +65,8 @@ class SessionView:
         self.preview = PreviewLink(nav, sid)
         self.pane = nav.place.pane or "approvals"
         self.header = ft.Column(spacing=6)
+        #: The header's rows that stay the same control while what they show stays.
+        self.kept = Kept()
         # A phone: one row that scrolls sideways (two wrapped rows of seven chips
         # took a third of the screen); a desktop's five chips wrap.
         self.selector = ft.Row(spacing=6, scroll=ft.ScrollMode.AUTO)
@@ -156,16 +160,13 @@ class SessionView:
         facts = [h.tool, h.model or "", f"branch {h.branch}" if h.branch else ""]
         facts += [f"runtime {self._runtime_name(h.runtime)}" if h.runtime else "no runtime"]
         facts += [w.cost(h.cost_usd, h.cost_estimated), f"{h.tokens} tokens"]
-        actions = self._actions(h.status)
-        title: list[ft.Control] = [
-            ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
-            w.status_chip(h.status, "session-status"),
-        ]
-        if self.phone:  # one line: back, title, status, the actions in a menu
-            title = [*self._back_button(), *title, *([_menu(actions)] if actions else [])]
+        line = " · ".join(f for f in facts if f)
+        # What the status, the role and the place decide: the title row and the buttons,
+        # kept while those stay (made anew, they were most of a redraw's new controls).
+        acting = (h.status, self.client.role, self.nav.place.name, self.phone)
         rows: list[ft.Control] = [
-            ft.Row(title, vertical_alignment=ft.CrossAxisAlignment.CENTER),
-            w.muted(" · ".join(f for f in facts if f)),
+            self.kept.control("title", (h.title, acting), partial(self._title, h)),
+            self.kept.control("facts", line, partial(w.muted, line)),
         ]
         rows += self.run_on.controls(h.runtime)
         rows += self.preview.controls(h.preview_port)
@@ -189,14 +190,28 @@ class SessionView:
                 )
             )
         if not self.phone:
-            buttons: list[ft.Control] = [
-                ft.OutlinedButton(content=label, on_click=act) for label, act in actions
-            ]
-            if self.nav.place.name == "session":
-                buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
-            rows.append(ft.Row(buttons, wrap=True, spacing=6))
+            rows.append(self.kept.control("buttons", acting, partial(self._buttons, h.status)))
         rows += self._commands()
+        self.kept.drawn()
         return rows
+
+    def _title(self, h: Header) -> ft.Control:
+        title: list[ft.Control] = [
+            ft.Text(h.title, size=18, weight=ft.FontWeight.BOLD, expand=True),
+            w.status_chip(h.status, "session-status"),
+        ]
+        if self.phone:  # one line: back, title, status, the actions in a menu
+            actions = self._actions(h.status)
+            title = [*self._back_button(), *title, *([_menu(actions)] if actions else [])]
+        return ft.Row(title, vertical_alignment=ft.CrossAxisAlignment.CENTER)
+
+    def _buttons(self, status: str) -> ft.Control:
+        buttons: list[ft.Control] = [
+            ft.OutlinedButton(content=label, on_click=act) for label, act in self._actions(status)
+        ]
+        if self.nav.place.name == "session":
+            buttons.append(ft.TextButton(content="Back", on_click=lambda _e: self._back()))
+        return ft.Row(buttons, wrap=True, spacing=6)
 
     def _runtime_name(self, runtime_id: str) -> str:
         known = runtimes(self.client.workspace.doc).get(runtime_id)
