@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import pytest
 from tests.support.model_server import ModelServer, model_server
 from tests.support.npm import coding_tools_bin
 from tests.support.parts import missing
+from tests.support.server_process import LOGS
 from trace_sync.store import Store
 
 POSTGRES_URL = os.environ.get(
@@ -171,3 +173,35 @@ def _within(nodeid: str, prefix: str) -> bool:
     if not nodeid.startswith(prefix):
         return False
     return prefix.endswith("/") or nodeid[len(prefix) : len(prefix) + 1] in ("", ":", "[")
+
+
+#: How much of each server log a failing test's report shows: a CI run keeps only
+#: its output, and a browser test's timeout alone does not say what the server did.
+LOG_TAIL_LINES = 40
+_FIRST_LOG = pytest.StashKey[int]()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_FIRST_LOG] = len(LOGS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and report.when == "call":
+        for path in LOGS[item.stash.get(_FIRST_LOG, len(LOGS)) :]:
+            report.sections.append((f"{path.name}, last lines", _tail(path)))
+    return report
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+    told = [line[:300] for line in lines if not _ANSWERED.search(line)]
+    return "\n".join(told[-LOG_TAIL_LINES:])
+
+
+#: Requests answered well say least about a failure: left out of the tail.
+_ANSWERED = re.compile(r'"uvicorn\.access".* [23]\d\d"')

@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 _LOW, _SLICE, _SLICES = 20_000, 750, 16
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % _SLICES
 _handed_out: deque[int] = deque(maxlen=_SLICE // 2)
+#: Every server log this test process started, in order: a failing test's report
+#: ends with the tails of those its test started (tests/conftest.py).
+LOGS: list[Path] = []
 
 
 def free_port() -> int:
@@ -89,6 +92,7 @@ class ServerProcess:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         log = self.log_path.open("w")
+        LOGS.append(self.log_path)
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "server.py")],
             cwd=ROOT,
