@@ -20,6 +20,7 @@ from typing import Any
 from pycrdt import Array, Doc, Map, Text
 
 from tests.support.git import make_repo
+from trace_app.client import TraceClient
 from trace_sync.auth.principal import Principal
 from trace_sync.bridge.fake_runtime import FakeRuntime
 from trace_sync.client.sync_client import SyncClient
@@ -39,6 +40,8 @@ from trace_sync.store import Store
 RUNTIME_NAME = "scripted runtime"
 ORIGIN = "scripted-runtime"
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+#: The seeded transcript's assistant text that is still streaming.
+STREAMED = "5"
 
 DIFF = """--- a/app/models.py
 +++ b/app/models.py
@@ -220,7 +223,7 @@ def transcript() -> list[e.TranscriptEntry]:
         ),
         e.ToolResult(id="4", at=NOW, call_id="c1", output="edited app/models.py"),
         e.AssistantText(
-            id="5",
+            id=STREAMED,
             at=NOW,
             text="I added **email** to `User`. Running the tests now",
             streaming=True,
@@ -277,8 +280,13 @@ class ScriptedRuntime(FakeRuntime):
         transcript: Array[Any] = self.io.doc.get("transcript", type=Array)
         with self.io.doc.transaction(origin=ORIGIN):
             for i, value in enumerate(list(transcript)):
-                if isinstance(value, dict) and value.get("id") == "5":
+                if isinstance(value, dict) and value.get("id") == STREAMED:
                     transcript[i] = value | {"text": value["text"] + more}
+
+
+def streamed(app: TraceClient, sid: str) -> str:
+    """The streamed assistant text (:meth:`ScriptedRuntime.stream`) as ``app`` reads it."""
+    return {i.id: i.text for i in app.session(sid).items}.get(STREAMED, "")
 
 
 @asynccontextmanager
@@ -343,6 +351,16 @@ async def decided(
         decisions = session.doc.get("decisions", type=Map)
         await eventually(lambda: request_id in decisions, within=30)
         return dict(decisions[request_id])
+
+
+async def prompted(server_url: str, sid: str, token: str, text: str) -> None:
+    """Wait until a prompt reading ``text`` is in ``session/<sid>``."""
+    from tests.conftest import eventually
+
+    async with SyncClient(server_url, f"session/{sid}", token, read_only=True) as session:
+        await session.wait_synced()
+        prompts = session.doc.get("prompts", type=Array)
+        await eventually(lambda: any(p.get("text") == text for p in prompts), within=30)
 
 
 #: A line longer than any window (it must scroll, not wrap).

@@ -20,7 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.app.seed import NOW, ORIGIN, ScriptedRuntime, SeededDir, decided, seed_data_dir
+from tests.app.seed import (
+    NOW,
+    ORIGIN,
+    ScriptedRuntime,
+    SeededDir,
+    decided,
+    prompted,
+    seed_data_dir,
+)
 from tests.conftest import eventually
 from tests.support import parts
 from tests.support.server_process import ROOT, ServerProcess
@@ -101,9 +109,13 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
 STEP_MS = 60_000
 
 
-async def open_app(site: Site, size: str, url: str | None = None) -> Page:
+async def open_app(site: Site, size: str, url: str | None = None, touch: bool = False) -> Page:
+    """The app at ``size``, signed in; ``touch``: a phone's touch screen and mobile
+    browser (taps and swipes are touches, as on a phone)."""
     width, height = SIZES[size]
-    context = await site.browser.new_context(viewport={"width": width, "height": height})
+    context = await site.browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+    )
     context.set_default_timeout(STEP_MS)
     page = await context.new_page()
     await page.goto(url or site.sign_in_link())
@@ -371,7 +383,8 @@ async def test_the_draft_and_send_stay_in_the_window_under_a_long_transcript(
     await type_into(page, "Shared prompt draft", "Now add a migration.")
     await draft_reads(page, "Now add a migration.")
     await page.get_by_role("button", name="Send", exact=True).click()
-    await sees(page, "send prompt: pending")
+    # The server has it (its "pending" line can be gone before the page is read).
+    await prompted(site.server.url, site.hosted, site.server.token, "Now add a migration.")
 
 
 async def _agent_working(runtime: ScriptedRuntime, stop: asyncio.Event) -> None:

@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_browser import SIZES, Site, focused, open_app, sees, shot, site, tagged
+from tests.app.test_browser import (
+    SIZES,
+    Site,
+    explained,
+    focused,
+    open_app,
+    sees,
+    shot,
+    site,
+    tagged,
+)
 
 __all__ = ["site"]  # the fixture, shared with the other browser tests
 
@@ -21,12 +31,13 @@ async def boxes(page: Any, identifiers: list[str]) -> list[dict[str, float]]:
     for identifier in identifiers:
         control: Any = tagged(page, identifier)
         box = None
-        for _ in range(50):  # a redraw may replace the node between finding and measuring it
-            await control.first.wait_for(state="visible")  # semantics follow the first frame
-            box = await control.first.bounding_box()
-            if box is not None:
-                break
-            await page.wait_for_timeout(100)
+        async with explained(page, f"no node tagged {identifier!r} to measure"):
+            for _ in range(50):  # a redraw may replace the node between finding and measuring
+                await control.first.wait_for(state="visible")  # semantics follow the 1st frame
+                box = await control.first.bounding_box()
+                if box is not None:
+                    break
+                await page.wait_for_timeout(100)
         assert box is not None, f"{identifier} is not drawn"
         found.append(box)
     return found

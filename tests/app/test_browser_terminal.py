@@ -19,8 +19,11 @@ from tests.app.test_browser import (
     explained,
     open_app,
     sees,
+    shown,
     site,
 )
+from trace_app.client import UNREACHABLE
+from trace_sync.auth.tokens import parse_token
 from trace_sync.docs.entries import SegmentRef, TerminalInfo
 
 __all__ = ["site"]  # the fixture, shared with the other browser tests
@@ -61,9 +64,10 @@ async def scroll_up(page: Page) -> None:
     await page.mouse.wheel(0, -300)
 
 
-async def terminal_page(on: Site, size: str, url: str | None = None) -> Page:
-    page = await open_app(on, size, url)
-    await page.locator(f'[flt-semantics-identifier="session-{on.hosted}"]').first.click()
+async def terminal_page(on: Site, size: str, url: str | None = None, touch: bool = False) -> Page:
+    page = await open_app(on, size, url, touch)
+    session = page.locator(f'[flt-semantics-identifier="session-{on.hosted}"]').first
+    await (session.tap() if touch else session.click())
     await choose_pane(page, "terminal", "terminal screen")
     await shows(page, "FAILED")
     return page
@@ -109,25 +113,45 @@ async def test_the_page_draws_the_screen_a_terminal_would(site: Site, size: str)
     await shows(page, "after-clear")
 
 
-async def test_a_member_removed_while_watching_sees_why_in_place(site: Site) -> None:
+@pytest.mark.parametrize(
+    ("taken", "told"),
+    [
+        ("membership", "You no longer have access to this workspace"),
+        ("token", "This sign-in is no longer valid"),
+    ],
+)
+async def test_a_member_removed_while_watching_sees_why_in_place(
+    site: Site, taken: str, told: str
+) -> None:
     owner = {"Authorization": f"Bearer {site.server.token}"}
     members = f"{site.server.url}/api/workspaces/{site.seeded.seeded.workspace_id}/members"
-    async with httpx.AsyncClient(headers=owner, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=site.server.url, headers=owner, timeout=30) as http:
         added = (await http.post(members, json={"name": "mia", "role": "member"})).json()
-        link = await http.post(
-            f"{site.server.url}/api/signin-links",
-            headers={"Authorization": f"Bearer {added['token']}"},
-        )
+        hers = {"Authorization": f"Bearer {added['token']}"}
+        link = await http.post("/api/signin-links", headers=hers)
         page = await terminal_page(site, "desktop", link.json()["url"])
-        gone = await http.delete(f"{members}/{added['user']['id']}")
-        assert gone.status_code == 204
+        if taken == "membership":
+            gone = await http.delete(f"{members}/{added['user']['id']}")
+        else:  # mia revokes, from another device, the sign-in this browser holds
+            tokens = (await http.get("/api/tokens", headers=hers)).json()["items"]
+            [browser] = [t for t in tokens if t["id"] != _token_id(added["token"])]
+            gone = await http.post(f"/api/tokens/{browser['id']}/revoke", headers=hers)
+        assert gone.status_code in (200, 204), gone.text
     # The server closes the page's replica on the spot, and the pane says why.
     await page.wait_for_function(
         "() => document.body.innerText.includes('This terminal cannot be shown')", polling=100
     )
     printed(site, "after-removal\r\n")
+    await sees(page, told)  # above the view
     await page.wait_for_timeout(1500)  # what the server still sent would be drawn by now
     assert "after-removal" not in await page.evaluate("document.body.innerText")
+    assert UNREACHABLE not in await shown(page)  # the server answers: it said no
+
+
+def _token_id(token: str) -> str:
+    parsed = parse_token(token)
+    assert parsed is not None
+    return parsed.token_id
 
 
 async def test_a_word_double_clicked_in_the_terminal_is_copied_and_the_keys_still_work(
@@ -156,6 +180,23 @@ async def test_scrolling_to_the_top_brings_the_sealed_output_back(site: Site) ->
     shown = await rows(page)
     older = next(i for i, r in enumerate(shown) if "older output from a sealed segment" in r)
     assert older < shown.index("FAILED tests/test_models.py::test_email - AssertionError")
+
+
+async def test_a_finger_swiped_down_on_a_phone_scrolls_the_terminal_back(site: Site) -> None:
+    page = await terminal_page(site, "phone", touch=True)
+    assert not any("older output from a sealed segment" in r for r in await rows(page))
+    box = await page.locator(".trace-terminal").bounding_box()
+    assert box is not None
+    touch = await page.context.new_cdp_session(page)
+    for _ in range(5):  # a few swipes, as a thumb does, until the oldest output shows
+        await touch.send(
+            "Input.synthesizeScrollGesture",
+            {"x": box["x"] + box["width"] / 2, "y": box["y"] + 40, "yDistance": 400,
+             "gestureSourceType": "touch", "speed": 1200},
+        )  # fmt: skip
+        if any("older output from a sealed segment" in r for r in await rows(page)):
+            break
+    await shows(page, "older output from a sealed segment")
 
 
 async def test_output_sealed_while_watching_is_there_once_when_scrolling_back(site: Site) -> None:

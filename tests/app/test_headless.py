@@ -98,6 +98,9 @@ async def opened(app: Headless, world: World) -> None:
     await eventually(lambda: len(listed(app)) == 3)
     await app.click(app.tagged(f"session-{world.hosted}").content)
     await eventually(lambda: "Run the test suite" in app.text())
+    # The io document can arrive before the session's: until its status does, the
+    # request's buttons are drawn disabled, and drawn again once the session is live.
+    await eventually(lambda: not app.find(ft.Button, "Approve").disabled)
 
 
 def decided(world: World) -> Any:

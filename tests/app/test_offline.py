@@ -12,7 +12,7 @@ from pycrdt import Text
 
 from tests.app.conftest import FAST
 from tests.app.headless import Headless
-from tests.app.seed import ScriptedRuntime, SeededDir, seed_data_dir
+from tests.app.seed import ScriptedRuntime, SeededDir, seed_data_dir, streamed
 from tests.conftest import eventually
 from tests.support.server_process import ServerProcess
 from trace_app import commands, notes
@@ -95,3 +95,34 @@ async def test_the_window_says_the_server_is_away_above_the_view_it_keeps(
         await eventually(lambda: UNREACHABLE not in app.text(), within=30)
         assert app.shell.place == ViewPlace("session", sid, "files")
         assert "A email.md  +1 −0" in app.texts()
+
+
+async def test_a_persons_tabs_follow_again_after_a_restart_through_the_replicas_they_share(
+    started: tuple[ServerProcess, SeededDir],
+) -> None:
+    """Web tabs (no app-data folder) of one person share their replicas: a server
+    restart leaves both tabs following the session, on the one shared connection."""
+    server, seeded = started
+    sid = seeded.seeded.sessions["Add email to users"]
+    io = f"session/{sid}/io"
+    async with (
+        ScriptedRuntime(server.url, sid, seeded.seeded) as runtime,
+        TraceClient(server.url, server.token, backoff=FAST) as first,
+        TraceClient(server.url, server.token, backoff=FAST) as second,
+    ):
+        tabs = (first, second)
+        for tab in tabs:
+            await tab.start()
+            await tab.open_session(sid)
+        assert first.replicas.get(io) is second.replicas.get(io)
+        server.stop(signal.SIGKILL)
+        await eventually(lambda: all(t.connection().state == "offline" for t in tabs))
+
+        server.start()
+        await eventually(lambda: all(t.connection().state == "online" for t in tabs), within=30)
+        runtime.stream(" Green after the restart.")
+        await runtime.flush()
+        for tab in tabs:
+            heard = lambda tab=tab: streamed(tab, sid).endswith("after the restart.")  # noqa: E731
+            await eventually(heard, within=30)
+        assert first.replicas.get(io) is second.replicas.get(io)
