@@ -260,3 +260,16 @@ async def test_a_bridge_row_keeps_its_buttons_across_a_redraw(world: World) -> N
         assert app.find(ft.OutlinedButton, "Ask to run sessions") is ask
         await app.click(ask)
         await eventually(lambda: "session on every session · pending" in app.text(), state=app.text)
+
+
+async def test_a_session_row_tapped_as_its_session_changes_still_opens_it(world: World) -> None:
+    """A running session's row changes all the time (status, cost, last activity);
+    a tap aimed at it across a redraw opens it (seen lost in the owner's journey)."""
+    flaky = world.seeded.sessions["Fix flaky CI"]
+    async with Headless(origin(world)) as app:
+        await eventually(lambda: "Fix flaky CI" in app.text())
+        aimed_at = app.tagged(f"session-{flaky}").content
+        await world.live.ctx.sessions.interrupt(flaky, "session.interrupted", reason="a test")
+        await eventually(lambda: "interrupted" in app.texts(), state=app.text)
+        await app.click(aimed_at)
+        await eventually(lambda: "Interrupted: a test" in app.text(), state=app.text)

@@ -147,9 +147,23 @@ class SessionsView:
         match = (self.found or {}).get(row.id) if self.search.value else None
         # The detail line holds "3 min ago": drawn anew when that text changes.
         drawn_from = (row, row.id == self.highlighted, self.phone, match, self._detail(row))
-        return self.kept.control(row.id, drawn_from, partial(self._row, row))
+        # A running session's row changes often; refilled, it stays the tile a tap aims at.
+        fill = partial(self._fill, row)
+        tile: ft.Semantics = self.kept.control(row.id, drawn_from, partial(self._row, row), fill)
+        return tile
 
-    def _row(self, row: SessionListRow) -> ft.Control:
+    def _row(self, row: SessionListRow) -> ft.Semantics:
+        sid = row.id
+        tile = ft.ListTile(
+            on_click=lambda _e: self.nav.go(ViewPlace("session", sid)),
+            selected_tile_color=ft.Colors.SECONDARY_CONTAINER,
+        )
+        tagged = w.tag(f"session-{sid}", tile)
+        self._fill(row, tagged)
+        return tagged
+
+    def _fill(self, row: SessionListRow, tagged: ft.Semantics) -> None:
+        """Draw ``row`` into its tagged tile."""
         subtitle: list[ft.Control] = [ft.Text(self._detail(row), size=12)]
         if row.permission_mode == "bypass":
             subtitle.append(_badge("bypass", ft.Colors.RED_100, f"bypass-{row.id}"))
@@ -170,17 +184,14 @@ class SessionsView:
             if row.waiting_for_runtime
             else w.status_chip(row.status, f"status-{row.id}")
         )
-        tile = ft.ListTile(
-            title=ft.Text(row.title, weight=ft.FontWeight.W_500),
-            subtitle=ft.Row(subtitle, spacing=6, wrap=True, run_spacing=2),
-            leading=w.tag(f"tool-{row.id}", icon, label=tool),
-            trailing=status,
-            on_click=lambda _e: self.nav.go(ViewPlace("session", row.id)),
-            min_height=64 if self.phone else 56,
-            selected=row.id == self.highlighted,
-            selected_tile_color=ft.Colors.SECONDARY_CONTAINER,
-        )
-        return w.tag(f"session-{row.id}", tile)
+        tile = tagged.content
+        assert isinstance(tile, ft.ListTile)
+        tile.title = ft.Text(row.title, weight=ft.FontWeight.W_500)
+        tile.subtitle = ft.Row(subtitle, spacing=6, wrap=True, run_spacing=2)
+        tile.leading = w.tag(f"tool-{row.id}", icon, label=tool)
+        tile.trailing = status
+        tile.min_height = 64 if self.phone else 56
+        tile.selected = row.id == self.highlighted
 
     def _detail(self, row: SessionListRow) -> str:
         """Tool, repo, branch, +/− lines, cost, last activity: what the row says in one line."""
