@@ -5,12 +5,14 @@ Used where a test must restart or ``kill -9`` the server, or drive the CLI.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -29,22 +31,44 @@ ROOT = Path(__file__).resolve().parents[2]
 #: connection and no other ``bind(0)`` lands, each xdist worker from a slice of its
 #: own, and not again soon by one process: a port is only bound when its server
 #: starts, and meanwhile ``bind(0)`` offered one port to a cluster test's two servers.
+#: A test run beside another (two checkouts' ``make test``) has workers of the same
+#: names: each port handed out is also claimed with a lock file, held until the port
+#: leaves ``_handed_out`` or the process ends.
 _LOW, _SLICE, _SLICES = 20_000, 750, 16
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % _SLICES
-_handed_out: deque[int] = deque(maxlen=_SLICE // 2)
+_handed_out: deque[tuple[int, int]] = deque()  # (port, its claim's file descriptor)
+_CLAIMS = Path(tempfile.gettempdir()) / "trace-test-ports"
 #: Every server log this test process started, in order: a failing test's report
 #: ends with the tails of those its test started (tests/conftest.py).
 LOGS: list[Path] = []
 
 
 def free_port() -> int:
-    """A loopback port free now that no test process has been handed before."""
+    """A loopback port free now that no test process has been handed lately."""
     first = _LOW + _WORKER * _SLICE
+    mine = {port for port, _ in _handed_out}
     for port in random.sample(range(first, first + _SLICE), _SLICE):
-        if port not in _handed_out and _bindable(port):
-            _handed_out.append(port)
+        if port in mine or not _bindable(port):
+            continue
+        claim = _claim(port)
+        if claim is not None:
+            if len(_handed_out) == _SLICE // 2:
+                os.close(_handed_out.popleft()[1])
+            _handed_out.append((port, claim))
             return port
     raise RuntimeError(f"no free port left in {first}-{first + _SLICE - 1}")
+
+
+def _claim(port: int) -> int | None:
+    """A lock on ``port`` that no other test process holds, or ``None``."""
+    _CLAIMS.mkdir(exist_ok=True)
+    fd = os.open(_CLAIMS / str(port), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _bindable(port: int) -> bool:
