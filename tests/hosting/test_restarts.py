@@ -4,6 +4,7 @@ the server killed with -9 while a session runs."""
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import subprocess
 import sys
@@ -219,19 +220,24 @@ def sleepers(*seconds: int) -> dict[int, int]:
 async def test_a_restarted_bridge_ends_what_the_killed_ones_tool_left_running(
     tmp_path: Path,
 ) -> None:
+    # Sleeps of lengths no other test run on this machine uses (one may run beside it).
+    first = random.randrange(10_000, 1_000_000, 10)
+    mine = (first + 1, first + 2, first + 3)
     # Ignoring SIGHUP, nohup'd, in a session of its own: each outlives the tool's PTY.
-    left = "(trap '' HUP; exec sleep 3001) & nohup sleep 3002 >/dev/null 2>&1 & "
-    left += "setsid sleep 3003 >/dev/null 2>&1 & echo left-$((3))"
+    left = f"(trap '' HUP; exec sleep {mine[0]}) & nohup sleep {mine[1]} >/dev/null 2>&1 & "
+    left += f"setsid sleep {mine[2]} >/dev/null 2>&1 & echo left-$((3))"
     unrelated = None
     try:
         async with bridged(tmp_path) as (server, bridge, checkout):
             sid = await start_shell(server, checkout, left)
             async with follow(server, f"session/{sid}/io") as io:
                 await eventually(lambda: "left-3" in io.lines(), within=60)
-                await eventually(lambda: len(sleepers(3001, 3002, 3003)) == 3)
+                await eventually(lambda: len(sleepers(*mine)) == 3)
                 worktree = io.runtime()["worktree"]
                 # Not the session's, though it runs in its worktree: it must be left alone.
-                unrelated = await asyncio.create_subprocess_exec("sleep", "3004", cwd=worktree)
+                unrelated = await asyncio.create_subprocess_exec(
+                    "sleep", str(first + 4), cwd=worktree
+                )
                 # The whole tree killed, guard included (else the guard ends them at once).
                 assert bridge.process is not None
                 guards = psutil.Process(bridge.process.pid).children()
@@ -239,15 +245,15 @@ async def test_a_restarted_bridge_ends_what_the_killed_ones_tool_left_running(
                 for guard in guards:
                     guard.kill()
                 bridge.stop(signal.SIGKILL)
-                survived = sorted(sleepers(3001, 3002, 3003).values())
+                survived = sorted(sleepers(*mine).values())
                 bridge.start()
-                await eventually(lambda: not sleepers(3001, 3002, 3003), within=60)
+                await eventually(lambda: not sleepers(*mine), within=60)
         assert unrelated.returncode is None
     finally:
         if unrelated is not None:
             unrelated.kill()
             await unrelated.wait()
-        for pid in sleepers(3001, 3002, 3003):
+        for pid in sleepers(*mine):
             psutil.Process(pid).kill()
     print(f"\nleft running after kill -9 of the bridge: sleep {survived}")
     assert survived  # else this test proves nothing
