@@ -45,14 +45,16 @@ class StalledClient:
     def _handshaken(self) -> bool:
         return any(not isinstance(e, Frame) for e in self._protocol.events_received())
 
-    async def catch_up(self, until: Doc, timeout: float = 30.0) -> None:
-        """Read again until this replica equals ``until``."""
+    async def catch_up(self, until: Doc, within: float = 90.0, silent: float = 30.0) -> None:
+        """Read again until this replica equals ``until``: within ``within`` seconds
+        in all (megabytes of backlog take a while on a loaded machine), the server
+        never silent for ``silent``."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while not same_state(self.doc, until):
             if loop.time() > deadline:
-                raise AssertionError("the stalled client never caught up")
-            data = await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 20), timeout)
+                raise AssertionError(f"the stalled client never caught up in {within} s")
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 20), silent)
             self._protocol.receive_data(data)
             for event in self._protocol.events_received():
                 if isinstance(event, Frame) and event.opcode is Opcode.BINARY:

@@ -46,6 +46,7 @@ def typed(count: int, padding: int) -> tuple[Doc[Any], list[bytes]]:
     return doc, found
 
 
+@pytest.mark.timeout(300)  # 9 MB through a stalled reader, on a machine that may be busy
 @PATHS
 async def test_every_receiver_gets_every_update_in_order(tmp_path: Path, ws: WsProtocol) -> None:
     """Fast readers, and one that stalls and then reads while more arrives: its
