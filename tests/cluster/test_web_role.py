@@ -40,6 +40,10 @@ from tests.support.redis_server import RedisServer
 from tests.support.server_process import ServerProcess, free_port
 from tests.support.waiting_tools import reaches, trace
 
+#: Four servers, HAProxy and Chromium start before each test: on a loaded machine
+#: (another test run beside this one) that alone took over a minute.
+pytestmark = pytest.mark.timeout(360)
+
 try:
     from playwright.async_api import Browser, Page, async_playwright
 except ImportError:  # pragma: no cover - reported by _require_browser
