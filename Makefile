@@ -22,7 +22,7 @@ test: $(STAMP)  ## install what the tests need and run the whole suite
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy trace_sync
+	$(BIN)/mypy trace_sync trace_app
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
