@@ -144,7 +144,7 @@ class SessionsView:
         return ft.Chip(label=name, on_select=choose)
 
     def _kept_row(self, row: SessionListRow) -> ft.Control:
-        match = (self.found or {}).get(row.id) if self.search.value else None
+        match = self._match(row)
         # The detail line holds "3 min ago": drawn anew when that text changes.
         drawn_from = (row, row.id == self.highlighted, self.phone, match, self._detail(row))
         # A running session's row changes often; refilled, it stays the tile a tap aims at.
@@ -174,7 +174,7 @@ class SessionsView:
             subtitle.append(_badge(pull_chip(row), colour, f"pr-{row.id}"))
         if row.waiting_for_runtime:
             subtitle.append(w.muted(f"waiting for a runtime: {row.waiting_reason}"))
-        match = (self.found or {}).get(row.id) if self.search.value else None
+        match = self._match(row)
         if match is not None:
             subtitle.append(_snippet(match, f"match-{row.id}", LEAD[self.phone]))
         tool = TOOL_NAMES.get(row.tool, row.tool)
@@ -192,6 +192,10 @@ class SessionsView:
         tile.trailing = status
         tile.min_height = 64 if self.phone else 56
         tile.selected = row.id == self.highlighted
+
+    def _match(self, row: SessionListRow) -> Match | None:
+        """Where the server's search found the query in ``row``'s session, if searching."""
+        return (self.found or {}).get(row.id) if self.search.value else None
 
     def _detail(self, row: SessionListRow) -> str:
         """Tool, repo, branch, +/− lines, cost, last activity: what the row says in one line."""
