@@ -11,9 +11,12 @@ to stand in for a second server process. ``tools_bin`` holds the pinned
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import secrets
+import threading
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +154,11 @@ TIERS: dict[str, tuple[str, ...]] = {
 HEAVY_FIXTURES = {"tools_bin", "hosting"}
 #: Fixtures that drive Chromium (``site``: a server process and a browser on it).
 BROWSER_FIXTURES = {"site"}
+#: A browser test that fails is run once more, as Playwright's own runner does in CI: a
+#: page drawn by Flutter on a loaded 2-core machine now and then misses a step's wait.
+#: Reruns are counted in the summary line and each first failure is printed in full
+#: (``--rerun-show-tracebacks``), so a rare failure is seen, and still fails if it repeats.
+BROWSER_RERUNS = 1
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -166,6 +174,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if BROWSER_FIXTURES & fixtures or drives_chromium:
             item.add_marker("browser")
             item.add_marker("process")
+            item.add_marker(pytest.mark.flaky(reruns=BROWSER_RERUNS))
 
 
 def _within(nodeid: str, prefix: str) -> bool:
@@ -183,14 +192,22 @@ _FIRST_LOG = pytest.StashKey[int]()
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_FIRST_LOG] = len(LOGS)
+    if getattr(item, "execution_count", 1) > 1 and _TIMEOUT in item.stash:
+        # pytest-timeout arms once around all of an item's runs: a rerun gets its own
+        hook = item.config.hook
+        hook.pytest_timeout_cancel_timer(item=item)
+        hook.pytest_timeout_set_timer(item=item, settings=item.stash[_TIMEOUT])
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    if report.failed and report.when == "call":
+    if report.failed:
         for path in LOGS[item.stash.get(_FIRST_LOG, len(LOGS)) :]:
             report.sections.append((f"{path.name}, last lines", _tail(path)))
+    if report.failed and _AWAITING in item.stash and hasattr(report.longrepr, "addsection"):
+        # in the failure itself, which a rerun's summary prints too (not its sections)
+        report.longrepr.addsection("what the test awaited as it ran out", item.stash[_AWAITING])
     return report
 
 
@@ -205,3 +222,59 @@ def _tail(path: Path) -> str:
 
 #: Requests answered well say least about a failure: left out of the tail.
 _ANSWERED = re.compile(r'"uvicorn\.access".* [23]\d\d"')
+
+
+# -- a timeout says where the test was waiting ----------------------------------------
+# pytest-timeout prints the threads' stacks, and an async test's thread is in the event
+# loop's select(): it does not say which step the test awaited. Just before the timeout,
+# the stacks of the test's own coroutines are kept for the report.
+
+_AWAITING = pytest.StashKey[str]()
+_WATCH = pytest.StashKey[threading.Timer]()
+_TIMEOUT = pytest.StashKey[Any]()
+TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    item.stash[_TIMEOUT] = settings
+    if _AWAITING in item.stash:
+        del item.stash[_AWAITING]  # a rerun keeps its own
+    if settings.timeout and settings.timeout > 5:
+        watch = threading.Timer(settings.timeout - 2, _keep_awaited, (item,))
+        watch.daemon = True
+        watch.start()
+        item.stash[_WATCH] = watch
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> Any:
+    if _WATCH in item.stash:
+        item.stash[_WATCH].cancel()
+    return (yield)
+
+
+def _keep_awaited(item: pytest.Item) -> None:
+    """The await chains of the pending tasks that run the tests' code (read from
+    another thread: a snapshot for a report, not something the loop relies on)."""
+    told = []
+    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    for task in tasks:
+        frames = _awaited(task.get_coro())
+        if any(Path(f.f_code.co_filename).is_relative_to(TESTS) for f in frames):
+            stack = traceback.StackSummary.extract((f, f.f_lineno) for f in frames)
+            told.append(f"{task!r}\n{''.join(stack.format())}")
+    item.stash[_AWAITING] = "\n".join(told) or f"no test coroutine among {len(tasks)} tasks"
+
+
+def _awaited(coro: Any) -> list[Any]:
+    """The frames from ``coro`` down to what it waits on (a task's own stack stops at
+    its first frame)."""
+    frames = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return frames
