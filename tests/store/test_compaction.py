@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from pycrdt import Doc, Text
 from tests.conftest import StoreTarget, eventually
 from tests.store.crdt import edits, rebuild, same
 from trace_sync.contract.errors import Conflict
-from trace_sync.store import Store
+from trace_sync.store import Store, folding
+from trace_sync.store import updates as updates_module
 
 NAME = "session/s_test/notes"
 
@@ -117,6 +119,34 @@ async def test_compaction_starts_by_itself_after_the_threshold(store_target: Sto
 
         await eventually(trimmed)
         assert store.updates.compaction_error is None
+        assert same(rebuild(await store.updates.load(NAME)), doc)
+
+
+async def test_appends_while_a_compaction_runs_start_another_when_it_ends(
+    store_target: StoreTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document written fast and then left alone: what was appended while the
+    background compaction ran is past the threshold again, and is compacted too (not
+    only at the next write, which may never come)."""
+    entered, go_on = threading.Event(), threading.Event()
+
+    def held_fold(*args: Any) -> Any:  # the fold runs in a thread: held there
+        entered.set()
+        go_on.wait(30)
+        return folding.fold(*args)
+
+    monkeypatch.setattr(updates_module, "fold", held_fold)
+    doc, updates = edits(400)
+    async with store_target.store(compact_after_updates=100) as store:
+        await append_all(store, updates[:120], chunk=40)
+        assert await asyncio.to_thread(entered.wait, 30)  # a compaction of the first 120
+        await append_all(store, updates[120:], chunk=40)  # 280 more meanwhile
+        go_on.set()
+
+        async def trimmed() -> bool:
+            return await store.updates.log_length(NAME) <= 100
+
+        await eventually(trimmed)
         assert same(rebuild(await store.updates.load(NAME)), doc)
 
 

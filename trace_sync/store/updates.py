@@ -230,34 +230,35 @@ class UpdateLog:
 
     # -- compaction ----------------------------------------------------------
 
-    async def compact(self, name: str) -> None:
-        """Fold the snapshot and the log of ``name`` into a new snapshot, atomically.
+    async def compact(self, name: str) -> int:
+        """Fold the snapshot and the log of ``name`` into a new snapshot, atomically;
+        return how many logged updates it took in (0: none could be folded yet).
 
         Retries when another process appended or compacted in between; raises
         ``Conflict`` if that keeps happening (nothing is lost either way).
         """
         lock = self._compacting.setdefault(name, asyncio.Lock())
         async with lock, self._fold_slot:
-            for attempt in range(1, COMPACT_ATTEMPTS + 1):
+            for _ in range(COMPACT_ATTEMPTS - 1):
                 try:
-                    await self._compact_once(name)
-                    return
+                    return await self._compact_once(name)
                 except Conflict:
-                    if attempt == COMPACT_ATTEMPTS:
-                        raise
+                    continue
+            return await self._compact_once(name)  # its Conflict is raised
 
-    async def _compact_once(self, name: str) -> None:
+    async def _compact_once(self, name: str) -> int:
         rows = await self._read(name)
         if rows is None or not rows.ids:
-            return
+            return 0
         # CPU work in a thread and outside any transaction: writers keep going.
         folded = await asyncio.to_thread(fold, rows.snapshot, rows.updates)
         if len(folded.pending) == len(rows.ids):
-            return  # nothing the snapshot could absorb yet
+            return 0  # nothing the snapshot could absorb yet
         async with self._db.begin() as conn:
             await self._swap(conn, rows, folded)
         count = self._since_compaction.get(name, 0)
         self._since_compaction[name] = max(0, count - len(rows.ids))
+        return len(rows.ids) - len(folded.pending)
 
     async def _swap(self, conn: AsyncConnection, rows: _Log, folded: Fold) -> None:
         # Ids come from a sequence on PostgreSQL, so a row with a lower id than
@@ -296,14 +297,19 @@ class UpdateLog:
         for item in batch:
             self._since_compaction[item.name] = self._since_compaction.get(item.name, 0) + 1
         for name in {item.name for item in batch}:
-            due = self._since_compaction[name] > self._compact_after
-            if due and name not in self._compactions:
+            if self._compaction_due(name) and name not in self._compactions:
                 task = asyncio.create_task(self._compact_in_background(name))
                 self._compactions[name] = task
 
+    def _compaction_due(self, name: str) -> bool:
+        return self._since_compaction.get(name, 0) > self._compact_after
+
     async def _compact_in_background(self, name: str) -> None:
         try:
-            await self.compact(name)
+            # What was appended meanwhile may be past the threshold again, and a
+            # document written fast and then left alone gets no append to notice.
+            while self._compaction_due(name) and await self.compact(name):
+                pass
         except Exception as exc:  # kept for the operator; the log itself stays correct
             self.compaction_error = exc
             # Back off: try again after another compact_after_updates appends.
