@@ -86,6 +86,8 @@ async def test_a_cloud_session_runs_on_across_a_server_restart_in_its_adopted_sa
     sid = (await trace(server, *argv, "-m", TICKS))["id"]
     async with follow(server, f"session/{sid}/io") as io:
         await eventually(lambda: "tick-3" in io.lines(), within=90)
+    # What the person saw before the restart (output can come before the status is kept)
+    await reaches(server, sid, "running")
     pid = sandbox_pid(server, sid)
     assert server.process is not None
     assert pid not in [p.pid for p in psutil.Process(server.process.pid).children(True)]
