@@ -26,6 +26,11 @@ async def append_all(store: Store, updates: list[bytes], chunk: int = 25) -> Non
         )
 
 
+async def trimmed(store: Store, to: int) -> bool:
+    """The log holds at most ``to`` updates (the rest are in the snapshot)."""
+    return await store.updates.log_length(NAME) <= to
+
+
 async def compact_until_done(store: Store, writers: list[asyncio.Task[None]]) -> int:
     """Compact over and over while ``writers`` run; return how many compactions won."""
     won = 0
@@ -114,10 +119,7 @@ async def test_compaction_starts_by_itself_after_the_threshold(store_target: Sto
     async with store_target.store(compact_after_updates=100) as store:
         await append_all(store, updates, chunk=40)
 
-        async def trimmed() -> bool:
-            return await store.updates.log_length(NAME) <= 100
-
-        await eventually(trimmed)
+        await eventually(lambda: trimmed(store, to=100))
         assert store.updates.compaction_error is None
         assert same(rebuild(await store.updates.load(NAME)), doc)
 
@@ -143,10 +145,7 @@ async def test_appends_while_a_compaction_runs_start_another_when_it_ends(
         await append_all(store, updates[120:], chunk=40)  # 280 more meanwhile
         go_on.set()
 
-        async def trimmed() -> bool:
-            return await store.updates.log_length(NAME) <= 100
-
-        await eventually(trimmed)
+        await eventually(lambda: trimmed(store, to=100))
         assert same(rebuild(await store.updates.load(NAME)), doc)
 
 
