@@ -7,8 +7,10 @@ from pycrdt import Map
 
 from tests.api.conftest import Team
 from tests.conftest import eventually
+from trace_sync.client.access_watch import AccessWatch
 from trace_sync.client.reconnect import Backoff, LinkState
 from trace_sync.contract.errors import TraceError
+from trace_sync.contract.sync_protocol import SCOPE_READ, SCOPE_WRITE
 
 CALLERS = ("owner", "admin", "member", "viewer", "outsider", "revoked", "runtime")
 
@@ -34,13 +36,14 @@ async def probe(team: Team, who: str, name: str) -> str:
         return "r"
 
 
-async def test_who_reads_and_writes_which_document(team: Team) -> None:
+async def matrix(team: Team) -> dict[str, dict[str, str]]:
+    """Per document of a public and a private session, what each caller may do."""
     public = (await team.start("owner"))["id"]
     await team.host(public)
     private = (await team.start("member", private=True))["id"]
     refused = {"outsider": "4404", "revoked": "4401"}
     members = dict.fromkeys(("owner", "admin", "member", "viewer"), "r")
-    expected = {
+    return {
         f"workspace/{team.wid}": members | refused | {"runtime": "4404"},
         f"session/{public}": members | refused | {"runtime": "r"},
         f"session/{public}/io": members | refused | {"runtime": "rw"},
@@ -53,5 +56,28 @@ async def test_who_reads_and_writes_which_document(team: Team) -> None:
         | refused
         | {"viewer": "4404", "runtime": "4404"},
     }
+
+
+async def test_who_reads_and_writes_which_document(team: Team) -> None:
+    expected = await matrix(team)
     seen = {name: {who: await probe(team, who, name) for who in CALLERS} for name in expected}
+    assert seen == expected
+
+
+async def watched(team: Team, who: str, name: str) -> str:
+    """What an access watch of ``who`` is told: 'rw', 'r', or the refusal's close code."""
+    async with AccessWatch(team.live.url, name, team.tokens[who]) as watch:
+        try:
+            await watch.wait_granted(20)
+        except TraceError:
+            return str(watch.close_code)
+        return {SCOPE_WRITE: "rw", SCOPE_READ: "r"}[watch.scope or ""]
+
+
+async def test_an_access_watch_is_told_what_a_join_would_be(team: Team) -> None:
+    """The web app shares one replica per document between people's tabs and lets each
+    person read it only while their own watch is granted: a watch must never be
+    granted where that person's own connection would be refused."""
+    expected = await matrix(team)
+    seen = {name: {who: await watched(team, who, name) for who in CALLERS} for name in expected}
     assert seen == expected

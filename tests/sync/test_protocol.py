@@ -27,6 +27,8 @@ def test_messages_round_trip() -> None:
     assert p.decode(p.sync_step2(b"\x00\x00")) == p.SyncStep2(b"\x00\x00")
     assert p.decode(p.update_message(b"abc")) == p.Update(b"abc")
     assert p.decode(b"\x03") == p.QueryAwareness()
+    assert p.decode(p.auth_granted(write=False)) == p.AuthGranted(p.SCOPE_READ)
+    assert p.decode(p.auth_granted(write=True)) == p.AuthGranted(p.SCOPE_WRITE)
 
 
 def test_non_ascii_presence_survives_exactly() -> None:
@@ -40,7 +42,9 @@ def test_non_ascii_presence_survives_exactly() -> None:
         (b"", "truncated"),
         (b"\x00\x00\x05ab", "declared 5 bytes"),
         (b"\x00" + b"\xff" * 9, "too long"),
-        (b"\x02\x00", "unknown message type"),
+        (b"\x07\x00", "unknown message type"),
+        (b"\x02\x00\x00", "unknown auth message 0"),  # y-protocols' "denied": Trace closes
+        (b"\x02\x01\x03all", "unknown auth message 1 'all'"),
         (b"\x01\x03\x01\x01\x01", "truncated"),
         (p.awareness_message([p.AwarenessEntry(1, 1, "{oops")]), "not JSON"),
     ],

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.client.reconnect import REFUSALS, Backoff, LinkState, ReconnectingLink
+from trace_sync.client.reconnect import REFUSALS, Backoff, Linked, LinkState, ReconnectingLink
 from trace_sync.contract.bridge_protocol import (
     BridgeProtocolError,
     ErrorMessage,
@@ -69,7 +69,7 @@ class BridgeHandler(Protocol):
         ...
 
 
-class BridgeLink:
+class BridgeLink(Linked):
     """``async with BridgeLink(server_url, runtime_token, hello, handler)``."""
 
     def __init__(
@@ -112,15 +112,6 @@ class BridgeLink:
     @property
     def runtime_id(self) -> str | None:
         return self.welcome.runtime_id if self.welcome else None
-
-    @property
-    def state(self) -> LinkState:
-        return self._link.state
-
-    @property
-    def close_code(self) -> int | None:
-        """How the server closed the last connection (``None`` while connected)."""
-        return self._link.close_code
 
     async def __aenter__(self) -> BridgeLink:
         self._consumer = asyncio.create_task(self._consume(), name="bridge inbox")

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -103,6 +104,12 @@ class ReconnectingLink:
             return None
         return ERROR_BY_CLOSE_CODE.get(self.close_code, TraceError)
 
+    def raise_refusal(self) -> None:
+        """Raise the error the server's refusal stands for, if it refused."""
+        error = self.refused_as()
+        if error is not None:
+            raise error(f"the server refused {self.name} (close code {self.close_code})")
+
     async def run(self) -> None:
         """Keep connecting until the server refuses; cancel to stop."""
         attempt = 0
@@ -133,3 +140,39 @@ class ReconnectingLink:
             self.state = state
             if self._on_state is not None:
                 self._on_state(state)
+
+
+class Linked:
+    """A client kept up by a :class:`ReconnectingLink` (``_link``), run as a task."""
+
+    _link: ReconnectingLink
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> LinkState:
+        return self._link.state
+
+    @property
+    def close_code(self) -> int | None:
+        """How the server closed the last connection (``None`` while connected)."""
+        return self._link.close_code
+
+    def _run_link(self, label: str) -> None:
+        self._task = asyncio.create_task(self._link.run(), name=f"{label} {self._link.name}")
+
+    async def _stop_link(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def until(event: asyncio.Event, task: asyncio.Future[None] | None, timeout: float) -> bool:
+    """Whether ``event`` is set within ``timeout``; a link's ``task`` that ends (the
+    server refused it) ends the wait early."""
+    waiter: asyncio.Future[Any] = asyncio.ensure_future(event.wait())
+    ended: set[asyncio.Future[Any]] = {task} if task is not None else set()
+    try:
+        await asyncio.wait({waiter, *ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()  # also when we are cancelled: never leave it pending
+    return event.is_set()

@@ -27,7 +27,7 @@ import websockets
 from pycrdt import Doc, TransactionEvent, merge_updates
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.client.reconnect import Backoff, LinkState, ReconnectingLink
+from trace_sync.client.reconnect import Backoff, Linked, LinkState, ReconnectingLink, until
 from trace_sync.contract import sync_protocol as p
 
 #: The origin of updates that came from the server (never sent back).
@@ -41,7 +41,7 @@ MAX_BATCH = 256
 MAX_BATCH_BYTES = 1 << 20
 
 
-class SyncClient:
+class SyncClient(Linked):
     """``async with SyncClient(url, name, token) as client``: ``client.doc`` stays in sync.
 
     ``on_state`` is called with every :class:`LinkState` change (for a
@@ -65,8 +65,7 @@ class SyncClient:
         read_only: bool = False,
         backoff: Backoff | None = None,
     ) -> None:
-        base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
-        self.url = f"{base}/sync/{name}?token={quote(token, safe='')}"
+        self.url = document_url(server_url, name, token)
         self.name = name
         self.doc: Doc[Any] = doc if doc is not None else Doc()
         self._link = ReconnectingLink(
@@ -88,45 +87,24 @@ class SyncClient:
         self._presence: dict[str, Any] | None = None
         self._presence_clock = 0
         self._presence_due = False
-        self._task: asyncio.Task[None] | None = None
         self._subscription = self.doc.observe(self._on_change)
 
-    @property
-    def state(self) -> LinkState:
-        return self._link.state
-
-    @property
-    def close_code(self) -> int | None:
-        """How the server closed the last connection (``None`` while connected)."""
-        return self._link.close_code
-
     async def __aenter__(self) -> SyncClient:
-        self._task = asyncio.create_task(self._link.run(), name=f"sync {self.name}")
+        self._run_link("sync")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.flush()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._stop_link()
         self.doc.unobserve(self._subscription)
 
     async def wait_synced(self, timeout: float = 10.0) -> None:
         """Wait until the document holds everything the server had on connect.
 
         Raises the matching :class:`TraceError` if the server refused us."""
-        waiter = asyncio.ensure_future(self._synced.wait())
-        try:
-            await asyncio.wait(
-                {waiter, self._task_or_never()},
-                timeout=timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            waiter.cancel()  # also when we are cancelled: never leave it pending
-        if self._synced.is_set():
+        if await until(self._synced, self._task, timeout):
             return
-        self._raise_refusal()
+        self._link.raise_refusal()
         raise TimeoutError(f"{self.name} not synced within {timeout} s ({self.state.value})")
 
     async def flush(self, timeout: float = 5.0) -> None:
@@ -255,12 +233,9 @@ class SyncClient:
             if self._on_presence is not None:
                 self._on_presence()
 
-    # -- waiting -------------------------------------------------------------------
 
-    def _task_or_never(self) -> asyncio.Future[Any]:
-        return self._task if self._task is not None else asyncio.get_running_loop().create_future()
-
-    def _raise_refusal(self) -> None:
-        error = self._link.refused_as()
-        if error is not None:
-            raise error(f"the server refused {self.name} (close code {self.close_code})")
+def document_url(server_url: str, name: str, token: str, **query: str) -> str:
+    """The websocket URL of ``/sync/<name>`` for ``token`` (and any other ``query``)."""
+    base = server_url.rstrip("/").replace("http://", "ws://").replace("https://", "wss://")
+    params = "".join(f"&{key}={quote(value, safe='')}" for key, value in query.items())
+    return f"{base}/sync/{name}?token={quote(token, safe='')}{params}"

@@ -15,6 +15,11 @@ from trace_sync.contract.errors import InvalidInput
 
 MESSAGE_SYNC, MESSAGE_AWARENESS, MESSAGE_AUTH, MESSAGE_QUERY_AWARENESS = 0, 1, 2, 3
 SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
+#: y-protocols/auth defines 0, permission denied (Trace closes the socket instead);
+#: Trace adds 1, granted, with its scope, as Hocuspocus's "authenticated" does.
+AUTH_GRANTED = 1
+#: The scopes an access grant names.
+SCOPE_READ, SCOPE_WRITE = "readonly", "read-write"
 #: lib0 varUints are JavaScript numbers: nothing above 2**53 is meaningful.
 MAX_VAR_UINT = 2**53
 EMPTY_UPDATE = b"\x00\x00"
@@ -63,7 +68,14 @@ class QueryAwareness:
     pass
 
 
-Message = SyncStep1 | SyncStep2 | Update | Awareness | QueryAwareness
+@dataclass(frozen=True)
+class AuthGranted:
+    """The server lets this token read (``scope`` readonly) or write (read-write)."""
+
+    scope: str
+
+
+Message = SyncStep1 | SyncStep2 | Update | Awareness | QueryAwareness | AuthGranted
 
 
 class Reader:
@@ -120,6 +132,8 @@ def decode(frame: bytes | bytearray | memoryview) -> Message:
         message = Awareness(decode_awareness(reader.var_bytes()))
     elif kind == MESSAGE_QUERY_AWARENESS:
         message = QueryAwareness()
+    elif kind == MESSAGE_AUTH:
+        message = _auth(reader)
     else:
         raise SyncProtocolError(f"unknown message type {kind}")
     reader.end()
@@ -136,6 +150,14 @@ def _sync(reader: Reader) -> Message:
     if sub == SYNC_UPDATE:
         return Update(payload)
     raise SyncProtocolError(f"unknown sync message type {sub}")
+
+
+def _auth(reader: Reader) -> AuthGranted:
+    sub = reader.var_uint()
+    scope = reader.var_string()
+    if sub != AUTH_GRANTED or scope not in (SCOPE_READ, SCOPE_WRITE):
+        raise SyncProtocolError(f"unknown auth message {sub} {scope!r}")
+    return AuthGranted(scope)
 
 
 def decode_awareness(payload: bytes) -> tuple[AwarenessEntry, ...]:
@@ -185,6 +207,11 @@ def sync_step2(update: bytes) -> bytes:
 
 def update_message(update: bytes) -> bytes:
     return bytes([MESSAGE_SYNC, SYNC_UPDATE]) + var_bytes(update)
+
+
+def auth_granted(write: bool) -> bytes:
+    scope = SCOPE_WRITE if write else SCOPE_READ
+    return bytes([MESSAGE_AUTH, AUTH_GRANTED]) + var_bytes(scope.encode())
 
 
 def awareness_message(entries: list[AwarenessEntry]) -> bytes:

@@ -3,6 +3,14 @@
 Refusals accept the websocket and close it with a 44xx code: y-websocket
 stops reconnecting on those, but retries forever after a refused upgrade.
 
+``/sync/<document name>?watch=1`` is an access watch: the same decision,
+told with one "granted" message (y-protocols' auth message type, as
+Hocuspocus sends it), then nothing: no content travels either way. It lets a
+client that reads a document through a connection of someone else's (the web
+app's tabs share one replica per document in their process) know, per
+person, whether they may still read it: it is closed exactly when their join
+would be.
+
 Access is decided again whenever a service publishes an authority change
 that may affect an open connection (see :mod:`trace_sync.services.authority`):
 a connection that lost its access is closed (4401 for a revoked token, 4403
@@ -22,7 +30,7 @@ from trace_sync.auth.bearer import presented_token
 from trace_sync.auth.gate import Gate
 from trace_sync.auth.principal import Access, Principal
 from trace_sync.contract.errors import CLOSE_CODE, Forbidden, NotFound, TooLarge, TraceError, lookup
-from trace_sync.contract.sync_protocol import SyncProtocolError, decode
+from trace_sync.contract.sync_protocol import SyncProtocolError, auth_granted, decode
 from trace_sync.docs.names import parse_doc_name
 from trace_sync.metrics import Metrics
 from trace_sync.services.authority import Authority, AuthorityChanged
@@ -38,7 +46,7 @@ from trace_sync.sync.peer import Peer
 from trace_sync.sync.room import Room
 from trace_sync.sync.rooms import Rooms
 from trace_sync.sync.store import DocumentStore
-from trace_sync.sync.wire import close_quietly, sink_for
+from trace_sync.sync.wire import Frame, close_quietly, sink_for
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +140,7 @@ class SyncServer:
 
     async def handle(self, websocket: WebSocket) -> None:
         name: str = websocket.path_params["name"]
+        watch = websocket.query_params.get("watch") == "1"
         await websocket.accept()
         principal: Principal | None = None
         token = presented_token(websocket)
@@ -142,6 +151,9 @@ class SyncServer:
             access = await self._gate.authorize(principal, name)
             connection = Connection(name, token, principal, access)
             async with self._open.hold(principal.token_id):
+                if watch:
+                    await self._watch(websocket, connection, decided_at)
+                    return
                 room = await self.rooms.acquire(name)
                 try:
                     await self._serve(websocket, room, connection, decided_at)
@@ -174,9 +186,30 @@ class SyncServer:
             room.disconnect(peer)
             peer.discard()
 
+    async def _watch(self, websocket: WebSocket, connection: Connection, decided_at: int) -> None:
+        """Say "granted" once, then hold the socket until the client goes or the
+        access ends (:meth:`recheck` closes it as it closes a join)."""
+        peer = connection.peer = Peer(
+            sink_for(websocket),
+            max_queued=1,
+            metrics=self._metrics,
+            catch_up=lambda _state: [],  # it is sent nothing to fall behind on
+        )
+        self._connections.add(connection)
+        try:
+            if self._changes != decided_at:
+                await self._reauthorize(connection)
+            if not peer.closed:
+                peer.send(Frame(auth_granted(connection.access.write)))
+            await self._receive(websocket, None, connection, peer)
+        finally:
+            self._connections.discard(connection)
+            peer.discard()
+
     async def _receive(
-        self, websocket: WebSocket, room: Room, connection: Connection, peer: Peer
+        self, websocket: WebSocket, room: Room | None, connection: Connection, peer: Peer
     ) -> None:
+        """Frames into ``room``, until the client goes (a watch has none: it sends nothing)."""
         limit = self._limits.max_frame_bytes
         while not peer.closed:
             try:
@@ -186,6 +219,8 @@ class SyncServer:
             if message["type"] == "websocket.disconnect" or peer.closed:
                 return  # closed while this frame waited: it is not applied
             frame = message.get("bytes")
+            if room is None:
+                raise SyncProtocolError("an access watch sends nothing")
             if frame is None:
                 raise SyncProtocolError("text frames are not y-protocols messages")
             if len(frame) > limit:
