@@ -174,6 +174,7 @@ async def tabs_bench(steps: list[int], seconds: float, apart: bool) -> dict[int,
                             pages.append(await open_tab(browser, url, sid, apart))
                         await asyncio.sleep(8)  # settle: tabs drawn, scrollback filled
                         assert server.process is not None
+                        print(f"{count:3} tabs: measuring", flush=True)
                         cpu[count] = await asyncio.to_thread(
                             server_cpu, server.process.pid, seconds
                         )

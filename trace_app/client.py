@@ -27,8 +27,9 @@ from pycrdt import Array
 from trace_app import cache, commands, notes, viewed, workspace_state
 from trace_app.commands import ApiCommand
 from trace_app.inbox import InboxEntry, InboxFeed, shared_feed
+from trace_app.local_replica import Change, LocalReplica
 from trace_app.outbox import Outbox, QueuedCommand
-from trace_app.replicas import Change, LocalReplica, Replicas
+from trace_app.replicas import Replicas
 from trace_app.session_state import SessionState, read_session
 from trace_app.shared import SHARED
 from trace_app.terminal_screens import SCREENS, LiveScreen, TerminalScreens
@@ -244,8 +245,7 @@ class TraceClient:
         failed = sum(c.status == "failed" for c in box)
         workspace = self.replicas.get(f"workspace/{self.workspace_id}")
         if workspace is not None and workspace.state is LinkState.REFUSED:
-            code = workspace.client.close_code if workspace.client is not None else None
-            return ServerConnection("refused", len(box) - failed, failed, code)
+            return ServerConnection("refused", len(box) - failed, failed, workspace.close_code)
         states = {r.state for n, r in self.replicas.replicas.items() if n != LOCAL}
         state: Literal["online", "connecting", "offline"]
         if LinkState.SYNCED in states and self.outbox.reachable is not False:
@@ -371,11 +371,10 @@ class TraceClient:
     async def older_output(self, sid: str, segment: str) -> str:
         """A sealed terminal segment's text (fetched once, then kept locally)."""
         replica = await self.replicas.open(f"session/{sid}/log/{segment}")
-        if replica.client is not None:
-            try:
-                await replica.client.wait_synced(timeout=10)
-            except (TimeoutError, TraceError) as exc:
-                log.info("older output from the saved copy", extra={"reason": str(exc)})
+        try:
+            await replica.wait_synced(timeout=10)
+        except (TimeoutError, TraceError) as exc:
+            log.info("older output from the saved copy", extra={"reason": str(exc)})
         return "".join(str(v) for v in replica.doc.get("entries", type=Array))
 
     # -- commands ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from pycrdt import Doc, Text
 
-from trace_app.replicas import LocalReplica
+from trace_app.local_replica import LocalReplica
 from trace_sync.docs import entries as e
 from trace_sync.docs import typed
 from trace_sync.docs.layouts import SESSION_NOTES

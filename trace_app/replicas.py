@@ -12,10 +12,11 @@ events (a Text's delta, a Map's changed keys), so a reader can take just what
 changed (a terminal's new output) instead of reading a document again.
 
 Replicas kept in memory only (the web app's tabs, which run beside the server)
-that are read, not written, are shared (:mod:`trace_app.shared`) by the
-clients of one process that use the same token: a person's tabs sync each such
-document once, however many show it. Those with presence or writes (notes) stay
-each client's own.
+of documents that only servers and runtimes write are shared by all the
+clients of one process (:mod:`trace_app.shared_replica`): the process syncs
+each such document once, however many people's tabs show it, and each person
+reads it only while the server grants their own token access. What people
+write (notes: drafts, presence) stays each client's own.
 
 >>> async with Replicas(server_url, token, store.updates) as replicas:
 ...     notes = await replicas.open("session/s_1/notes")
@@ -28,14 +29,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
 from pycrdt import Array, Doc, Map, Text, TransactionEvent
 
+from trace_app.local_replica import Change, Listener, LocalReplica
 from trace_app.shared import Shared
-from trace_sync.client.reconnect import Backoff, LinkState
+from trace_app.shared_replica import Feed
+from trace_sync.client.reconnect import Backoff
 from trace_sync.client.sync_client import SyncClient
 from trace_sync.contract.errors import InvalidInput
 from trace_sync.docs.layouts import LAYOUTS, Layout
@@ -46,57 +48,12 @@ log = logging.getLogger(__name__)
 _TYPES = {"Map": Map, "Array": Array, "Text": Text}
 
 
-@dataclass(frozen=True)
-class Change:
-    """What changed: ``root`` of ``document`` with pycrdt's ``events`` (deltas, keys);
-    ``root`` is ``None`` when the change is not one root's (the link, presence, or a
-    document without a layout)."""
-
-    document: str
-    root: str | None = None
-    events: tuple[Any, ...] = ()
-
-
-Listener = Callable[[Change], None]
-
-
 class UpdateStore(Protocol):
     """Where replicas keep their updates (``Store.updates`` fits)."""
 
     async def load(self, name: str) -> list[bytes]: ...
 
     def submit(self, name: str, update: bytes) -> asyncio.Future[None]: ...
-
-
-@dataclass
-class LocalReplica:
-    """One open document: ``doc`` (always readable) and its link to the server."""
-
-    name: str
-    doc: Doc[Any]
-    client: SyncClient | None = None
-    listeners: list[Listener] = field(default_factory=list)
-    #: The layout's root types, got once: ``doc.get`` cannot run inside an observer.
-    roots: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def state(self) -> LinkState:
-        return self.client.state if self.client is not None else LinkState.OFFLINE
-
-    @property
-    def peers(self) -> dict[int, Any]:
-        return self.client.peers if self.client is not None else {}
-
-    def set_presence(self, state: dict[str, Any] | None) -> None:
-        if self.client is not None:
-            self.client.set_presence(state)
-
-    def _changed(self, change: Change) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(change)
-            except Exception:  # one tab's failure must not stop the others' (or the sync)
-                log.exception("a replica's listener failed", extra={"doc": self.name})
 
 
 class Replicas:
@@ -161,7 +118,7 @@ class Replicas:
         future: asyncio.Future[LocalReplica] = asyncio.get_running_loop().create_future()
         self._opening[name] = future
         try:
-            if self._shared is not None and online and not writable and _layout(name) is not None:
+            if self._shared is not None and online and not writable and _shareable(name):
                 replica = await self._hold(name)
             else:
                 replica = await self._start(name, online, writable)
@@ -218,23 +175,27 @@ class Replicas:
         return replica
 
     async def _hold(self, name: str) -> LocalReplica:
-        """``name``'s shared replica, this set's listener added while it is open."""
+        """``name``'s replica shared in this process, read through this person's view."""
         assert self._shared is not None
-        url, token, unheard, backoff = self.server_url, self._token, self._unheard, self._backoff
+        url, unheard, backoff = self.server_url, self._unheard, self._backoff
 
-        async def start(stack: AsyncExitStack) -> LocalReplica:
-            replicas = Replicas(url, token, backoff=backoff, unheard=unheard)
-            return await (await stack.enter_async_context(replicas)).open(name)
+        async def start(stack: AsyncExitStack) -> Feed:
+            local = await stack.enter_async_context(
+                Replicas(url, "", backoff=backoff, unheard=unheard)
+            )
+            replica = await local.open(name, online=False)  # the feed connects it
+            return await stack.enter_async_context(Feed(replica, url, backoff))
 
         stack = AsyncExitStack()
-        key = ("replica", url, token, unheard, name)
-        replica = await stack.enter_async_context(self._shared.held(key, start))
+        feed = await stack.enter_async_context(
+            self._shared.held(("replica", url, unheard, name), start)
+        )
+        view = await stack.enter_async_context(feed.view(self._token))
         if self._on_change is not None:
-            replica.listeners.append(self._on_change)
-            stack.callback(replica.listeners.remove, self._on_change)
-        self._open[name] = replica
+            view.listeners.append(self._on_change)
+        self._open[name] = view
         self._stacks[name] = stack
-        return replica
+        return view
 
     def _root_watcher(self, replica: LocalReplica, root: str) -> Callable[[list[Any]], None]:
         # one parameter only: pycrdt passes the transaction too to a callback taking two
@@ -248,7 +209,7 @@ class Replicas:
             self._notify(replica, Change(replica.name))
 
     def _notify(self, replica: LocalReplica, change: Change) -> None:
-        replica._changed(change)
+        replica.tell(change)
         if self._on_change is not None:
             self._on_change(change)
 
@@ -258,6 +219,13 @@ def _layout(name: str) -> Layout | None:
         return LAYOUTS.get(parse_doc_name(name).kind)
     except InvalidInput:  # the app's own local document
         return None
+
+
+def _shareable(name: str) -> bool:
+    """Documents only servers and runtimes write: what people write (notes: drafts,
+    presence) is each person's own, even where they may only read it."""
+    layout = _layout(name)
+    return layout is not None and layout.writer != "members"
 
 
 def _report_failure(saved: asyncio.Future[None]) -> None:

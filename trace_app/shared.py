@@ -1,11 +1,10 @@
 """What the clients of one process share by key: started by the first holder,
 closed when the last one lets go.
 
-The web app's tabs run in the server's process, each with a client of its own;
-a person's tabs (one token) read the same documents and the same inbox. What
-they share is keyed by server and token, so different people share nothing:
-the server decides what each token may read, and closes each token's sockets
-when that changes.
+The web app's tabs run in the server's process, each with a client of its own.
+A person's tabs (one token) share their inbox feed, keyed by server and token;
+everyone's tabs share the documents they read, keyed by server and document,
+each person reading through their own access (:mod:`trace_app.shared_replica`).
 
 >>> async with SHARED.held(("inbox", url, token), start) as feed: ...
 """

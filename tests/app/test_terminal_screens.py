@@ -13,7 +13,7 @@ from typing import Any
 from pycrdt import Doc, Text
 
 from trace_app.emulator import Emulator
-from trace_app.replicas import Change
+from trace_app.local_replica import Change
 from trace_app.terminal_screens import LiveScreen, TerminalScreens
 from trace_app.ui.screen_view import ScreenView
 from trace_sync.docs.entries import TerminalInfo
