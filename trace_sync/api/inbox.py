@@ -68,10 +68,7 @@ class FollowIn(Model):
 async def inbox(call: Call) -> InboxPage:
     query: InboxQuery = call.query
     before = None if query.cursor is None else int(decode_cursor(query.cursor, "before")["before"])
-    # Counted first: an item that arrives in between is listed without being counted
-    # yet (the next read counts it), never counted without being listed.
-    unread = await call.ctx.inbox.unread_count(call.actor)
-    items = await call.ctx.inbox.items(
+    items, unread = await call.ctx.inbox.page(
         call.actor, unread=query.unread, open_only=not query.all, before=before, limit=query.limit
     )
     cursor = encode_cursor({"before": items[-1].id}) if len(items) == query.limit else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from trace_sync.auth.policy import can_see
 from trace_sync.auth.principal import Principal
 from trace_sync.contract.errors import NotFound
 from trace_sync.services.access import visible_session
@@ -23,7 +24,7 @@ class InboxService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def items(
+    async def page(
         self,
         actor: Principal,
         *,
@@ -31,8 +32,12 @@ class InboxService:
         open_only: bool = True,
         before: int | None = None,
         limit: int = 50,
-    ) -> list[InboxItem]:
-        """The actor's items, newest first."""
+    ) -> tuple[list[InboxItem], int]:
+        """The actor's items, newest first, and how many open items wait for them (the
+        badge, the tab's title), their visibility decided once for both."""
+        # Counted first: an item that arrives in between is listed without being counted
+        # yet (the next read counts it), never counted without being listed.
+        waiting = await self._store.inbox.unread(actor.user_id)
         found = await self._store.inbox.page(
             actor.user_id,
             unread=unread,
@@ -40,11 +45,14 @@ class InboxService:
             before=before,
             limit=min(limit, MAX_PAGE),
         )
-        visible = await self._visible(actor, {item.session_id for item in found})
-        return [item for item in found if item.session_id in visible]
+        visible = await self._visible(
+            actor, {sid for _, sid in waiting} | {i.session_id for i in found}
+        )
+        items = [item for item in found if item.session_id in visible]
+        return items, sum(1 for _, sid in waiting if sid in visible)
 
     async def unread_count(self, actor: Principal) -> int:
-        """How many open items wait for the actor (the badge, the tab's title)."""
+        """How many open items wait for the actor."""
         unread = await self._store.inbox.unread(actor.user_id)
         visible = await self._visible(actor, {sid for _, sid in unread})
         return sum(1 for _, sid in unread if sid in visible)
@@ -67,11 +75,12 @@ class InboxService:
         await self._store.inbox.follow(actor.user_id, session_id, on)
 
     async def _visible(self, actor: Principal, session_ids: set[str]) -> set[str]:
-        visible = set()
-        for sid in session_ids:
-            try:
-                await visible_session(self._store, sid, actor)
-            except NotFound:
-                continue
-            visible.add(sid)
-        return visible
+        """Those of ``session_ids`` the actor may see now (two queries however many)."""
+        found = await self._store.sessions.find_many(session_ids)
+        roles = await self._store.directory.roles_of(actor.user_id, {s.workspace_id for s in found})
+        return {
+            s.id
+            for s in found
+            if (role := roles.get(s.workspace_id)) is not None
+            and can_see(actor.user_id, role, s.access)
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -95,6 +96,16 @@ class Directory:
         async with self._db.begin() as conn:
             role = (await conn.execute(query)).scalar()
         return None if role is None else Role(role)
+
+    async def roles_of(self, user_id: str, workspace_ids: Collection[str]) -> dict[str, Role]:
+        """The user's role in each of ``workspace_ids`` they are a member of, in one query."""
+        if not workspace_ids:
+            return {}
+        query = select(members.c.workspace_id, members.c.role).where(
+            members.c.user_id == user_id, members.c.workspace_id.in_(list(workspace_ids))
+        )
+        async with self._db.begin() as conn:
+            return {row.workspace_id: Role(row.role) for row in await conn.execute(query)}
 
     async def members(self, workspace_id: str) -> list[Member]:
         """The workspace's members, strongest role first."""

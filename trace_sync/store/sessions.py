@@ -109,6 +109,14 @@ class Sessions:
             row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
         return None if row is None else _session(row)
 
+    async def find_many(self, session_ids: Collection[str]) -> list[SessionRow]:
+        """Those of ``session_ids`` that exist, in one query."""
+        if not session_ids:
+            return []
+        query = select(sessions).where(sessions.c.id.in_(list(session_ids)))
+        async with self._db.begin() as conn:
+            return [_session(row) for row in await conn.execute(query)]
+
     async def access(self, session_id: str) -> SessionAccess | None:
         """What the permission policy needs about a session, or ``None``."""
         found = await self.find(session_id)
