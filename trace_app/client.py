@@ -290,7 +290,7 @@ class TraceClient:
             io = self.replicas.get(change.document)
             if io is not None and self.screens is not None:
                 self.screens.heard(self.server_url, sid, io.roots, change.root, list(change.events))
-            if change.root == "output":  # only the screens show output
+            if change.root == "output" or _only_seals(change.events):  # only screens show these
                 return
         if change.root == "members" and change.document == f"workspace/{self.workspace_id}":
             self._role = None  # read again when next asked
@@ -397,6 +397,20 @@ class TraceClient:
         command = self.send(commands.prompt(sid, text))
         notes.resolve_all(replica.doc)
         return command
+
+
+def _only_seals(events: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a change of the terminals moved only where their windows start (a seal):
+    the screens and the page's terminals follow that themselves, and a view redrawn for
+    it would draw the same (every tab redrew once per seal, twice a minute of output)."""
+    changes = [change for event in events for change in getattr(event, "keys", {}).values()]
+    return bool(changes) and all(
+        change.get("action") == "update"
+        and isinstance(old := change.get("oldValue"), dict)
+        and isinstance(new := change.get("newValue"), dict)
+        and old | {"sealed_chars": None} == new | {"sealed_chars": None}
+        for change in changes
+    )
 
 
 def replica_path(data_dir: Path, server_url: str, token: str) -> Path:

@@ -73,6 +73,36 @@ async def test_output_nobody_here_draws_is_kept_but_not_told(world: World) -> No
         assert "output" not in heard
 
 
+async def test_a_seal_redraws_nothing_and_a_resize_redraws_the_view(world: World) -> None:
+    # Where a terminal's window starts moves twice a minute under steady output; the
+    # page's terminal follows it itself, so the tabs' views are not redrawn for it.
+    doc = world.runtime.io.doc
+    terminals = typed.root_of(doc, SESSION_IO, "terminals")
+
+    def change_t1(**fields: object) -> None:
+        with doc.transaction(origin="runtime"):
+            terminals["t1"] = dict(terminals["t1"]) | fields
+
+    async with TraceClient(world.live.url, world.live.token, backoff=FAST, screens=None) as tab:
+        await tab.start()
+        await tab.open_session(world.hosted)
+        await eventually(lambda: len(tab.inbox.items) == 2)  # settled: nothing else to tell
+        replica = tab.replicas.get(f"session/{world.hosted}/io")
+        assert replica is not None
+        await eventually(lambda: bool(tab.session(world.hosted).terminals))
+        t1 = lambda: replica.roots["terminals"]["t1"]  # noqa: E731
+        told: list[int] = []
+        tab.subscribe(lambda: told.append(1))
+        change_t1(sealed_chars=4096)
+        await world.runtime.flush()
+        await eventually(lambda: t1()["sealed_chars"] == 4096)  # heard, so told by now
+        assert told == []
+        change_t1(cols=132)
+        await world.runtime.flush()
+        await eventually(lambda: t1()["cols"] == 132)
+        assert told
+
+
 async def test_two_people_edit_the_draft_and_see_each_other(world: World) -> None:
     async with (
         TraceClient(world.live.url, world.live.token, backoff=FAST) as ada,
