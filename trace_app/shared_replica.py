@@ -10,11 +10,12 @@ synced with one holder's token at a time, and each person reads it through a
 :class:`~trace_sync.client.access_watch.AccessWatch` on the document:
 
 - granted: the view is the shared document and hears its changes;
-- the watch reconnecting (the server restarted, the network dropped): the
-  view keeps a copy of the document as it was and hears nothing more, until
-  the watch is granted again;
-- refused (a removed member, a revoked token, a session made private): the
-  view is an empty document, refused with the watch's close code.
+- not granted yet, or never (someone else's private session): the view is
+  an empty document, refused with the watch's close code once refused;
+- no longer granted (a removed member, a revoked token, the server
+  restarting): the view keeps a copy of what it showed and hears nothing
+  newer, as a person's own replica would after its socket closed; a watch
+  granted again on reconnecting brings the document back.
 
 So the server still decides, per person and document, who reads what, and
 decides again on every change of authority (it closes the watch exactly when
@@ -86,10 +87,8 @@ class SharedView(LocalReplica):
         shared = self._shared()
         if state is LinkState.SYNCED:
             self.doc, self.roots = shared.doc, shared.roots
-        elif state is LinkState.REFUSED:
-            self.doc, self.roots = Doc(), {}
-        elif self.doc is shared.doc:  # reconnecting: what it showed, and nothing newer
-            self.doc, self.roots = _copy(shared.doc), {}
+        elif self.doc is shared.doc:  # refused or reconnecting: what it showed, nothing newer
+            self.doc, self.roots = _copy(shared)
         assert self.feed is not None
         self.feed.refeed_soon()
         self.tell(Change(self.name))
@@ -190,7 +189,8 @@ class Feed:
         self.replica.tell(Change(self.replica.name))
 
 
-def _copy(doc: Doc[Any]) -> Doc[Any]:
+def _copy(replica: LocalReplica) -> tuple[Doc[Any], dict[str, Any]]:
+    """The replica's document as it is now, and its roots in that copy."""
     copy: Doc[Any] = Doc()
-    copy.apply_update(doc.get_update())
-    return copy
+    copy.apply_update(replica.doc.get_update())
+    return copy, {name: copy.get(name, type=type(root)) for name, root in replica.roots.items()}
