@@ -178,6 +178,9 @@ async def test_a_tool_whose_conversation_was_never_saved_starts_afresh_and_asks_
     target = StoreTarget(f"sqlite+aiosqlite:///{tmp_path / 'trace.db'}")
     with processes(tmp_path, target, tool_env) as (server, bridge):
         waiting = await ask_for_approval(server, checkout, tool_name)
+        # Claude writes its conversation as it goes: under load the file can come after the
+        # question, and a kill before it would not test the adapter's path for a lost one.
+        await eventually(lambda: bool(_conversations(own_home)), within=30)
         bridge.stop(signal.SIGKILL)
         await eventually(lambda: not leftovers.find(waiting.sid), within=30)
         _forget_conversations(own_home)  # as if the tool had been ended before it saved them
@@ -193,8 +196,12 @@ async def test_a_tool_whose_conversation_was_never_saved_starts_afresh_and_asks_
     assert "You were asked: make the file" in models.agent_requests[-2].text
 
 
+def _conversations(home: Path) -> list[Path]:
+    return list(home.glob(".claude/projects/*/*.jsonl"))
+
+
 def _forget_conversations(home: Path) -> None:
-    saved = list(home.glob(".claude/projects/*/*.jsonl"))
+    saved = _conversations(home)
     assert saved, "Claude saved its conversation where the adapter looks for it"
     for path in saved:
         path.unlink()
