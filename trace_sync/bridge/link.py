@@ -26,7 +26,14 @@ from typing import Any, Protocol
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from trace_sync.client.reconnect import REFUSALS, Backoff, Linked, LinkState, ReconnectingLink
+from trace_sync.client.reconnect import (
+    REFUSALS,
+    Backoff,
+    Linked,
+    LinkState,
+    ReconnectingLink,
+    until,
+)
 from trace_sync.contract.bridge_protocol import (
     BridgeProtocolError,
     ErrorMessage,
@@ -106,7 +113,6 @@ class BridgeLink(Linked):
         self._welcomed = asyncio.Event()
         self._inbox: asyncio.Queue[Welcome | ServerMessage] = asyncio.Queue(INBOX_SIZE)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._run_task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
 
     @property
@@ -115,7 +121,7 @@ class BridgeLink(Linked):
 
     async def __aenter__(self) -> BridgeLink:
         self._consumer = asyncio.create_task(self._consume(), name="bridge inbox")
-        self._run_task = asyncio.create_task(self._link.run(), name="bridge link")
+        self._run_link("bridge")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -123,21 +129,15 @@ class BridgeLink(Linked):
         if ws is not None:
             with contextlib.suppress(websockets.ConnectionClosed, OSError):
                 await ws.close(GOING_AWAY, "bridge shutting down")
-        for task in [self._run_task, self._consumer, *self._tasks]:
+        for task in [self._task, self._consumer, *self._tasks]:
             if task is not None:
                 task.cancel()
-        running = [t for t in [self._run_task, self._consumer, *self._tasks] if t is not None]
+        running = [t for t in [self._task, self._consumer, *self._tasks] if t is not None]
         await asyncio.gather(*running, return_exceptions=True)
 
     async def wait_welcomed(self, timeout: float = 10.0) -> Welcome:
         """Wait for the server's welcome; raises the matching error if refused."""
-        waiter = asyncio.ensure_future(self._welcomed.wait())
-        never = asyncio.get_running_loop().create_future()
-        run = self._run_task or never
-        await asyncio.wait({waiter, run}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        never.cancel()
-        if self._welcomed.is_set() and self.welcome is not None:
+        if await until(self._welcomed, self._task, timeout) and self.welcome is not None:
             return self.welcome
         if self.state is LinkState.REFUSED:
             raise self.refusal()
