@@ -28,10 +28,10 @@ async def test_a_new_question_raises_a_notification_on_the_desktop(world: World)
             await eventually(lambda: len(trace.inbox.items) == 2)
             world.runtime.ask("Which database?", ["SQLite", "PostgreSQL"])
             await world.runtime.io.flush()
-            await eventually(lambda: len(desktop.shown) == 1)
-    summary, body = desktop.shown[0]
-    assert summary == "Add email to users has a question for you"
-    assert body == "asks: Which database?"
+            # The seeded approval may itself be news, if it came after the first poll.
+            question = ("Add email to users has a question for you", "asks: Which database?")
+            await eventually(lambda: question in desktop.shown)
+    assert desktop.shown.count(question) == 1
 
 
 async def test_without_a_notification_service_nothing_is_raised_and_nothing_breaks() -> None:
