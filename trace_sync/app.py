@@ -65,6 +65,7 @@ from trace_sync.services.budgets import BudgetService
 from trace_sync.services.checkpoint_registry import CheckpointRegistry
 from trace_sync.services.forges.service import ForgeService
 from trace_sync.services.inbox import InboxService
+from trace_sync.services.inbox_signal import InboxSignal
 from trace_sync.services.io_observer import IoObserver
 from trace_sync.services.local_mode import LocalOwner, ensure_local_owner
 from trace_sync.services.notify.action_links import ActionLinks
@@ -326,7 +327,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     notifier = await stack.enter_async_context(
         Notifier(store, secret, channel, links, settings.base_url)
     )
-    attention = await stack.enter_async_context(Attention(store, notifier.enqueue))
+    signal = InboxSignal(documents)
+    attention = await stack.enter_async_context(Attention(store, notifier.enqueue, signal))
     sync.rooms.on_change(attention.changed)
     reads = SessionReads(store, documents)
     preview = PreviewService(
@@ -353,7 +355,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
         bridges=bridges,
         reads=reads,
         usage=UsageService(store, documents, reads),
-        inbox=InboxService(store),
+        inbox=InboxService(store, signal),
         attention=attention,
         notify=NotifyService(store, secret, channel, notifier),
         notifier=notifier,

@@ -1,5 +1,5 @@
 """The authorization matrix over websocket: each kind of caller reading and
-writing each document of a session and its workspace, with real clients."""
+writing each document of a session, its workspace and a person, with real clients."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ async def matrix(team: Team) -> dict[str, dict[str, str]]:
         f"session/{private}/notes": dict.fromkeys(("owner", "admin", "member"), "rw")
         | refused
         | {"viewer": "4404", "runtime": "4404"},
+        # A person's own signal document: theirs to read, nobody else's to know of.
+        f"person/{team.users['viewer']}": dict.fromkeys(CALLERS, "4404")
+        | {"viewer": "r", "revoked": "4401"},
+        f"person/{team.users['outsider']}": dict.fromkeys(CALLERS, "4404")
+        | {"outsider": "r", "revoked": "4401"},
     }
 
 

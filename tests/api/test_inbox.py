@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pycrdt import Array, Text
+from pycrdt import Array, Map, Text
 
 from tests.api.conftest import Team
 from tests.api.test_approvals import ask
 from tests.api.test_notes_validation import comment
 from tests.conftest import eventually
+from trace_sync.client.sync_client import SyncClient
 from trace_sync.contract.session_status import SessionStatus
 from trace_sync.services.accounts import AccountService
 
@@ -140,3 +141,30 @@ async def test_a_mention_typed_into_the_draft_reaches_them_once(team: Team) -> N
     await team.live.ctx.attention.idle()
     [item] = (await inbox(team, "viewer"))["items"]
     assert item["body"].startswith("mentions you in the prompt draft: @viewer")
+
+
+async def test_a_persons_signal_moves_when_their_items_come_go_or_are_read(team: Team) -> None:
+    """What the app follows in place of polling: ``person/<uid>``'s ``inbox.changes``."""
+
+    def changes(client: SyncClient) -> int:
+        return int(client.doc.get("inbox", type=Map).get("changes", 0))
+
+    async with (
+        team.sync("member", f"person/{team.users['member']}") as member,
+        team.sync("viewer", f"person/{team.users['viewer']}") as viewer,
+    ):
+        await member.wait_synced()
+        await viewer.wait_synced()
+        assert (await inbox(team, "member"))["signal"] == f"person/{team.users['member']}"
+        sid = await asked(team)
+        await eventually(lambda: changes(member) == 1)  # the approval came
+        decided = await team.api("admin").post(
+            f"/api/sessions/{sid}/approvals/a1", json={"behavior": "allow"}
+        )
+        assert decided.status_code == 200, decided.text
+        await eventually(lambda: changes(member) == 2)  # it needs nothing more
+        [answered] = (await inbox(team, "member", all="true"))["items"]
+        marked = await team.api("member").post("/api/inbox/read", json={"ids": [answered["id"]]})
+        assert marked.json()["marked"] == 1
+        await eventually(lambda: changes(member) == 3)  # read, for their other devices
+        assert changes(viewer) == 0  # nothing of theirs moved

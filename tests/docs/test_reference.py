@@ -20,6 +20,7 @@ EXAMPLE = {
     DocKind.SESSION_IO: DocName(DocKind.SESSION_IO, session_id="<sid>"),
     DocKind.SESSION_NOTES: DocName(DocKind.SESSION_NOTES, session_id="<sid>"),
     DocKind.SESSION_LOG: DocName(DocKind.SESSION_LOG, session_id="<sid>", segment="<segment>"),
+    DocKind.PERSON: DocName(DocKind.PERSON, user_id="<uid>"),
 }
 
 

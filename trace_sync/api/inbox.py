@@ -9,6 +9,7 @@ from pydantic import Field
 from trace_sync.api.endpoints import Call, Endpoint
 from trace_sync.api.models import Model
 from trace_sync.api.pages import Page, PageQuery, decode_cursor, encode_cursor
+from trace_sync.services.inbox_signal import person_doc
 from trace_sync.store.inbox import InboxItem
 
 
@@ -50,6 +51,9 @@ class InboxItemOut(Model):
 class InboxPage(Page[InboxItemOut]):
     #: Open items you have not read, over the whole inbox (the badge).
     unread: int
+    #: Your own document (``person/<uid>``) whose ``inbox.changes`` moves whenever this
+    #: page may read differently: follow it over sync and read again when it moves.
+    signal: str
 
 
 class ReadIn(Model):
@@ -72,7 +76,12 @@ async def inbox(call: Call) -> InboxPage:
         call.actor, unread=query.unread, open_only=not query.all, before=before, limit=query.limit
     )
     cursor = encode_cursor({"before": items[-1].id}) if len(items) == query.limit else None
-    return InboxPage(items=[InboxItemOut.of(i) for i in items], next_cursor=cursor, unread=unread)
+    return InboxPage(
+        items=[InboxItemOut.of(i) for i in items],
+        next_cursor=cursor,
+        unread=unread,
+        signal=person_doc(call.actor.user_id),
+    )
 
 
 async def mark_read(call: Call) -> ReadOut:

@@ -13,6 +13,7 @@ session/<sid>          who may see the session        nobody (services)
 session/<sid>/io       who may see it; its runtime    the runtime hosting it
 session/<sid>/log/*    who may see it; its runtime    the runtime hosting it
 session/<sid>/notes    who may see it                 members with a writing role
+person/<uid>           that person                    nobody (services)
 =====================  =============================  ==============================
 
 A session is visible to every member of its workspace, or, when private, to
@@ -58,12 +59,19 @@ class Policy:
             raise NotFound(str(exc)) from exc
         if name.kind is DocKind.WORKSPACE:
             return await self._workspace(principal, name)
+        if name.kind is DocKind.PERSON:
+            return self._person(principal, name)
         return await self._session(principal, name)
 
     async def _workspace(self, principal: Principal, name: DocName) -> Access:
         assert name.workspace_id is not None  # guaranteed by the grammar
         is_user = principal.kind is TokenKind.USER
         if is_user and await self._memberships.role_of(name.workspace_id, principal.user_id):
+            return READ_ONLY
+        raise NotFound(f"no document {name}")
+
+    def _person(self, principal: Principal, name: DocName) -> Access:
+        if principal.kind is TokenKind.USER and principal.user_id == name.user_id:
             return READ_ONLY
         raise NotFound(f"no document {name}")
 

@@ -117,6 +117,17 @@ SESSION_LOG = Layout(
     ),
 )
 
+PERSON = Layout(
+    DocKind.PERSON,
+    "server",
+    1,
+    (
+        META,
+        Root("inbox", "Map", None, "changes: bumped whenever the person's inbox may have changed"),
+    ),
+)
+
 LAYOUTS: dict[DocKind, Layout] = {
-    layout.kind: layout for layout in (WORKSPACE, SESSION, SESSION_IO, SESSION_NOTES, SESSION_LOG)
+    layout.kind: layout
+    for layout in (WORKSPACE, SESSION, SESSION_IO, SESSION_NOTES, SESSION_LOG, PERSON)
 }

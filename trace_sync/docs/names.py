@@ -23,6 +23,7 @@ class DocKind(StrEnum):
     SESSION_IO = "session_io"
     SESSION_NOTES = "session_notes"
     SESSION_LOG = "session_log"
+    PERSON = "person"
 
 
 _GRAMMAR: list[tuple[DocKind, re.Pattern[str]]] = [
@@ -31,6 +32,7 @@ _GRAMMAR: list[tuple[DocKind, re.Pattern[str]]] = [
     (DocKind.SESSION_IO, re.compile(rf"session/(?P<sid>{ID_PATTERN})/io")),
     (DocKind.SESSION_NOTES, re.compile(rf"session/(?P<sid>{ID_PATTERN})/notes")),
     (DocKind.SESSION_LOG, re.compile(rf"session/(?P<sid>{ID_PATTERN})/log/(?P<seg>{ID_PATTERN})")),
+    (DocKind.PERSON, re.compile(rf"person/(?P<uid>{ID_PATTERN})")),
 ]
 
 
@@ -40,10 +42,13 @@ class DocName:
     workspace_id: str | None = None
     session_id: str | None = None
     segment: str | None = None
+    user_id: str | None = None
 
     def __str__(self) -> str:
         if self.kind is DocKind.WORKSPACE:
             return f"workspace/{self.workspace_id}"
+        if self.kind is DocKind.PERSON:
+            return f"person/{self.user_id}"
         suffix = {
             DocKind.SESSION: "",
             DocKind.SESSION_IO: "/io",
@@ -61,5 +66,7 @@ def parse_doc_name(name: str) -> DocName:
         match = pattern.fullmatch(name)
         if match:
             groups = match.groupdict()
-            return DocName(kind, groups.get("wid"), groups.get("sid"), groups.get("seg"))
+            return DocName(
+                kind, groups.get("wid"), groups.get("sid"), groups.get("seg"), groups.get("uid")
+            )
     raise InvalidInput(f"not a document name: {name!r}")

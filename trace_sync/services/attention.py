@@ -15,8 +15,10 @@ Every loaded session document passes through :meth:`Attention.changed` (a
 
 Items land in the store's inbox (one per person and thing, so a document
 loaded again adds nothing twice); the new ones go to ``on_new`` (the
-notifier's queue: delivery never holds this up). Timeline events older than
-:data:`MAX_AGE` are history, not news: they add nothing.
+notifier's queue: delivery never holds this up), and the people whose items
+were added or resolved to ``signal`` (their open apps read the inbox again).
+Timeline events older than :data:`MAX_AGE` are history, not news: they add
+nothing.
 
 Work for one document runs in one task; changes meanwhile fold into its next pass.
 """
@@ -40,6 +42,7 @@ from trace_sync.docs.entries import ApprovalRequest, ReviewComment, TimelineEven
 from trace_sync.docs.layouts import SESSION, SESSION_IO, SESSION_NOTES
 from trace_sync.docs.names import DocKind, parse_doc_name
 from trace_sync.services.documents import DocumentChange
+from trace_sync.services.inbox_signal import InboxSignal
 from trace_sync.store import Store
 from trace_sync.store.inbox import InboxItem, NewItem
 from trace_sync.store.records import SessionRow
@@ -68,9 +71,12 @@ class Attention:
         rooms.on_change(attention.changed)
     """
 
-    def __init__(self, store: Store, on_new: OnNew | None = None) -> None:
+    def __init__(
+        self, store: Store, on_new: OnNew | None = None, signal: InboxSignal | None = None
+    ) -> None:
         self._store = store
         self._on_new = on_new
+        self._signal = signal
         self._dirty: dict[str, Doc[Any]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: Per document: what was taken in already (timeline length, request ids, mention keys).
@@ -145,7 +151,7 @@ class Attention:
         self._seen_pending[name] = frozenset(pending)
         keys = {_request_key(sid, rid) for rid in pending}
         gone = await self._store.inbox.open_keys(sid, f"approval:{sid}:") - keys
-        await self._store.inbox.resolve(gone)
+        await self._resolve(gone)
         if not pending:
             return
         session = await self._store.sessions.get(sid)
@@ -185,10 +191,10 @@ class Attention:
     async def _from_event(self, session: SessionRow, change: TimelineEvent) -> list[NewItem]:
         sid, payload = session.id, change.payload
         if change.kind == "approval.decided":
-            await self._store.inbox.resolve({_request_key(sid, str(payload.get("request_id")))})
+            await self._resolve({_request_key(sid, str(payload.get("request_id")))})
             return []
         if change.kind in _ENDS_HALT:
-            await self._store.inbox.resolve(await self._store.inbox.open_keys(sid, f"halt:{sid}:"))
+            await self._resolve(await self._store.inbox.open_keys(sid, f"halt:{sid}:"))
             return []
         if change.kind == "session.handed_off":
             owner = str(payload.get("owner_id"))
@@ -272,6 +278,13 @@ class Attention:
         added = await self._store.inbox.add(items)
         if added and self._on_new is not None:
             self._on_new(added)
+        if added and self._signal is not None:
+            await self._signal.changed(item.user_id for item in added)
+
+    async def _resolve(self, keys: set[str]) -> None:
+        whose = await self._store.inbox.resolve(keys)
+        if whose and self._signal is not None:
+            await self._signal.changed(whose)
 
 
 def _request_key(sid: str, request_id: str) -> str:

@@ -14,6 +14,7 @@ from trace_sync.auth.policy import can_see
 from trace_sync.auth.principal import Principal
 from trace_sync.contract.errors import NotFound
 from trace_sync.services.access import visible_session
+from trace_sync.services.inbox_signal import InboxSignal
 from trace_sync.store import Store
 from trace_sync.store.inbox import InboxItem
 
@@ -21,8 +22,9 @@ MAX_PAGE = 200
 
 
 class InboxService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, signal: InboxSignal | None = None) -> None:
         self._store = store
+        self._signal = signal
 
     async def page(
         self,
@@ -59,7 +61,10 @@ class InboxService:
 
     async def mark_read(self, actor: Principal, ids: Collection[int] | None) -> int:
         """Mark the actor's items read (``None``: all); how many changed."""
-        return await self._store.inbox.mark_read(actor.user_id, ids)
+        marked = await self._store.inbox.mark_read(actor.user_id, ids)
+        if marked and self._signal is not None:  # their other devices
+            await self._signal.changed([actor.user_id])
+        return marked
 
     async def item(self, actor: Principal, item_id: int) -> InboxItem:
         """One of the actor's items, if they may still see its session."""

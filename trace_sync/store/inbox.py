@@ -115,14 +115,15 @@ class Inbox:
             done = await conn.execute(update(inbox_items).where(*where).values(read_at=now()))
         return int(done.rowcount)
 
-    async def resolve(self, keys: Collection[str]) -> int:
-        """Everyone's items for these things need nothing more."""
+    async def resolve(self, keys: Collection[str]) -> set[str]:
+        """Everyone's items for these things need nothing more; whose they were."""
         if not keys:
-            return 0
+            return set()
         where = [inbox_items.c.key.in_(list(keys)), inbox_items.c.resolved_at.is_(None)]
+        query = update(inbox_items).where(*where).values(resolved_at=now())
         async with self._db.begin() as conn:
-            done = await conn.execute(update(inbox_items).where(*where).values(resolved_at=now()))
-        return int(done.rowcount)
+            done = await conn.execute(query.returning(inbox_items.c.user_id))
+            return {row.user_id for row in done}
 
     async def open_keys(self, session_id: str, prefix: str) -> set[str]:
         """Keys of the session's unresolved items that start with ``prefix``."""
