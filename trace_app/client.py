@@ -155,14 +155,16 @@ class TraceClient:
         self.outbox = await self._stack.enter_async_context(
             Outbox(self.api, self._local.doc, on_done=self._done, backoff=self._backoff)
         )
-        every = {} if self._inbox_every_s is None else {"every_s": self._inbox_every_s}
+        options: dict[str, Any] = {"backoff": self._backoff}
+        if self._inbox_every_s is not None:
+            options["every_s"] = self._inbox_every_s
         #: What needs this person (the badge, the inbox view, the tab's title): the
         #: web app's tabs of one person share one feed; a client that notifies of news
         #: (the desktop) keeps its own.
         self.inbox = await self._stack.enter_async_context(
-            shared_feed(self.server_url, self._token, self._changed, **every)
+            shared_feed(self.server_url, self._token, self._changed, **options)
             if self._data_dir is None and self._on_inbox_news is None
-            else InboxFeed(self.api, self._changed, on_new=self._on_inbox_news, **every)
+            else InboxFeed(self.api, self._changed, on_new=self._on_inbox_news, **options)
         )
         return self
 

@@ -2,10 +2,13 @@
 tab's title and the desktop's notifications all read it.
 
 The inbox is per person, kept by the server (read/unread shared by all their
-devices), not a document: :class:`InboxFeed` asks ``/api/inbox`` now and then
-(and right after the person acts) and tells its listeners when it changed.
-The web app's tabs of one person (one token) in one process share one feed
-(:func:`shared_feed`), so the server is asked once, not once per tab.
+devices), not a document: :class:`InboxFeed` reads ``/api/inbox`` and tells
+its listeners when it changed. It reads again when the person's own signal
+document (``person/<uid>``, named by the page) says the inbox moved, and
+otherwise only now and then: a fast poll while the signal is not followed
+(offline, an older server), a slow safety net while it is. The web app's tabs
+of one person (one token) in one process share one feed (:func:`shared_feed`),
+so the server is asked once, not once per tab.
 """
 
 from __future__ import annotations
@@ -20,12 +23,17 @@ from typing import Any
 
 from trace_app.shared import SHARED
 from trace_sync.client.api import ApiClient
+from trace_sync.client.reconnect import Backoff, LinkState
+from trace_sync.client.sync_client import SyncClient
 from trace_sync.contract.errors import TraceError
 
 log = logging.getLogger(__name__)
 
-#: How often the inbox is asked for while the app is open.
+#: How often the inbox is read while its signal is not followed.
 EVERY_S = 5.0
+#: ... and while it is: the signal says when; this catches what it cannot (an item of
+#: a session the person no longer sees leaves the list at the next read).
+SAFETY_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,7 @@ def tab_title(unread: int) -> str:
 
 
 class InboxFeed:
-    """``async with InboxFeed(api, on_change)``: polls while open; ``listeners`` hear
+    """``async with InboxFeed(api, on_change)``: reads while open; ``listeners`` hear
     every change (``on_change`` is the first)."""
 
     def __init__(
@@ -66,16 +74,24 @@ class InboxFeed:
         on_change: Callable[[], None] | None = None,
         *,
         every_s: float = EVERY_S,
+        safety_every_s: float = SAFETY_EVERY_S,
         on_new: Callable[[list[InboxEntry]], None] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self._api = api
         self.listeners = [on_change] if on_change is not None else []
         self._on_new = on_new
         self._every_s = every_s
+        self._safety_every_s = safety_every_s
+        self._backoff = backoff
         self.items: list[InboxEntry] = []
         self.unread = 0
         self._newest: int | None = None
         self._task: asyncio.Task[None] | None = None
+        #: The person's signal document, once a page named it.
+        self.signal: SyncClient | None = None
+        self._nudged = asyncio.Event()
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> InboxFeed:
         self._task = asyncio.create_task(self._poll(), name="inbox-feed")
@@ -88,6 +104,7 @@ class InboxFeed:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._stack.aclose()
 
     async def refresh(self) -> None:
         """Ask the server now; tell listeners if anything changed."""
@@ -96,6 +113,7 @@ class InboxFeed:
         except TraceError as exc:  # offline: keep what was shown
             log.info("inbox not refreshed", extra={"reason": str(exc)})
             return
+        await self._follow(page.get("signal"))
         items = [InboxEntry.of(i) for i in page["items"]]
         fresh = [i for i in items if self._newest is not None and i.id > self._newest]
         if items:
@@ -115,22 +133,37 @@ class InboxFeed:
         await self._api.post("/api/inbox/read", {"ids": ids})
         await self.refresh()
 
+    async def _follow(self, name: object) -> None:
+        if self.signal is not None or not isinstance(name, str):
+            return
+        self.signal = await self._stack.enter_async_context(
+            SyncClient(
+                self._api.server_url, name, self._api.token, read_only=True, backoff=self._backoff
+            )
+        )
+        self.signal.doc.observe(lambda _: self._nudged.set())
+
     async def _poll(self) -> None:
         while True:
+            self._nudged.clear()  # a nudge during the read that follows asks once more
             await self.refresh()
-            await asyncio.sleep(self._every_s)
+            following = self.signal is not None and self.signal.state is LinkState.SYNCED
+            with contextlib.suppress(TimeoutError):
+                every = self._safety_every_s if following else self._every_s
+                await asyncio.wait_for(self._nudged.wait(), every)
 
 
 @contextlib.asynccontextmanager
 async def shared_feed(
-    server_url: str, token: str, on_change: Callable[[], None], every_s: float = EVERY_S
+    server_url: str, token: str, on_change: Callable[[], None], **options: Any
 ) -> AsyncIterator[InboxFeed]:
     """The feed of ``token`` shared by this process's clients (see :mod:`trace_app.shared`),
-    with an API client of its own (the first holder may leave first)."""
+    with an API client of its own (the first holder may leave first); ``options`` are
+    :class:`InboxFeed`'s."""
 
     async def start(stack: contextlib.AsyncExitStack) -> InboxFeed:
         api = await stack.enter_async_context(ApiClient(server_url, token, timeout=15.0))
-        return await stack.enter_async_context(InboxFeed(api, every_s=every_s))
+        return await stack.enter_async_context(InboxFeed(api, **options))
 
     async with SHARED.held(("inbox", server_url, token), start) as feed:
         feed.listeners.append(on_change)

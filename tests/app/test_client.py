@@ -94,8 +94,9 @@ async def test_a_seal_redraws_nothing_and_a_resize_redraws_the_view(world: World
         told: list[int] = []
         tab.subscribe(lambda: told.append(1))
         # Other writers go on meanwhile (the server reports the runtime's health into
-        # the session): each of their changes is told, the seal is not.
+        # the session, the inbox is read): each of their changes is told, the seal is not.
         others: list[str] = []
+        tab.inbox.listeners.append(lambda: others.append("inbox"))
         for name, open_replica in tab.replicas.replicas.items():
             if not name.endswith("/io"):
                 open_replica.listeners.append(lambda change: others.append(change.document))

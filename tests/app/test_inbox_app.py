@@ -3,6 +3,8 @@ badge, the view, and the tab's title counting what needs you."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import flet as ft
 
 from tests.app.conftest import FAST, World
@@ -56,6 +58,28 @@ async def test_a_persons_tabs_share_one_feed_and_see_each_others_reading(world: 
         world.runtime.ask("Which database?", ["SQLite", "PostgreSQL"])  # the second tab left
         await world.runtime.io.flush()
         await eventually(lambda: first.inbox.unread == 1)  # the feed still polls for the first
+
+
+async def test_a_persons_devices_hear_of_news_and_of_reading_without_asking(world: World) -> None:
+    """Neither device polls here (once an hour): what moves their inboxes is the
+    person's signal document, which the server changes when an item is added or read."""
+
+    def device(**options: Any) -> TraceClient:
+        url, token = world.live.url, world.live.token
+        return TraceClient(url, token, backoff=FAST, inbox_every_s=3600, **options)
+
+    news: list[InboxEntry] = []
+    async with device(on_inbox_news=news.extend) as desk, device() as tab:
+        for client in (desk, tab):
+            await client.start()
+        await eventually(lambda: desk.inbox.unread == tab.inbox.unread == 2, within=15)
+        assert desk.inbox is not tab.inbox  # two feeds, as two devices have
+        world.runtime.ask("Which database?", ["SQLite", "PostgreSQL"])
+        await world.runtime.io.flush()
+        await eventually(lambda: desk.inbox.unread == tab.inbox.unread == 3)
+        assert [n.kind for n in news if n.kind == "question"] == ["question"]
+        await tab.inbox.mark_read()
+        await eventually(lambda: desk.inbox.unread == 0)
 
 
 async def test_the_badge_and_the_tab_title_count_and_the_view_opens_the_session(
