@@ -327,7 +327,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     notifier = await stack.enter_async_context(
         Notifier(store, secret, channel, links, settings.base_url)
     )
-    signal = InboxSignal(documents)
+    signal = InboxSignal(documents, store.inbox)
+    authority.subscribe(signal.authority_changed)
     attention = await stack.enter_async_context(Attention(store, notifier.enqueue, signal))
     sync.rooms.on_change(attention.changed)
     reads = SessionReads(store, documents)

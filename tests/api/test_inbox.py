@@ -39,6 +39,11 @@ async def asked(team: Team) -> str:
     return sid
 
 
+def changes(signal: SyncClient) -> int:
+    """What a person's signal document says of their inbox (see the app's feed)."""
+    return int(signal.doc.get("inbox", type=Map).get("changes", 0))
+
+
 async def _has(team: Team, who: str, kind: str) -> bool:
     return kind in await kinds(team, who)
 
@@ -120,12 +125,30 @@ async def test_a_review_comment_mentioning_someone_reaches_them(team: Team) -> N
 
 async def test_someone_removed_from_the_workspace_no_longer_sees_its_items(team: Team) -> None:
     await asked(team)
-    removed = await team.api("owner").delete(
-        f"/api/workspaces/{team.wid}/members/{team.users['member']}"
-    )
-    assert removed.status_code in (200, 204), removed.text
+    async with team.sync("member", f"person/{team.users['member']}") as signal:
+        await signal.wait_synced()
+        before = changes(signal)
+        removed = await team.api("owner").delete(
+            f"/api/workspaces/{team.wid}/members/{team.users['member']}"
+        )
+        assert removed.status_code in (200, 204), removed.text
+        await eventually(lambda: changes(signal) > before)  # their apps read again at once
     left = await inbox(team, "member")
     assert left["items"] == [] and left["unread"] == 0
+
+
+async def test_a_change_of_who_may_see_a_session_moves_the_signal_of_who_has_its_items(
+    team: Team,
+) -> None:
+    sid = await asked(team)
+    async with team.sync("member", f"person/{team.users['member']}") as signal:
+        await signal.wait_synced()
+        before = changes(signal)
+        handed = await team.api("owner").post(
+            f"/api/sessions/{sid}/handoff", json={"owner_id": team.users["admin"]}
+        )
+        assert handed.status_code == 200, handed.text
+        await eventually(lambda: changes(signal) > before)  # their apps read again
 
 
 async def test_a_mention_typed_into_the_draft_reaches_them_once(team: Team) -> None:
@@ -145,10 +168,6 @@ async def test_a_mention_typed_into_the_draft_reaches_them_once(team: Team) -> N
 
 async def test_a_persons_signal_moves_when_their_items_come_go_or_are_read(team: Team) -> None:
     """What the app follows in place of polling: ``person/<uid>``'s ``inbox.changes``."""
-
-    def changes(client: SyncClient) -> int:
-        return int(client.doc.get("inbox", type=Map).get("changes", 0))
-
     async with (
         team.sync("member", f"person/{team.users['member']}") as member,
         team.sync("viewer", f"person/{team.users['viewer']}") as viewer,

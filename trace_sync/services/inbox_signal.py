@@ -6,6 +6,10 @@ or read; a client following the document reads ``/api/inbox`` again when it
 moves, in place of asking every few seconds. Being a document, the signal
 reaches every device and every process of a cluster the way any update does,
 and an offline client hears of what it missed when it syncs again.
+
+What a person may see is decided at every read of the inbox, so a change of
+authority moves the signal too: of the person whose role or membership
+changed, of everyone with items of a session whose privacy changed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from pycrdt import Map
 
 from trace_sync.docs.migrations import migrate
 from trace_sync.docs.names import DocKind
+from trace_sync.services.authority import AuthorityChanged, Reason
 from trace_sync.services.documents import SERVICES, Documents
+from trace_sync.store.inbox import Inbox
 
 
 def person_doc(user_id: str) -> str:
@@ -24,8 +30,11 @@ def person_doc(user_id: str) -> str:
 
 
 class InboxSignal:
-    def __init__(self, documents: Documents) -> None:
+    """``authority.subscribe(signal.authority_changed)`` to follow authority too."""
+
+    def __init__(self, documents: Documents, inbox: Inbox) -> None:
         self._documents = documents
+        self._inbox = inbox
 
     async def changed(self, user_ids: Iterable[str]) -> None:
         """The inboxes of ``user_ids`` may read differently now."""
@@ -35,3 +44,9 @@ class InboxSignal:
                 inbox = doc.get("inbox", type=Map)
                 with doc.transaction(origin=SERVICES):
                     inbox["changes"] = int(inbox.get("changes", 0)) + 1
+
+    async def authority_changed(self, change: AuthorityChanged) -> None:
+        if change.reason in (Reason.ROLE, Reason.MEMBERSHIP) and change.user_id is not None:
+            await self.changed([change.user_id])
+        elif change.reason is Reason.SESSION_ACCESS and change.session_id is not None:
+            await self.changed(await self._inbox.holders(change.session_id))

@@ -135,6 +135,14 @@ class Inbox:
         async with self._db.begin() as conn:
             return {row.key for row in await conn.execute(query.distinct())}
 
+    async def holders(self, session_id: str) -> set[str]:
+        """Who has open items of the session."""
+        query = select(inbox_items.c.user_id).where(
+            inbox_items.c.session_id == session_id, inbox_items.c.resolved_at.is_(None)
+        )
+        async with self._db.begin() as conn:
+            return {row.user_id for row in await conn.execute(query.distinct())}
+
     async def count(self, user_id: str) -> int:
         query = select(func.count()).where(inbox_items.c.user_id == user_id)
         async with self._db.begin() as conn:
