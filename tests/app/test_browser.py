@@ -405,16 +405,18 @@ async def comment_on_line(page: Page, field: Locator) -> None:
 
 async def open_comment_field(page: Page, field: Locator) -> None:
     """Tap line 1 until its comment field opens. A tap that lands just as the row is
-    redrawn (the previous comment arriving) is lost; a person taps again, and so does
-    this, at most twice more."""
-    for _ in range(3):
-        async with explained(page, "line 1 of the diff was not there to tap"):
-            await tagged(page, "diff-new-1").first.click()  # type: ignore[attr-defined]
+    redrawn (the previous comment arriving) is lost, and under heavy load the row was
+    once missing from the page's semantics tree for a whole step (while the screen
+    showed it); a person taps again, and so does this, at most twice more."""
+    for attempt in range(3):
         try:
+            async with explained(page, "line 1 of the diff was not there to tap"):
+                await tagged(page, "diff-new-1").first.click(timeout=20_000)  # type: ignore[attr-defined]
             await field.wait_for(timeout=15_000)
             return
         except PlaywrightTimeout:
-            continue
+            if attempt == 2:
+                raise
 
 
 async def comments_in_notes(site: Site) -> int:
