@@ -93,8 +93,8 @@ async def test_a_seal_redraws_nothing_and_a_resize_redraws_the_view(world: World
         t1 = lambda: replica.roots["terminals"]["t1"]  # noqa: E731
         told: list[int] = []
         tab.subscribe(lambda: told.append(1))
-        # Other writers go on meanwhile (the server reports the runtime's health into
-        # the session, the inbox is read): each of their changes is told, the seal is not.
+        # Other changes go on meanwhile (presence on the notes, the server's writes into
+        # the session, inbox reads): each of them is told, the seal is not.
         others: list[str] = []
         tab.inbox.listeners.append(lambda: others.append("inbox"))
         for name, open_replica in tab.replicas.replicas.items():

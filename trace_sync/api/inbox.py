@@ -9,7 +9,7 @@ from pydantic import Field
 from trace_sync.api.endpoints import Call, Endpoint
 from trace_sync.api.models import Model
 from trace_sync.api.pages import Page, PageQuery, decode_cursor, encode_cursor
-from trace_sync.services.inbox_signal import person_doc
+from trace_sync.services.documents import person_doc
 from trace_sync.store.inbox import InboxItem
 
 

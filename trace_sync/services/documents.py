@@ -50,6 +50,10 @@ def session_doc(session_id: str) -> str:
     return f"session/{session_id}"
 
 
+def person_doc(user_id: str) -> str:
+    return f"person/{user_id}"
+
+
 def event(actor_id: str, kind: str, **payload: Any) -> TimelineEvent:
     """A timeline event: what happened, who did it, when."""
     return TimelineEvent(

@@ -9,7 +9,7 @@ and an offline client hears of what it missed when it syncs again.
 
 What a person may see is decided at every read of the inbox, so a change of
 authority moves the signal too: of the person whose role or membership
-changed, of everyone with items of a session whose privacy changed.
+changed, of everyone with items of a session whose access changed (a hand-off).
 """
 
 from __future__ import annotations
@@ -21,12 +21,8 @@ from pycrdt import Map
 from trace_sync.docs.migrations import migrate
 from trace_sync.docs.names import DocKind
 from trace_sync.services.authority import AuthorityChanged, Reason
-from trace_sync.services.documents import SERVICES, Documents
+from trace_sync.services.documents import SERVICES, Documents, person_doc
 from trace_sync.store.inbox import Inbox
-
-
-def person_doc(user_id: str) -> str:
-    return f"person/{user_id}"
 
 
 class InboxSignal:
