@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     # unless asked; stopping it first lets it still flush into this server.
     leave = bridge.stop_all if args.stop_bridge else bridge.leave_running
     try:
-        _Server(_config(app, settings), before_shutdown=leave).run()
+        _Server(uvicorn_config(app, settings), before_shutdown=leave).run()
     finally:
         remove_server_file(os.getpid())
         leave()
@@ -75,7 +75,7 @@ def _serve_web(settings: Settings) -> None:
             flush=True,
         )
 
-    uvicorn.Server(_config(create_app(settings, on_ready=ready), settings)).run()
+    uvicorn.Server(uvicorn_config(create_app(settings, on_ready=ready), settings)).run()
 
 
 #: Allocations between two young collections (Python's default: 700).
@@ -100,19 +100,31 @@ def settle_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
-def _config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+#: Longer than any client keeps an idle connection (httpx: 5 s, browsers: about 60 s),
+#: so the client closes first. Equal timeouts race: a request sent as the server closes
+#: fails with a read error (seen by a loaded test run, at uvicorn's default of 5 s).
+KEEP_ALIVE_S = 75
+
+
+def uvicorn_config(
+    app: ASGIApp, settings: Settings, ws: type[asyncio.Protocol] | str = FramedWebSocketProtocol
+) -> uvicorn.Config:
+    """How ``trace serve`` runs uvicorn; ``ws`` other than ours runs the plain-ASGI
+    websocket fallback (tests of that fallback pass another)."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
+        lifespan="on",  # a start-up that fails stops the server
+        ws=ws,  # ours: broadcast frames go straight to each socket
         # Above our own frame limit, so the sync endpoint closes with 4413 itself.
-        ws=FramedWebSocketProtocol,  # broadcast frames go straight to each socket
         ws_max_size=2 * settings.limits.max_frame_bytes,
         # Compression would run once per receiver for every broadcast frame,
         # undoing encode-once fan-out; Yjs updates are small binary anyway.
         ws_per_message_deflate=False,
-        timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=10,  # a stalled peer cannot hang the shutdown
     )
 
 

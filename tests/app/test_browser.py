@@ -148,12 +148,27 @@ def tagged(page: Page, identifier: str) -> object:
     return page.locator(f'[flt-semantics-identifier="{identifier}"]')
 
 
-async def focused(page: Page, label: str) -> None:
+async def focused(page: Page, label: str, timeout: float = STEP_MS) -> None:
     """Until the field whose label starts with ``label`` has the keyboard (Flutter
     makes its input a frame after the tap: keys typed before then are not the field's)."""
     await page.wait_for_function(
-        "l => document.activeElement?.getAttribute('aria-label')?.startsWith(l)", arg=label
+        "l => document.activeElement?.getAttribute('aria-label')?.startsWith(l)",
+        arg=label,
+        timeout=timeout,
     )
+
+
+async def press_for_focus(page: Page, key: str, label: str) -> None:
+    """Press ``key`` until the field labelled ``label`` has the keyboard, as a person
+    presses again when nothing happened: a loaded run waited a minute for a field that
+    one press never focused (twice, at the phone size)."""
+    for _ in range(2):
+        await page.keyboard.press(key)
+        with contextlib.suppress(PlaywrightTimeout):
+            await focused(page, label, timeout=STEP_MS / 3)
+            return
+    await page.keyboard.press(key)
+    await focused(page, label)
 
 
 async def type_into(page: Page, label: str, text: str) -> None:

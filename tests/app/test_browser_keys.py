@@ -21,6 +21,7 @@ from tests.app.test_browser import (
     focused,
     open_app,
     open_comment_field,
+    press_for_focus,
     sees,
     shot,
     site,
@@ -101,8 +102,7 @@ async def test_question_mark_lists_the_keys_and_escape_closes_the_list(
 @pytest.mark.parametrize("size", list(SIZES))
 async def test_search_and_send_the_draft_from_the_keyboard(site: Site, size: str) -> None:
     page = await _list(site, size)
-    await page.keyboard.press("/")
-    await focused(page, "Search sessions")
+    await press_for_focus(page, "/", "Search sessions")
     await page.keyboard.type("flaky")  # letters typed into the search are not shortcuts
     await page.wait_for_function(
         "() => !document.body.innerText.includes('Explore the parser')"
@@ -115,8 +115,7 @@ async def test_search_and_send_the_draft_from_the_keyboard(site: Site, size: str
     await page.keyboard.press("Enter")
     flaky = site.seeded.seeded.sessions["Fix flaky CI"]
     await _route(page, flaky)
-    await page.keyboard.press("c")
-    await focused(page, "Shared prompt draft")
+    await press_for_focus(page, "c", "Shared prompt draft")
     await page.keyboard.type("Just rerun the job")  # a j and an r: text, not keys
     await draft_reads(page, "Just rerun the job")
     await page.keyboard.press("Control+Enter")

@@ -12,6 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from trace_sync.app import Context, create_app
+from trace_sync.serve import uvicorn_config
 from trace_sync.settings import Settings
 from trace_sync.sync.wire import FramedWebSocketProtocol
 
@@ -52,15 +53,7 @@ async def serve(
     app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        ws=ws,
-        ws_max_size=2 * settings.limits.max_frame_bytes,
-        ws_per_message_deflate=False,  # as trace serve runs it
-        lifespan="on",
-        timeout_graceful_shutdown=10,  # as trace serve: a stalled peer cannot hang the teardown
-    )
+    config = uvicorn_config(app, settings, ws=ws)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
