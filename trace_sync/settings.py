@@ -84,8 +84,9 @@ class Settings:
     database_url: str
     host: str = local_files.DEFAULT_HOST
     port: int = local_files.DEFAULT_PORT
-    #: Group commit: the longest an accepted update waits before its batch commits.
-    commit_delay_s: float = 0.01
+    #: Group commit: how long a batch stays open after its first update (0: it commits
+    #: at once when no commit runs; what arrives during one shares the next).
+    commit_delay_s: float = 0.0
     #: Compact a document once this many updates follow its snapshot.
     compact_after_updates: int = 2000
     #: An unused room stays loaded this long, so a reconnecting client finds it warm.

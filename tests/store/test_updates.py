@@ -14,6 +14,7 @@ from trace_sync.contract.errors import InvalidInput, StoreError
 from trace_sync.metrics import Metrics
 from trace_sync.store import Store
 from trace_sync.store.schema import updates as updates_table
+from trace_sync.store.writer import GroupCommit, Pending
 
 NAME = "session/s_test/notes"
 
@@ -47,6 +48,29 @@ async def test_appends_to_many_documents_share_commits(store: Store) -> None:
     await asyncio.gather(*(store.updates.append(n, u) for n, u in zip(names, updates, strict=True)))
     assert store.updates.commits <= 5
     assert sum([await store.updates.log_length(n) for n in set(names)]) == 500
+
+
+async def test_an_idle_writer_commits_at_once_and_what_arrives_meanwhile_shares_the_next() -> None:
+    """No window to wait out: a lone update is committed in the loop's next turns (a
+    10 ms window, the old default, would hold it), and the rest wait only for the
+    commit running when they arrived."""
+    batches: list[list[bytes]] = []
+    release = asyncio.Event()
+
+    async def commit(batch: list[Pending]) -> None:
+        batches.append([p.data for p in batch])
+        await release.wait()
+
+    async with GroupCommit(commit, delay_s=0) as writer:
+        first = writer.submit("d", b"1")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        at_once = list(batches)
+        later = [writer.submit("d", n) for n in (b"2", b"3", b"4")]
+        release.set()
+        await asyncio.gather(first, *later)
+    assert at_once == [[b"1"]]
+    assert batches == [[b"1"], [b"2", b"3", b"4"]]
 
 
 async def test_flush_waits_for_submitted_updates(store_target: StoreTarget) -> None:

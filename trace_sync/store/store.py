@@ -42,7 +42,7 @@ class Store:
         url: str,
         *,
         schema: str | None = None,
-        commit_delay_s: float = 0.01,
+        commit_delay_s: float = 0.0,
         compact_after_updates: int = 2000,
         metrics: Metrics | None = None,
     ) -> None:

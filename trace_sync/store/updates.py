@@ -80,7 +80,7 @@ class UpdateLog:
         self,
         db: Database,
         *,
-        commit_delay_s: float = 0.01,
+        commit_delay_s: float = 0.0,
         compact_after_updates: int = 2000,
         metrics: Metrics | None = None,
     ) -> None:

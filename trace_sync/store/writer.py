@@ -1,10 +1,14 @@
 """Group commit: one writer task commits many submitted updates per transaction.
 
 A commit costs about the same for one row as for thousands (the fsync, the
-round trips), so the writer waits at most ``delay_s`` after the first update
-of a batch arrives, collecting more, and commits the lot at once (sooner when
-``max_batch`` are waiting). Every submitter gets a future that resolves once
-its update is committed, or raises :class:`StoreError` if the commit failed.
+round trips). The writer commits at once when it is idle, and whatever
+arrives while a commit runs goes into the next one, up to ``max_batch``: a
+lone update waits only for its own commit, and under load batches grow with
+the rate (PostgreSQL's own default, ``commit_delay = 0``). A ``delay_s`` above
+zero also holds each batch open that long after its first update, for fewer,
+larger commits at the price of that much latency. Every submitter gets a
+future that resolves once its update is committed, or raises
+:class:`StoreError` if the commit failed.
 """
 
 from __future__ import annotations
