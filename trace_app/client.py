@@ -98,6 +98,8 @@ class TraceClient:
     Terminal output goes to ``screens`` (by default the process's, shared by all
     its clients), not to the listeners: the pane showing a screen watches it.
     With ``screens=None`` output is not heard at all (the web page draws terminals).
+    ``inbox_every_s`` reads the inbox that often whether or not the person's signal
+    is followed (by default every 5 s while it is not, and once a minute while it is).
     """
 
     def __init__(
@@ -156,8 +158,8 @@ class TraceClient:
             Outbox(self.api, self._local.doc, on_done=self._done, backoff=self._backoff)
         )
         options: dict[str, Any] = {"backoff": self._backoff}
-        if self._inbox_every_s is not None:
-            options["every_s"] = self._inbox_every_s
+        if self._inbox_every_s is not None:  # tests: one period, followed or not
+            options["every_s"] = options["safety_every_s"] = self._inbox_every_s
         #: What needs this person (the badge, the inbox view, the tab's title): the
         #: web app's tabs of one person share one feed; a client that notifies of news
         #: (the desktop) keeps its own.

@@ -127,3 +127,26 @@ async def test_two_peoples_tabs_follow_again_after_a_restart_through_the_replica
             heard = lambda tab=tab: streamed(tab, sid).endswith("after the restart.")  # noqa: E731
             await eventually(heard, within=30)
         assert first.replicas.get(io).doc is second.replicas.get(io).doc  # type: ignore[union-attr]
+
+
+async def test_a_devices_inbox_hears_news_after_a_restart_without_asking(
+    started: tuple[ServerProcess, SeededDir],
+) -> None:
+    """The inbox reads again when the person's signal document changes; its
+    connection comes back after a restart like any other, and still carries the news
+    (the device reads on its own only once an hour here)."""
+    server, seeded = started
+    sid = seeded.seeded.sessions["Add email to users"]
+    async with (
+        ScriptedRuntime(server.url, sid, seeded.seeded) as runtime,
+        TraceClient(server.url, server.token, backoff=FAST, inbox_every_s=3600) as device,
+    ):
+        await device.start()
+        await eventually(lambda: device.inbox.signal is not None and device.inbox.unread > 0)
+        before = device.inbox.unread
+        server.stop(signal.SIGKILL)
+        server.start()
+        await eventually(lambda: device.connection().state == "online", within=30)
+        runtime.ask("Which database should the migration target?", ["PostgreSQL", "SQLite"])
+        await runtime.flush()
+        await eventually(lambda: device.inbox.unread == before + 1, within=30)
