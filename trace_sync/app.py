@@ -289,6 +289,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     async def before_running(session: SessionRow) -> None:
         await budgets.before_running(session)
 
+    signal = InboxSignal(documents, store.inbox)
+    authority.subscribe(signal.authority_changed)
     sessions = SessionService(
         store,
         documents,
@@ -298,6 +300,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
         on_deleted=deleted,
         on_usage=usage_reported,
         before_running=before_running,
+        inbox_signal=signal,
     )
     budgets = BudgetService(store, sessions)
     # Entered before the bridge services, so left after them: their links release their entries.
@@ -327,8 +330,6 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, claim: bool) -> C
     notifier = await stack.enter_async_context(
         Notifier(store, secret, channel, links, settings.base_url)
     )
-    signal = InboxSignal(documents, store.inbox)
-    authority.subscribe(signal.authority_changed)
     attention = await stack.enter_async_context(Attention(store, notifier.enqueue, signal))
     sync.rooms.on_change(attention.changed)
     reads = SessionReads(store, documents)

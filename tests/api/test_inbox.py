@@ -151,6 +151,22 @@ async def test_a_change_of_who_may_see_a_session_moves_the_signal_of_who_has_its
         await eventually(lambda: changes(signal) > before)  # their apps read again
 
 
+async def test_deleting_a_session_takes_its_items_from_inboxes_and_moves_their_signal(
+    team: Team,
+) -> None:
+    sid = await asked(team)
+    stopped = await team.api("owner").post(f"/api/sessions/{sid}/stop")
+    assert stopped.status_code == 200, stopped.text
+    assert "approval" in await kinds(team, "member")  # still theirs to see
+    async with team.sync("member", f"person/{team.users['member']}") as signal:
+        await signal.wait_synced()
+        before = changes(signal)
+        deleted = await team.api("owner").delete(f"/api/sessions/{sid}")
+        assert deleted.status_code == 204, deleted.text
+        await eventually(lambda: changes(signal) > before)  # their apps read again
+    assert "approval" not in await kinds(team, "member")
+
+
 async def test_a_mention_typed_into_the_draft_reaches_them_once(team: Team) -> None:
     sid = (await team.start())["id"]
     async with team.sync("member", f"session/{sid}/notes") as notes:

@@ -46,6 +46,7 @@ from trace_sync.services.access import (
 from trace_sync.services.authority import Authority, AuthorityChanged, LocalAuthority, Reason
 from trace_sync.services.bridges.grants import may_use
 from trace_sync.services.documents import SERVICES, Documents, event, session_doc, workspace_doc
+from trace_sync.services.inbox_signal import InboxSignal
 from trace_sync.services.lifecycle import (
     ACTIVE,
     AT_WORK,
@@ -107,6 +108,7 @@ class SessionService:
         on_deleted: Deleted | None = None,
         on_usage: UsageReported | None = None,
         before_running: BeforeRunning | None = None,
+        inbox_signal: InboxSignal | None = None,
     ) -> None:
         self._store = store
         self._documents = documents
@@ -116,6 +118,7 @@ class SessionService:
         self._on_deleted = on_deleted
         self._on_usage = on_usage
         self._before_running = before_running
+        self._inbox_signal = inbox_signal
 
     # -- queries -----------------------------------------------------------------
 
@@ -325,7 +328,11 @@ class SessionService:
         status = SessionStatus(session.status)
         if status in LIVE or status is SessionStatus.PAUSED:
             raise Conflict(f"cannot delete a session that is {status.value}; stop it first")
+        # Its inbox items go with it: who held them must be known before.
+        holders = await self._store.inbox.holders(session_id)
         await self._store.sessions.delete(session_id)
+        if self._inbox_signal is not None:
+            await self._inbox_signal.changed(holders)
         await self._authority.publish(
             AuthorityChanged(Reason.SESSION_ACCESS, session_id=session_id)
         )
