@@ -30,6 +30,7 @@ from trace_sync.contract.local_files import (
 from trace_sync.logs import configure_logging
 from trace_sync.settings import Settings
 from trace_sync.store import Store
+from trace_sync.sync.upgrade import UpgradingHttpProtocol
 from trace_sync.sync.wire import FramedWebSocketProtocol
 
 
@@ -117,6 +118,7 @@ def uvicorn_config(
         port=settings.port,
         log_config=None,
         lifespan="on",  # a start-up that fails stops the server
+        http=UpgradingHttpProtocol,  # opens plain websocket upgrades on parsed headers
         ws=ws,  # ours: broadcast frames go straight to each socket
         # Above our own frame limit, so the sync endpoint closes with 4413 itself.
         ws_max_size=2 * settings.limits.max_frame_bytes,

@@ -20,9 +20,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from starlette.websockets import WebSocket, WebSocketState
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+from websockets.protocol import Protocol as SansIOProtocol
 
 from trace_sync.contract.sync_protocol import close_reason
 
@@ -162,6 +166,41 @@ class FramedWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         if not self.logger.isEnabledFor(logging.DEBUG):
             self.logger = self.conn.logger = _QUIET
+
+    def upgraded(
+        self, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]], accept: str
+    ) -> None:
+        """Open on a request already checked (:mod:`trace_sync.sync.upgrade`), as
+        uvicorn's ``handle_connect`` does after ``websockets`` parsed and accepted it."""
+        self.handshake_initiated = True
+        # ``send`` replaces the date (with the server's default headers) on accept.
+        fields = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Date", "")]
+        fields.append(("Sec-WebSocket-Accept", accept))
+        self.response = Response(101, "Switching Protocols", Headers(fields))
+        # The request is read: the connection's parser starts at the first frame.
+        self.conn.parser = SansIOProtocol.parse(self.conn)
+        next(self.conn.parser)
+        path = raw_path.decode("ascii")
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": self.scheme,
+            "server": self.server,
+            "client": self.client,
+            "root_path": self.root_path,
+            "path": self.root_path + (unquote(path) if "%" in path else path),
+            "raw_path": self.root_path.encode("ascii") + raw_path,
+            "query_string": query,
+            "headers": headers,
+            "subprotocols": [],
+            "state": self.app_state.copy(),
+            "extensions": {"websocket.http.response": {}},
+        }
+        self.queue.put_nowait({"type": "websocket.connect"})
+        task = self.loop.create_task(self.run_asgi())
+        task.add_done_callback(self.on_task_complete)
+        self.tasks.add(task)
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
