@@ -44,6 +44,7 @@ def test_a_plain_upgrade_gets_rfc_6455s_answer() -> None:
         ("GET", "1.1", [*PLAIN[:3], (b"sec-websocket-key", b"short"), PLAIN[4]]),
         ("GET", "1.1", [*PLAIN[:3], (b"sec-websocket-key", b"AAAAAAAAAAAAAAAAAAAAAAAA"), PLAIN[4]]),
         ("GET", "1.1", [*PLAIN, (b"sec-websocket-key", RFC_KEY)]),
+        ("GET", "1.1", [*PLAIN, (b"upgrade", b"h2c")]),
         ("GET", "1.1", [*PLAIN, (b"sec-websocket-protocol", b"y-protocol")]),
         ("GET", "1.1", [PLAIN[0], (b"upgrade", b"h2c"), *PLAIN[2:]]),
         ("GET", "1.1", [*PLAIN[:2], (b"connection", b"keep-alive"), *PLAIN[3:]]),

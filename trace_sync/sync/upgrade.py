@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from trace_sync.sync.wire import FramedWebSocketProtocol
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_READ = frozenset((b"upgrade", b"connection", b"sec-websocket-key", b"sec-websocket-version"))
 
 
 def accept_key(method: str, http_version: str, headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -34,9 +35,10 @@ def accept_key(method: str, http_version: str, headers: list[tuple[bytes, bytes]
         return None
     found: dict[bytes, bytes] = {}
     for name, value in headers:
-        if name == b"sec-websocket-protocol" or name in found and name.startswith(b"sec-websocket"):
-            return None  # a subprotocol to negotiate, or a repeated key or version
-        found[name] = value
+        if name == b"sec-websocket-protocol" or name in _READ and name in found:
+            return None  # a subprotocol to negotiate, or a header given twice
+        if name in _READ:
+            found[name] = value
     key = found.get(b"sec-websocket-key", b"")
     if found.get(b"sec-websocket-version") != b"13" or not _is_key(key):
         return None
