@@ -119,6 +119,14 @@ async def test_a_bad_version_is_refused_as_websockets_refuses_it(server: LiveSer
     assert b"invalid Sec-WebSocket-Version header: 8" in body  # in websockets' words
 
 
+async def test_a_path_that_is_not_ascii_gets_an_answer_not_a_dropped_connection(
+    server: LiveServer,
+) -> None:
+    fields = ["Connection: Upgrade", f"Sec-WebSocket-Key: {RFC_KEY.decode()}"]
+    head, _ = await handshake(server, "/sync/é", *fields, "Sec-WebSocket-Version: 13")
+    assert head.startswith(b"HTTP/1.1 4")
+
+
 async def test_a_refused_token_is_refused_on_the_plain_path_too(server: LiveServer) -> None:
     url = notes_url(server, await new_session(server))
     with pytest.raises((InvalidStatus, websockets.ConnectionClosed)) as refused:

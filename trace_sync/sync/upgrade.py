@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -61,20 +62,29 @@ class UpgradingHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, opening plain upgrades itself (see the module)."""
 
     def handle_websocket_upgrade(self) -> None:
-        accept = None
-        if (
-            self.ws_protocol_class is FramedWebSocketProtocol
-            and not self.config.ws_per_message_deflate
-        ):
-            accept = accept_key(self.scope["method"], self.scope["http_version"], self.headers)
-        if accept is None:
+        plain = self._plain()
+        if plain is None:
             super().handle_websocket_upgrade()
             return
+        url, accept = plain
         self.connections.discard(self)
         protocol = FramedWebSocketProtocol(
             config=self.config, server_state=self.server_state, app_state=self.app_state
         )
         protocol.connection_made(self.transport)
-        url = httptools.parse_url(self.url)
         protocol.upgraded(url.path, url.query or b"", self.headers, accept)
         self.transport.set_protocol(protocol)
+
+    def _plain(self) -> tuple[Any, str] | None:
+        """The parsed URL and the answer's key of a plain upgrade, else ``None``."""
+        if self.ws_protocol_class is not FramedWebSocketProtocol:
+            return None
+        if self.config.ws_per_message_deflate or not self.url.isascii():
+            return None
+        accept = accept_key(self.scope["method"], self.scope["http_version"], self.headers)
+        if accept is None:
+            return None
+        try:
+            return httptools.parse_url(self.url), accept
+        except httptools.HttpParserInvalidURLError:
+            return None
