@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.live import serve
-from trace_sync.settings import Settings, sqlite_url
+from tests.sync.conftest import settings_for
 
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"
 #: httpx's default keep-alive expiry: a client may reuse its connection until then.
@@ -22,8 +22,7 @@ CLIENT_KEEPS_S = httpx.Limits().keepalive_expiry or 5.0
 async def test_a_connection_idle_as_long_as_a_client_keeps_it_still_answers(
     tmp_path: Path,
 ) -> None:
-    data = tmp_path / "data"
-    async with serve(Settings(data_dir=data, database_url=sqlite_url(data / "t.db"))) as server:
+    async with serve(settings_for(tmp_path)) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             for _ in range(2):

@@ -174,8 +174,12 @@ class FramedWebSocketProtocol(WebSocketsSansIOProtocol):
         uvicorn's ``handle_connect`` does after ``websockets`` parsed and accepted it."""
         self.handshake_initiated = True
         # ``send`` replaces the date (with the server's default headers) on accept.
-        fields = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Date", "")]
-        fields.append(("Sec-WebSocket-Accept", accept))
+        fields = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept),
+            ("Date", ""),
+        ]
         self.response = Response(101, "Switching Protocols", Headers(fields))
         # The request is read: the connection's parser starts at the first frame.
         self.conn.parser = SansIOProtocol.parse(self.conn)
