@@ -144,8 +144,10 @@ async def test_values_that_do_not_validate_are_ignored(
     write(io, "checkpoints", None, good)
     write(io, "checkpoints", None, forged)
     write(io, "transcript", None, {"id": "t1", "kind": "tool_call", "at": NOW})  # no name
-    await team.live.ctx.observer.idle()
     await eventually(lambda: "refs/heads/main" in caplog.text and "sleeping" in caplog.text)
+    # After the warnings, not before: idle() waits only for changes already noted,
+    # and the good checkpoint is appended after a claim in the database.
+    await team.live.ctx.observer.idle()
     current = await session(team, sid)
     assert (current["cost_usd"], current["status"]) == (0.5, "starting")
     async with team.live.ctx.sync.rooms.document(f"session/{sid}") as doc:

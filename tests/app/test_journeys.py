@@ -125,7 +125,7 @@ async def journey(
     tool_env = configure_tools(tmp_path / "bridge", models, tools_bin, home)
     checkout = make_repo(tmp_path / "shop", branch="main")
     server = ServerProcess(tmp_path / "data", extra_env={"TRACE_BRIDGE_LEASE_S": "60"})
-    server.start(timeout=120)
+    server.start()
     bridge = BridgeProcess(server.url, server.token, tmp_path / "bridge", extra_env=tool_env)
     try:
         bridge.start()
@@ -312,7 +312,7 @@ async def approve_from_the_phone_across_a_restart(journey: Journey, sid: str) ->
     await banner.wait_for(timeout=60_000)
     assert await banner.inner_text() == UNREACHABLE
     await step(phone, "phone-2-server-away")
-    journey.server.start(timeout=120)
+    journey.server.start()
     await banner.wait_for(state="detached", timeout=120_000)
     await sees(phone, "touch phoned.txt", timeout=SLOW_S * 1000)
     assert phone.url.endswith(f"/session/{sid}/approvals")

@@ -231,11 +231,11 @@ async def test_random_edits_through_haproxy_converge_and_survive_a_restart(
     async with clients(cluster, py=4, js=2) as (py, js):
         assert all(n >= 1 for n in await connections(cluster.members)), "not spread"
         async with typing(py, js) as typed:
-            await asyncio.sleep(3)
+            # A count, not a time: a loaded machine types slower (286 in 3 s once).
+            await eventually(lambda: all(len(each) >= 50 for each in typed), within=60)
         final = await converged(py, js)
     text = text_of(final)
     assert tokens(text) == sorted(t for each in typed for t in each)
-    assert len(tokens(text)) > 300  # about 6 clients × 3 s of typing
 
     await restart(cluster)
     assert text_of(await cluster.stored()) == text

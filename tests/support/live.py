@@ -45,15 +45,20 @@ async def serve(
     settings: Settings,
     ws: type[asyncio.Protocol] | str = FramedWebSocketProtocol,
     port: int = 0,
+    keepalive: bool = True,
 ) -> AsyncIterator[LiveServer]:
     """Run ``create_app(settings)`` until the block ends, then shut it down cleanly.
     ``ws`` picks uvicorn's websocket implementation: ours by default, as
     ``trace serve`` runs it; any other runs the plain-ASGI fallback. On a free
-    port, unless ``port`` names one (the one ``settings.base_url`` says)."""
+    port, unless ``port`` names one (the one ``settings.base_url`` says).
+    ``keepalive=False`` sends no pings: a client that stalls on purpose cannot
+    answer them, and one unanswered for 20 s closes its socket."""
     app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", port))
     config = uvicorn_config(app, settings, ws=ws)
+    if not keepalive:
+        config.ws_ping_interval = None
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

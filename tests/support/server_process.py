@@ -112,7 +112,9 @@ class ServerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        # A hang detector (a crash is seen at once): with two whole runs on two
+        # cores, servers on PostgreSQL took over 60 s to answer /healthz.
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         log = self.log_path.open("w")

@@ -45,16 +45,20 @@ class StalledClient:
     def _handshaken(self) -> bool:
         return any(not isinstance(e, Frame) for e in self._protocol.events_received())
 
-    async def catch_up(self, until: Doc, within: float = 90.0, silent: float = 30.0) -> None:
-        """Read again until this replica equals ``until``: within ``within`` seconds
-        in all (megabytes of backlog take a while on a loaded machine), the server
-        never silent for ``silent``."""
+    async def catch_up(self, until: Doc, within: float = 200.0, silent: float = 30.0) -> None:
+        """Read again until this replica equals ``until``; fail if the server closes
+        the connection or is silent for ``silent`` s (stuck). ``within`` bounds the
+        whole under pytest's 300 s: on a loaded machine 9 MB of backlog take minutes.
+        The server must not ping it (``serve(..., keepalive=False)``): it answers
+        nothing while it stalls."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while not same_state(self.doc, until):
             if loop.time() > deadline:
                 raise AssertionError(f"the stalled client never caught up in {within} s")
             data = await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 20), silent)
+            if not data:
+                raise AssertionError("the server closed the stalled client's connection")
             self._protocol.receive_data(data)
             for event in self._protocol.events_received():
                 if isinstance(event, Frame) and event.opcode is Opcode.BINARY:

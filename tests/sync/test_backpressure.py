@@ -19,7 +19,7 @@ CHUNK = "x" * 2000
 
 @PATHS
 async def test_a_slow_client_is_folded_and_catches_up(tmp_path: Path, ws: WsProtocol) -> None:
-    async with serve(settings_for(tmp_path, max_queued_frames=8), ws=ws) as live:
+    async with serve(settings_for(tmp_path, max_queued_frames=8), ws=ws, keepalive=False) as live:
         url = notes_url(live, await new_session(live))
         metrics = live.ctx.metrics
         async with (

@@ -53,7 +53,7 @@ async def test_every_receiver_gets_every_update_in_order(tmp_path: Path, ws: WsP
     queue drains while new frames come in, and they must wait their turn."""
     # 9 MB of notes: allowed past the default 8 MiB cap on notes.
     settings = settings_for(tmp_path, max_queued_frames=100_000, max_notes_bytes=32 * 1024 * 1024)
-    async with serve(settings, ws=ws) as live:
+    async with serve(settings, ws=ws, keepalive=False) as live:
         url = notes_url(live, await new_session(live))
         source, updates = typed(300, padding=30_000)  # 9 MB: more than socket buffers hold
         async with contextlib.AsyncExitStack() as stack:
@@ -104,7 +104,7 @@ async def test_a_client_folded_on_presence_alone_still_converges(tmp_path: Path)
     the last update it was handed: it must still get every later edit."""
     # Presence states of 50 KB fill the stalled socket fast: allowed past the default cap.
     settings = settings_for(tmp_path, max_queued_frames=8, max_presence_bytes=64 * 1024)
-    async with serve(settings) as live:
+    async with serve(settings, keepalive=False) as live:
         url = notes_url(live, await new_session(live))
         async with (
             StalledClient(f"{url}?token={live.token}") as slow,
