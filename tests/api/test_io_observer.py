@@ -95,7 +95,13 @@ async def test_a_person_s_stop_outranks_the_runtime(
     write(io, "runtime", "status", "running")
     await becomes(team, sid, "status", "running")
     assert (await team.api("member").post(f"/api/sessions/{sid}/stop")).status_code == 200
-    write(io, "runtime", "heartbeat_at", NOW)  # a change; the status still says running
+    write(io, "runtime", "status", "idle")  # the tool's turn ended as the stop arrived
+    write(io, "runtime", "heartbeat_at", NOW)
+
+    async def heard() -> bool:  # the observer took in the change
+        return (await session(team, sid))["heartbeat_at"] is not None
+
+    await eventually(heard, within=20)
     await team.live.ctx.observer.idle()
     assert (await session(team, sid))["status"] == "stopped"
 
