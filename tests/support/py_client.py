@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import websockets
 from pycrdt import Doc, Text
@@ -21,7 +22,7 @@ from trace_sync.contract import sync_protocol as p
 
 
 class PyClient:
-    def __init__(self, url: str, token: str | None = None, doc: Doc | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, doc: Doc[Any] | None = None) -> None:
         """Pass the ``doc`` of an earlier client to reconnect with its state."""
         self.url = url if token is None else f"{url}?token={token}"
         self.doc = doc if doc is not None else Doc()
@@ -56,7 +57,8 @@ class PyClient:
 
     @property
     def text(self) -> Text:
-        return self.doc.get("t", type=Text)
+        text: Text = self.doc.get("t", type=Text)
+        return text
 
     def edit(self, index: int, value: str) -> None:
         self.text.insert(index, value)
